@@ -1,0 +1,133 @@
+"""`sync-assets`: the one command of the product.
+
+  sync-assets dev        sandbox (unless pointed at a real store/account) + Dagster UI and daemon
+  sync-assets sandbox    the embedded Shopify + NetSuite stand-in on its own
+  sync-assets settings   every setting, its value and where it came from (secrets masked)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from sync_assets import settings
+from sync_assets.sandbox import credentials as sandbox_credentials
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _prepare_dagster_home() -> Path:
+    home = Path(settings.get("DAGSTER_HOME"))
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PACKAGE_DIR / "dagster_instance.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _uses_sandbox() -> bool:
+    return settings.get("SHOPIFY_SHOP_URL") == sandbox_credentials.SANDBOX_URL or settings.get(
+        "NETSUITE_BASE_URL"
+    ) == sandbox_credentials.SANDBOX_URL
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the sandbox exited with code {proc.returncode} before it was ready")
+        try:
+            if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the sandbox did not answer at {url}/_sandbox/health within {timeout:.0f} s")
+
+
+def _start_sandbox() -> subprocess.Popen:
+    data_dir = Path(settings.get("SYNC_ASSETS_DATA_DIR")) / "sandbox"
+    port = settings.get("SANDBOX_PORT")
+    cmd = [
+        sys.executable, "-m", "sync_assets.sandbox",
+        "--port", port,
+        "--data-dir", str(data_dir),
+        "--orders-per-minute", settings.get("SANDBOX_ORDERS_PER_MINUTE"),
+    ]
+    proc = subprocess.Popen(cmd)
+    _wait_healthy(f"http://{sandbox_credentials.SANDBOX_HOST}:{port}", proc)
+    return proc
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    home = _prepare_dagster_home()
+    children: list[subprocess.Popen] = []
+    try:
+        if _uses_sandbox() and not args.no_sandbox:
+            children.append(_start_sandbox())
+        dagster = subprocess.Popen(
+            ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+             "-h", args.host, "-p", str(args.port)],
+            cwd=settings.PROJECT_ROOT,
+        )
+        children.append(dagster)
+        print(f"sync-assets: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
+        return dagster.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in reversed(children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in reversed(children):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sync_assets.sandbox.server import main as sandbox_main
+
+    return sandbox_main(args.rest) or 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    for s in settings.SETTINGS:
+        value = "********" if s.secret and not s.is_default() else s.value()
+        origin = "default" if s.is_default() else "environment"
+        print(f"{s.name:28} {value}  ({origin})\n{'':28} {s.help}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sync-assets", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the product: sandbox + Dagster UI and daemon")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--no-sandbox", action="store_true", help="do not start the embedded sandbox")
+    dev.set_defaults(func=cmd_dev)
+
+    sb = sub.add_parser("sandbox", help="run the embedded Shopify + NetSuite sandbox", add_help=False)
+    sb.add_argument("rest", nargs=argparse.REMAINDER)
+    sb.set_defaults(func=cmd_sandbox)
+
+    st = sub.add_parser("settings", help="show every setting and where its value came from")
+    st.set_defaults(func=cmd_settings)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Dagster resources: thin `ConfigurableResource`s that build the plain clients from settings.
+
+Every field's value comes from the environment variable of the same name (see ``sync_assets.settings``);
+an unset variable falls back to the sandbox's value, so the quick start needs no configuration. Values set
+in the environment are passed as ``EnvVar`` so the Dagster UI shows the variable's name, never a secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from sync_assets import settings
+from sync_assets.connectors.netsuite import ClientCredentialsAuth, NetSuiteClient, TokenBasedAuth, token_url_for
+from sync_assets.connectors.shopify import ShopifyClient
+
+
+def from_env(name: str) -> str | dg.EnvVar:
+    """``EnvVar(name)`` when the variable is set, else the sandbox default (public, harmless to show)."""
+    setting = settings.BY_NAME[name]
+    return setting.default if setting.is_default() else dg.EnvVar(name)
+
+
+class ShopifyResource(dg.ConfigurableResource):
+    """The storefront: Shopify Admin GraphQL API."""
+
+    shop_url: str
+    access_token: str
+    api_version: str
+
+    _client: ShopifyClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> ShopifyClient:
+        # One client per run: it carries the cost-bucket estimate that paces every call of the run.
+        if self._client is None:
+            self._client = ShopifyClient(self.shop_url, self.access_token, api_version=self.api_version)
+        return self._client
+
+
+class NetSuiteResource(dg.ConfigurableResource):
+    """The ERP: NetSuite REST web services (record API + SuiteQL)."""
+
+    base_url: str
+    account_id: str
+    auth_method: str = "tba"
+    consumer_key: str = ""
+    consumer_secret: str = ""
+    token_id: str = ""
+    token_secret: str = ""
+    client_id: str = ""
+    certificate_id: str = ""
+    private_key_path: str = ""
+    max_concurrency: int = 5
+
+    _client: NetSuiteClient | None = PrivateAttr(default=None)
+
+    def _auth(self):
+        method = self.auth_method.strip().lower()
+        if method == "tba":
+            return TokenBasedAuth(
+                self.account_id, self.consumer_key, self.consumer_secret, self.token_id, self.token_secret
+            )
+        if method == "m2m":
+            key_path = Path(self.private_key_path)
+            if not key_path.is_file():
+                raise ValueError(
+                    f"NETSUITE_PRIVATE_KEY_PATH: no private key file at {key_path} (the PEM key whose certificate "
+                    "is uploaded under NETSUITE_CERTIFICATE_ID in NetSuite's OAuth 2.0 client credentials setup)"
+                )
+            return ClientCredentialsAuth(
+                token_url_for(self.base_url), self.client_id, self.certificate_id, key_path.read_bytes()
+            )
+        raise ValueError(f"NETSUITE_AUTH_METHOD must be 'tba' or 'm2m', got {self.auth_method!r}")
+
+    def get_client(self) -> NetSuiteClient:
+        # One client per run: its semaphore is what keeps the run under the account's concurrency limit.
+        if self._client is None:
+            self._client = NetSuiteClient(
+                self.base_url, self.account_id, self._auth(), max_concurrency=self.max_concurrency
+            )
+        return self._client
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    from dagster_duckdb import DuckDBResource
+
+    return {
+        "shopify": ShopifyResource(
+            shop_url=from_env("SHOPIFY_SHOP_URL"),
+            access_token=from_env("SHOPIFY_ACCESS_TOKEN"),
+            api_version=from_env("SHOPIFY_API_VERSION"),
+        ),
+        "netsuite": NetSuiteResource(
+            base_url=from_env("NETSUITE_BASE_URL"),
+            account_id=from_env("NETSUITE_ACCOUNT_ID"),
+            auth_method=from_env("NETSUITE_AUTH_METHOD"),
+            consumer_key=from_env("NETSUITE_CONSUMER_KEY"),
+            consumer_secret=from_env("NETSUITE_CONSUMER_SECRET"),
+            token_id=from_env("NETSUITE_TOKEN_ID"),
+            token_secret=from_env("NETSUITE_TOKEN_SECRET"),
+            client_id=from_env("NETSUITE_CLIENT_ID"),
+            certificate_id=from_env("NETSUITE_CERTIFICATE_ID"),
+            private_key_path=from_env("NETSUITE_PRIVATE_KEY_PATH"),
+            max_concurrency=int(settings.get("NETSUITE_MAX_CONCURRENCY")),
+        ),
+        "warehouse": DuckDBResource(database=settings.get("WAREHOUSE_PATH")),
+    }
