@@ -1,0 +1,223 @@
+"""The sync policy: per entity, which lane it runs in, how often, and its tuning knobs.
+
+One YAML file (``sync_policy.yaml`` next to the package, or ``$SYNC_POLICY_PATH``) so an integration
+engineer moves an entity between lanes without touching code. Entities and fields the file leaves out
+keep the built-in defaults (DESIGN.md flow table); a file that switches an entity's lane must give the
+new lane's cadence. Every mistake is a ``PolicyError`` naming file, entity and field.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from sync_assets.domain.errors import PolicyError
+from sync_assets.domain.inventory import SafetyStock
+
+BUNDLED_POLICY = Path(__file__).resolve().parent.parent / "sync_policy.yaml"
+ENV_VAR = "SYNC_POLICY_PATH"
+LANES = ("realtime", "batch")
+ENTITIES = (
+    "orders", "customers", "payments", "inventory", "fulfillments",
+    "catalog", "crm", "finance", "warehouse_export", "reconciliation",
+)
+_CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
+_ALLOWED_KEYS = frozenset({
+    "lane", *_CADENCE_KEYS, "overlap_seconds", "safety_lag_seconds", "safety_stock", "location_map",
+    "default_customer", "batch_size",
+})
+
+_REALTIME = {"lane": "realtime", "interval_seconds": 1}
+DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    "orders": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 250},
+    "customers": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 250},
+    "payments": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 250},
+    "inventory": {**_REALTIME, "overlap_seconds": 60, "safety_lag_seconds": 0, "batch_size": 250},
+    "fulfillments": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 100},
+    "catalog": {"lane": "batch", "cron": "0 2 * * *", "timezone": "UTC", "batch_size": 1000},
+    "crm": {"lane": "batch", "cron": "15 * * * *", "timezone": "UTC", "batch_size": 1000},
+    "finance": {"lane": "batch", "cron": "0 4 * * *", "timezone": "UTC", "batch_size": 1000},
+    "warehouse_export": {"lane": "batch", "cron": "45 * * * *", "timezone": "UTC"},
+    "reconciliation": {"lane": "batch", "cron": "30 3 * * *", "timezone": "UTC", "batch_size": 1000},
+}
+
+
+@dataclass(frozen=True)
+class EntityPolicy:
+    name: str
+    lane: str
+    interval_seconds: int | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    overlap_seconds: int = 0
+    safety_lag_seconds: int = 0
+    batch_size: int = 250
+    safety_stock: SafetyStock = field(default_factory=SafetyStock)
+    location_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    default_customer: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def is_realtime(self) -> bool:
+        return self.lane == "realtime"
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    source: str
+    entities: Mapping[str, EntityPolicy]
+
+    def entity(self, name: str) -> EntityPolicy:
+        try:
+            return self.entities[name]
+        except KeyError:
+            raise PolicyError(f"{self.source}: no entity {name!r} (known: {', '.join(ENTITIES)})") from None
+
+    def in_lane(self, lane: str) -> list[EntityPolicy]:
+        return [p for p in self.entities.values() if p.lane == lane]
+
+
+def load_policy(path: str | os.PathLike | None = None) -> SyncPolicy:
+    """Load from ``path``, else ``$SYNC_POLICY_PATH``, else the bundled default file."""
+    chosen = Path(path or os.environ.get(ENV_VAR) or BUNDLED_POLICY)
+    try:
+        text = chosen.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{chosen}: cannot read sync policy ({exc.strerror or exc})") from None
+    return parse_policy(text, source=chosen.name)
+
+
+def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: the top level must be a mapping with 'entities'")
+    unknown = set(data) - {"version", "entities"}
+    if unknown:
+        raise PolicyError(f"{source}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}")
+    if data.get("version", 1) != 1:
+        raise PolicyError(f"{source}: version: {data['version']!r} is not supported (expected 1)")
+    entities = data.get("entities") or {}
+    if not isinstance(entities, dict):
+        raise PolicyError(f"{source}: entities: must be a mapping of entity name to settings")
+    for name in entities:
+        if name not in DEFAULTS:
+            raise PolicyError(f"{source}: entities.{name}: unknown entity (known: {', '.join(ENTITIES)})")
+    parsed = {name: _entity(source, name, entities.get(name)) for name in ENTITIES}
+    return SyncPolicy(source, MappingProxyType(parsed))
+
+
+def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
+    where = f"{source}: entities.{name}"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: must be a mapping of settings, got {type(raw).__name__}")
+    unknown = set(raw) - _ALLOWED_KEYS
+    if unknown:
+        raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown setting (allowed: {', '.join(sorted(_ALLOWED_KEYS))})")
+    merged = dict(DEFAULTS[name])
+    if "lane" in raw and raw["lane"] != merged["lane"]:
+        for key in _CADENCE_KEYS:  # the old lane's cadence does not carry over
+            merged.pop(key, None)
+    merged.update(raw)
+
+    lane = merged["lane"]
+    if lane not in LANES:
+        raise PolicyError(f"{where}.lane: {lane!r} is not a lane (use realtime or batch)")
+    interval = _optional_int(where, "interval_seconds", merged.get("interval_seconds"), minimum=1)
+    cron = merged.get("cron")
+    tz = merged.get("timezone", "UTC")
+    if lane == "realtime":
+        if interval is None:
+            raise PolicyError(f"{where}.interval_seconds: a realtime entity needs interval_seconds")
+        if cron is not None:
+            raise PolicyError(f"{where}.cron: a realtime entity runs on interval_seconds, not cron (or set lane: batch)")
+    else:
+        if cron is None:
+            raise PolicyError(f"{where}.cron: a batch entity needs a cron expression")
+        if interval is not None:
+            raise PolicyError(f"{where}.interval_seconds: a batch entity runs on cron, not interval_seconds (or set lane: realtime)")
+        if not isinstance(cron, str) or not _valid_cron(cron):
+            raise PolicyError(f"{where}.cron: {cron!r} is not a valid cron expression")
+    if not isinstance(tz, str):
+        raise PolicyError(f"{where}.timezone: must be text such as 'Europe/Paris', got {tz!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"{where}.timezone: {tz!r} is not a known IANA timezone") from None
+
+    return EntityPolicy(
+        name=name,
+        lane=lane,
+        interval_seconds=interval,
+        cron=cron,
+        timezone=tz,
+        overlap_seconds=_optional_int(where, "overlap_seconds", merged.get("overlap_seconds", 0), minimum=0),
+        safety_lag_seconds=_optional_int(where, "safety_lag_seconds", merged.get("safety_lag_seconds", 0), minimum=0),
+        batch_size=_optional_int(where, "batch_size", merged.get("batch_size", 250), minimum=1),
+        safety_stock=_safety_stock(where, merged.get("safety_stock")),
+        location_map=_text_map(where, "location_map", merged.get("location_map")),
+        default_customer=_text_map(where, "default_customer", merged.get("default_customer")),
+    )
+
+
+def _valid_cron(expression: str) -> bool:
+    # Dagster is the scheduler, so its own validator is the one that must accept the string.
+    from dagster._utils.schedules import is_valid_cron_string
+
+    return is_valid_cron_string(expression)
+
+
+def _optional_int(where: str, key: str, value: Any, *, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(f"{where}.{key}: must be a whole number, got {value!r}")
+    if value < minimum:
+        raise PolicyError(f"{where}.{key}: must be ≥ {minimum}, got {value}")
+    return value
+
+
+def _text_map(where: str, key: str, value: Any) -> Mapping[str, str]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}.{key}: must be a mapping, got {type(value).__name__}")
+    result = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (str, int)) or str(v) == "":
+            raise PolicyError(f"{where}.{key}.{k}: must map text to a NetSuite id, got {v!r}")
+        result[k] = str(v)  # NetSuite internal ids travel as strings on the wire
+    return MappingProxyType(result)
+
+
+def _safety_stock(where: str, value: Any) -> SafetyStock:
+    if value is None:
+        return SafetyStock()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return SafetyStock(_optional_int(where, "safety_stock", value, minimum=0) or 0)
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}.safety_stock: must be a number or {{default, per_sku}}, got {value!r}")
+    unknown = set(value) - {"default", "per_sku"}
+    if unknown:
+        raise PolicyError(f"{where}.safety_stock.{sorted(map(str, unknown))[0]}: unknown setting (allowed: default, per_sku)")
+    default = _optional_int(where, "safety_stock.default", value.get("default", 0), minimum=0) or 0
+    per_sku_raw = value.get("per_sku") or {}
+    if not isinstance(per_sku_raw, dict):
+        raise PolicyError(f"{where}.safety_stock.per_sku: must be a mapping of SKU to quantity")
+    per_sku = {}
+    for sku, qty in per_sku_raw.items():
+        if qty is None:
+            raise PolicyError(f"{where}.safety_stock.per_sku.{sku}: needs a quantity")
+        per_sku[str(sku)] = _optional_int(where, f"safety_stock.per_sku.{sku}", qty, minimum=0)
+    return SafetyStock(default, MappingProxyType(per_sku))

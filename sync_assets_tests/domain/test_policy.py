@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+
+from sync_assets.domain.errors import PolicyError
+from sync_assets.domain.policy import ENTITIES, load_policy, parse_policy
+
+
+def test_bundled_policy_matches_the_design_table():
+    policy = load_policy()
+    assert set(policy.entities) == set(ENTITIES)
+    assert {p.name for p in policy.in_lane("realtime")} == {"orders", "customers", "payments", "inventory", "fulfillments"}
+    assert all(p.interval_seconds == 1 for p in policy.in_lane("realtime"))
+    assert policy.entity("catalog").cron == "0 2 * * *"
+
+
+def test_env_var_selects_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "mine.yaml"
+    path.write_text("entities:\n  catalog: {lane: realtime, interval_seconds: 30}\n  orders: {lane: batch, cron: '*/15 * * * *', timezone: Europe/Paris}\n")
+    monkeypatch.setenv("SYNC_POLICY_PATH", str(path))
+    policy = load_policy()
+    assert policy.entity("catalog").lane == "realtime" and policy.entity("catalog").cron is None
+    orders = policy.entity("orders")
+    assert (orders.lane, orders.cron, orders.timezone, orders.interval_seconds) == ("batch", "*/15 * * * *", "Europe/Paris", None)
+    assert orders.overlap_seconds == 300  # knobs not mentioned keep their defaults
+
+
+def test_knobs_are_parsed():
+    policy = parse_policy("""
+entities:
+  inventory:
+    safety_stock: {default: 2, per_sku: {SKU-1: 5}}
+    location_map: {"gid://shopify/Location/1": 3}
+  orders:
+    default_customer: {USD: "1234"}
+""")
+    inv = policy.entity("inventory")
+    assert inv.safety_stock.for_sku("SKU-1") == 5 and inv.safety_stock.for_sku("X") == 2
+    assert dict(inv.location_map) == {"gid://shopify/Location/1": "3"}
+    assert dict(policy.entity("orders").default_customer) == {"USD": "1234"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("entities:\n  inventory: {lane: batch, cron: '61 * * * *'}",
+     "sync_policy.yaml: entities.inventory.cron: '61 * * * *' is not a valid cron expression"),
+    ("entities:\n  catalog: {timezone: Mars/Olympus}", "entities.catalog.timezone: 'Mars/Olympus' is not a known IANA timezone"),
+    ("entities:\n  catalog: {lane: realtime}", "entities.catalog.interval_seconds: a realtime entity needs interval_seconds"),
+    ("entities:\n  orders: {lane: batch}", "entities.orders.cron: a batch entity needs a cron expression"),
+    ("entities:\n  orders: {lane: sometimes}", "entities.orders.lane: 'sometimes' is not a lane"),
+    ("entities:\n  orders: {interval_secs: 1}", "entities.orders.interval_secs: unknown setting"),
+    ("entities:\n  shipments: {}", "entities.shipments: unknown entity"),
+    ("entities:\n  orders: {interval_seconds: '1'}", "entities.orders.interval_seconds: must be a whole number, got '1'"),
+    ("entities:\n  orders: {interval_seconds: 0}", "entities.orders.interval_seconds: must be ≥ 1"),
+    ("entities:\n  orders: {batch_size: true}", "entities.orders.batch_size: must be a whole number"),
+    ("entities:\n  orders: {cron: '0 * * * *'}", "entities.orders.cron: a realtime entity runs on interval_seconds"),
+    ("entities:\n  inventory: {safety_stock: {default: -1}}", "entities.inventory.safety_stock.default: must be ≥ 0"),
+    ("entities:\n  inventory: {safety_stock: {per_sku: {A: x}}}", "entities.inventory.safety_stock.per_sku.A: must be a whole number"),
+    ("entities:\n  inventory: {location_map: [1, 2]}", "entities.inventory.location_map: must be a mapping"),
+    ("entities: [orders]", "sync_policy.yaml: entities: must be a mapping"),
+    ("surprise: 1", "unknown top-level key(s) surprise"),
+    ("entities: {orders: [", "sync_policy.yaml: not valid YAML"),
+])
+def test_errors_name_file_entity_and_field(text, message):
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, source="sync_policy.yaml")
+    assert message in str(err.value)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(PolicyError, match="cannot read sync policy"):
+        load_policy(tmp_path / "missing.yaml")
