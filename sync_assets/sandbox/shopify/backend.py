@@ -1,0 +1,203 @@
+"""ShopifyBackend: the HTTP face of the emulated Admin GraphQL API (auth, versions, cost, throttling)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from typing import Callable
+
+import flask
+from graphql import GraphQLError, execute, parse, validate
+from graphql.language import OperationDefinitionNode
+
+from .. import credentials
+from ..model import Catalog, Counters
+from . import orders, rest
+from .bulk import BulkRunner
+from .cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
+from .resolvers import build_schema
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+AUTH_ERROR = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+THROTTLED = {"message": "Throttled",
+             "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}
+_MAX_COST_MSG = (
+    "Query cost is {cost}, which exceeds the single query max cost limit ({max}).\n\n"
+    "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
+    "cost of a query is calculated.\n\n"
+    "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
+    "See https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
+)
+_UNDEFINED_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(\w+)'\.")
+
+
+def _shopify_error(err: GraphQLError) -> dict:
+    out = err.formatted
+    m = _UNDEFINED_FIELD.match(err.message)
+    if m:  # Shopify's wording and code for an unknown field (reference §2.3)
+        out["message"] = f"Field '{m.group(1)}' doesn't exist on type '{m.group(2)}'"
+        out["extensions"] = {"code": "undefinedField", "typeName": m.group(2), "fieldName": m.group(1)}
+    return out
+
+
+class ShopifyBackend:
+    name = "shopify"
+
+    def __init__(self, counters: Counters, *, access_token: str = credentials.SHOPIFY_ACCESS_TOKEN,
+                 bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 0.5) -> None:
+        self.counters, self.access_token = counters, access_token
+        self.schema = build_schema()
+        self.store = Store()
+        self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds)
+        self._bucket_args = (bucket_size, restore_rate)
+        self._buckets: dict[str, LeakyBucket] = {}
+        self._buckets_lock = threading.Lock()
+        self.throttle_status = 200
+        self._subscribers: list[Callable[[str, dict], None]] = []
+
+    # ---- Backend protocol --------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.store.reset()
+        self.bulk.reset()
+        with self._buckets_lock:
+            self._buckets.clear()
+
+    def load_catalog(self, catalog: Catalog) -> None:
+        self.store.load_catalog(catalog)
+
+    def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
+                  bulk_seconds=None) -> None:
+        if throttle_status is not None:
+            if throttle_status not in (200, 429):
+                raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status}")
+            self.throttle_status = throttle_status
+        if bulk_seconds is not None:
+            self.bulk.seconds = float(bulk_seconds)
+        with self._buckets_lock:
+            self._bucket_args = (bucket_size or self._bucket_args[0], restore_rate or self._bucket_args[1])
+            for b in self._buckets.values():
+                b.reconfigure(bucket_size, restore_rate)
+
+    def subscribe(self, callback: Callable[[str, dict], None]) -> None:
+        self._subscribers.append(callback)
+
+    def create_order(self, order_input: dict, options: dict | None = None) -> dict:
+        """Place an order as a storefront checkout would: the orderCreate code path, but claiming stock
+        (checkouts do; the API mutation's own default is BYPASS). Raises UserError on bad input."""
+        record, events = orders.create_order(
+            self.store, order_input, options if options is not None else {"inventoryBehaviour": "DECREMENT_IGNORING_POLICY"}
+        )
+        self.counters.incr("shopify.writes")
+        self._emit(events)
+        return record
+
+    def _emit(self, events) -> None:
+        for topic, obj in events:
+            if not self._subscribers:
+                return
+            payload = rest.payload(self.store, topic, obj)
+            for cb in list(self._subscribers):
+                try:
+                    cb(topic, payload)
+                except Exception:  # noqa: BLE001 - a failing listener must not fail the API call
+                    log.exception("shopify webhook subscriber failed for %s", topic)
+
+    def _bucket(self, token: str) -> LeakyBucket:
+        with self._buckets_lock:
+            if token not in self._buckets:
+                self._buckets[token] = LeakyBucket(*self._bucket_args)
+            return self._buckets[token]
+
+    # ---- HTTP --------------------------------------------------------------------------------------
+    def blueprint(self) -> flask.Blueprint:
+        bp = flask.Blueprint("shopify", __name__)
+        bp.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._graphql, methods=["POST"])
+        bp.add_url_rule("/shopify-bulk-results/<name>", "bulk_result", self._bulk_file, methods=["GET"])
+        return bp
+
+    def _bulk_file(self, name: str):
+        m = re.fullmatch(r"bulk-(\d+)\.jsonl", name)
+        path = self.bulk.path(int(m.group(1))) if m else None
+        if not path or not os.path.exists(path):
+            return flask.Response("Not Found", status=404)
+        return flask.send_file(path, mimetype="application/jsonl")
+
+    def _reply(self, body, status: int, version: str, headers: dict | None = None):
+        resp = flask.Response(json.dumps(body), status=status, mimetype="application/json")
+        resp.headers["X-Request-Id"] = str(uuid.uuid4())
+        if _VERSION.match(version):
+            resp.headers["X-Shopify-API-Version"] = version
+        for k, v in (headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    def _graphql(self, version: str):
+        if not _VERSION.match(version):
+            return self._reply({"errors": "Not Found"}, 404, version)
+        token = flask.request.headers.get("X-Shopify-Access-Token")
+        if token != self.access_token:
+            self.counters.incr("shopify.auth_failures")
+            return self._reply({"errors": AUTH_ERROR}, 401, version)
+        if (flask.request.mimetype or "") == "application/graphql":
+            body = {"query": flask.request.get_data(as_text=True)}
+        else:
+            body = flask.request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return self._reply({"errors": [{"message": "No query string was present"}]}, 400, version)
+        bucket = self._bucket(token)
+        try:
+            doc = parse(body["query"])
+        except GraphQLError as e:
+            return self._reply({"errors": [e.formatted]}, 200, version)
+        errors = validate(self.schema, doc)
+        if errors:
+            return self._reply({"errors": [_shopify_error(e) for e in errors]}, 200, version)
+        ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+        op_name = body.get("operationName")
+        op = next((o for o in ops if o.name and o.name.value == op_name), None) if op_name else (ops[0] if len(ops) == 1 else None)
+        if op is None:
+            return self._reply({"errors": [{"message": "An operation name is required"}]}, 200, version)
+        variables = body.get("variables") or {}
+        calc = CostCalculator(self.schema, doc, op, variables)
+        try:
+            requested = calc.requested()
+        except (GraphQLError, TypeError, ValueError) as e:
+            return self._reply({"errors": [{"message": f"Variable error: {e}"}]}, 200, version)
+        if requested > MAX_QUERY_COST:
+            self.counters.incr("shopify.max_cost_exceeded")
+            err = {"message": _MAX_COST_MSG.format(cost=requested, max=MAX_QUERY_COST),
+                   "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST}}
+            return self._reply({"errors": [err], "extensions": {"cost": {
+                "requestedQueryCost": requested, "actualQueryCost": None, "throttleStatus": bucket.status()}}}, 200, version)
+        if not bucket.try_charge(requested):
+            self.counters.incr("shopify.throttled")
+            status = bucket.status()
+            body_out = {"errors": [THROTTLED], "extensions": {"cost": {
+                "requestedQueryCost": requested, "actualQueryCost": None, "throttleStatus": status}}}
+            headers = {"Retry-After": "2.0"} if self.throttle_status == 429 else None
+            return self._reply(body_out, self.throttle_status, version, headers)
+        ctx = {"store": self.store, "backend": self, "bulk": None, "search": [], "events": [], "writes": 0,
+               "base_url": flask.request.host_url}
+        result = execute(self.schema, doc, operation_name=op_name, variable_values=variables, context_value=ctx)
+        actual = min(requested, calc.actual(result.data)) if op.operation.value == "query" else requested
+        bucket.refund(requested - actual)
+        self.counters.incr("shopify.cost", actual)
+        if ctx["writes"]:
+            self.counters.incr("shopify.writes", ctx["writes"])
+        out: dict = {}
+        if result.errors:
+            out["errors"] = [_shopify_error(e) for e in result.errors]
+        out["data"] = result.data
+        out["extensions"] = {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
+                                      "throttleStatus": bucket.status()}}
+        if ctx["search"]:
+            out["extensions"]["search"] = ctx["search"]
+        self._emit(ctx["events"])
+        return self._reply(out, 200, version)
