@@ -1,0 +1,140 @@
+"""Warehouse load benchmark: append_frame vs DuckDB's own CREATE TABLE AS of the same frame.
+
+    uv run python bench/bench_warehouse.py [--rows 1000000] [--items 100000] [--runs 3]
+
+Each run loads into a fresh file (and closes it, so the checkpoint is in the time). Prints medians, the
+ratio (target ≤ 1.5×), the two upsert methods on the catalog frame, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sync_assets.warehouse import append_frame, ensure_schema, upsert_frame  # noqa: E402
+
+
+def orders_frame(n: int) -> pd.DataFrame:
+    ids = np.arange(n)
+    return pd.DataFrame(
+        {
+            "order_id": [f"gid://shopify/Order/{i}" for i in ids],
+            "source_updated_at": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(ids, unit="s"),
+            "payload": [
+                f'{{"id":"gid://shopify/Order/{i}","name":"#{i}","currencyCode":"USD",'
+                f'"totalPriceSet":{{"shopMoney":{{"amount":"{i % 500}.50"}}}},"note":"Zoë ☕ café"}}'
+                for i in ids
+            ],
+        }
+    )
+
+
+def items_frame(n: int) -> pd.DataFrame:
+    ids = np.arange(n)
+    return pd.DataFrame(
+        {
+            "item_id": ids.astype(str),
+            "source_updated_at": pd.Timestamp("2025-01-01", tz="UTC"),
+            "payload": [
+                f'{{"id":"{i}","itemid":"SKU-{i:07d}","displayname":"Item {i} — Größe M","itemtype":"InvtPart",'
+                f'"isinactive":"F","description":"{"lorem ipsum " * 8}"}}'
+                for i in ids
+            ],
+        }
+    )
+
+
+def timed(fn: Callable[[], None], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        out.append(fn())
+    return out
+
+
+def one_load(tmp: Path, df: pd.DataFrame, table: str, how: str) -> float:
+    path = tmp / f"{how}-{time.monotonic_ns()}.duckdb"
+    conn = duckdb.connect(str(path))
+    if how == "append_frame":
+        ensure_schema(conn)
+    start = time.perf_counter()
+    if how == "append_frame":
+        append_frame(conn, table, df, "bench")
+    else:
+        conn.register("bench_df", df)
+        conn.execute("CREATE TABLE bench AS SELECT * FROM bench_df")
+    conn.close()
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+def one_upsert(tmp: Path, df: pd.DataFrame, method: str) -> float:
+    """Second load of the same catalog over a table already holding it: every key is replaced."""
+    path = tmp / f"upsert-{method}-{time.monotonic_ns()}.duckdb"
+    conn = duckdb.connect(str(path))
+    pk = ", PRIMARY KEY (item_id)" if method == "insert_or_replace" else ""
+    conn.execute(f"CREATE TABLE main.items (item_id VARCHAR NOT NULL, source_updated_at TIMESTAMPTZ, payload JSON{pk})")
+    upsert_frame(conn, "main.items", df, ["item_id"], method=method)
+    start = time.perf_counter()
+    upsert_frame(conn, "main.items", df, ["item_id"], method=method)
+    conn.close()
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+def report(label: str, rows: int, ours: list[float], baseline: list[float]) -> float:
+    o, b = statistics.median(ours), statistics.median(baseline)
+    print(
+        f"{label:<28} rows={rows:>9,}  append_frame median {o:6.3f}s ({rows / o:>11,.0f} rows/s)  "
+        f"CTAS median {b:6.3f}s ({rows / b:>11,.0f} rows/s)  ratio {o / b:4.2f}x  (target <= 1.50x)"
+    )
+    return o / b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    proc = psutil.Process()
+    with tempfile.TemporaryDirectory(prefix="bench_wh_") as d:
+        tmp = Path(d)
+        for label, df, table in (
+            ("orders (raw.shopify_orders)", orders_frame(args.rows), "raw.shopify_orders"),
+            ("catalog (raw.netsuite_items)", items_frame(args.items), "raw.netsuite_items"),
+        ):
+            ours, base = [], []
+            for _ in range(args.runs):  # interleaved so drift in the machine hits both alike
+                base.append(one_load(tmp, df, table, "ctas"))
+                ours.append(one_load(tmp, df, table, "append_frame"))
+            report(label, len(df), ours, base)
+        catalog = items_frame(args.items)
+        for method in ("delete_insert", "insert_or_replace"):
+            times = timed(lambda m=method: one_upsert(tmp, catalog, m), args.runs)
+            print(f"upsert_frame {method:<18} rows={len(catalog):>9,}  median {statistics.median(times):6.3f}s")
+    peak = getattr(proc.memory_info(), "peak_wset", None) or _peak_rss_linux()
+    print(f"peak RSS {peak / 2**20:,.0f} MiB")
+
+
+def _peak_rss_linux() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+if __name__ == "__main__":
+    main()

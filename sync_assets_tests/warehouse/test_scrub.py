@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync_assets.warehouse import append_frame, scrub
+from sync_assets.warehouse.scrub import PREFILTER_REGEX, REDACTED, _SECRET_KEYS, _SECRET_SUFFIXES
+
+from .conftest import orders_frame
+
+SHOPIFY_TOKEN = "shpat_" + "0123456789abcdef" * 2
+
+
+def test_drops_secret_keys_at_any_depth_and_keeps_lookalikes():
+    payload = {
+        "id": 1,
+        "accessToken": SHOPIFY_TOKEN,
+        "headers": {"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz", "X-Shopify-Access-Token": "t"},
+        "transactions": [{"paymentDetails": {"creditCardNumber": "•••• 4242", "creditCardCompany": "Visa"}}],
+        "payment": {"ccNumber": "4111111111111111", "ccSecurityCode": "123", "card_number": "4111"},
+        "client_secret": "x",
+        "returnAuthorization": {"id": "77"},
+        "title": "Basic Tee",
+        "note": "Basic dGhpc2lzYXZlcnlsb25nc2VjcmV0",
+        "memo": f"token was {SHOPIFY_TOKEN}",
+    }
+    assert scrub(payload) == {
+        "id": 1,
+        "headers": {},
+        "transactions": [{"paymentDetails": {"creditCardCompany": "Visa"}}],
+        "payment": {},
+        "returnAuthorization": {"id": "77"},
+        "title": "Basic Tee",
+        "note": REDACTED,
+        "memo": REDACTED,
+    }
+    assert payload["accessToken"] == SHOPIFY_TOKEN  # the caller's dict is left alone
+
+
+_SEPARATORS = st.sampled_from(["", "_", "-", " ", "__", " - "])
+
+
+@st.composite
+def secret_key(draw):
+    """A secret key name in any casing, with separators sprinkled between its letters."""
+    base = draw(st.sampled_from(sorted(_SECRET_KEYS) + [f"x{s}" for s in _SECRET_SUFFIXES]))
+    out = []
+    for ch in base:
+        out.append(ch.upper() if draw(st.booleans()) else ch)
+        if draw(st.integers(0, 5)) == 0:
+            out.append(draw(_SEPARATORS))
+    return "".join(out)
+
+
+@given(key=secret_key(), value=st.text(max_size=20))
+def test_prefilter_catches_every_payload_scrub_would_change(key, value):
+    """The SQL prefilter decides which text payloads get scrubbed: it must never miss one."""
+    doc = {"outer": [{key: value}]}
+    assert scrub(doc) != doc
+    assert re.search(PREFILTER_REGEX, json.dumps(doc, ensure_ascii=False)), key
+
+
+def test_landed_payloads_hold_no_secrets_whether_dicts_or_text(conn):
+    as_dict = orders_frame(ns=[1], accessToken=SHOPIFY_TOKEN, payment={"cardNumber": "4111111111111111"})
+    as_text = orders_frame(ns=[2]).assign(
+        payload=[json.dumps({"id": 2, "Authorization": "Bearer abcdefghijklmnopqrstuv", "tags": ["Basic"]})]
+    )
+    append_frame(conn, "raw.shopify_orders", as_dict, "r1")
+    append_frame(conn, "raw.shopify_orders", as_text, "r2")
+    rows = conn.execute("SELECT order_id, payload FROM raw.shopify_orders ORDER BY order_id").fetchall()
+    dump = " ".join(p for _, p in rows)
+    for secret in (SHOPIFY_TOKEN, "4111111111111111", "abcdefghijklmnopqrstuv"):
+        assert secret not in dump
+    assert json.loads(rows[1][1]) == {"id": 2, "tags": ["Basic"]}
+    assert json.loads(rows[0][1])["lineItems"]["nodes"][0]["sku"] == "SKU-1"
+    # untouched text payloads are stored byte for byte (no re-serialisation on the fast path)
+    plain = '{"id":3,  "name":"Zoë"}'
+    append_frame(conn, "raw.shopify_orders", pd.DataFrame({"order_id": ["3"], "payload": [plain]}), "r3")
+    assert conn.execute("SELECT payload FROM raw.shopify_orders WHERE order_id='3'").fetchall() == [(plain,)]
