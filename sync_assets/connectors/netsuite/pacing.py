@@ -1,0 +1,100 @@
+"""Client-side pacing for NetSuite: a shared concurrency cap and the counters operators see.
+
+NetSuite's only rate limit is the number of requests in flight per account, shared with every other
+integration; going over it costs a 429 round trip. The cap is a semaphore of ``max_concurrency`` slots
+whose effective size shrinks to just under the in-flight count that drew a 429 and grows back one slot
+after a run of clean answers — so a cap configured above the account's real limit converges on it
+instead of hammering it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+class ClientStats:
+    """Thread-safe counters of one client; ``snapshot()`` is what the Dagster layer reports."""
+
+    _FIELDS = ("calls", "retries", "throttled", "throttle_wait_s", "retry_wait_s", "queue_wait_s")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = dict.fromkeys(self._FIELDS, 0)
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                if name not in self._values:
+                    raise KeyError(f"unknown stat {name!r}")
+                self._values[name] += amount
+
+    def snapshot(self) -> dict[str, float]:
+        """calls = HTTP attempts sent; retries = attempts repeated after an error; throttled = 429 answers;
+        throttle_wait_s / retry_wait_s = seconds slept before retrying a 429 / another failure;
+        queue_wait_s = seconds spent waiting for a free concurrency slot."""
+        with self._lock:
+            out = dict(self._values)
+        for name in ("calls", "retries", "throttled"):
+            out[name] = int(out[name])
+        for name in ("throttle_wait_s", "retry_wait_s", "queue_wait_s"):
+            out[name] = round(out[name], 3)
+        return out
+
+
+@dataclass(frozen=True)
+class Slot:
+    in_flight_at_start: int  # our requests in flight, this one included, when it was sent
+
+
+class ConcurrencyLimiter:
+    def __init__(self, max_concurrency: int, *, grow_after: int = 20) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.max_concurrency = max_concurrency
+        self._limit = max_concurrency
+        self._in_flight = 0
+        self._clean = 0
+        self._grow_after = grow_after
+        self._cond = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        with self._cond:
+            return self._limit
+
+    @contextmanager
+    def slot(self, stats: ClientStats | None = None) -> Iterator[Slot]:
+        started = time.monotonic()
+        with self._cond:
+            while self._in_flight >= self._limit:
+                self._cond.wait()
+            self._in_flight += 1
+            slot = Slot(self._in_flight)
+        if stats is not None:
+            stats.add(queue_wait_s=time.monotonic() - started)
+        try:
+            yield slot
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify()
+
+    def throttled(self, slot: Slot) -> None:
+        """A 429 came back: the account had no room for ``slot.in_flight_at_start`` of ours."""
+        with self._cond:
+            self._limit = max(1, min(self._limit, slot.in_flight_at_start - 1))
+            self._clean = 0
+
+    def succeeded(self) -> None:
+        with self._cond:
+            if self._limit >= self.max_concurrency:
+                return
+            self._clean += 1
+            if self._clean >= self._grow_after:
+                self._limit += 1
+                self._clean = 0
+                self._cond.notify()
