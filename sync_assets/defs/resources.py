@@ -15,6 +15,7 @@ from pydantic import PrivateAttr
 from sync_assets import settings
 from sync_assets.connectors.netsuite import ClientCredentialsAuth, NetSuiteClient, TokenBasedAuth, token_url_for
 from sync_assets.connectors.shopify import ShopifyClient
+from sync_assets.state.ledger import Ledger
 
 
 def from_env(name: str) -> str | dg.EnvVar:
@@ -83,6 +84,24 @@ class NetSuiteResource(dg.ConfigurableResource):
         return self._client
 
 
+class LedgerResource(dg.ConfigurableResource):
+    """The sync ledger (SQLite): what was sent where, watermarks, dead letters, the webhook inbox."""
+
+    path: str
+
+    _ledger: Ledger | None = PrivateAttr(default=None)
+
+    def get_ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.path)
+        return self._ledger
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     from dagster_duckdb import DuckDBResource
 
@@ -106,4 +125,5 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             max_concurrency=int(settings.get("NETSUITE_MAX_CONCURRENCY")),
         ),
         "warehouse": DuckDBResource(database=settings.get("WAREHOUSE_PATH")),
+        "ledger": LedgerResource(path=settings.get("LEDGER_PATH")),
     }
