@@ -2,12 +2,14 @@
 
   sync-assets dev        sandbox (unless pointed at a real store/account) + Dagster UI and daemon
   sync-assets sandbox    the embedded Shopify + NetSuite stand-in on its own
+  sync-assets webhooks   the Shopify webhook receiver (launches real-time runs through Dagster's GraphQL API)
   sync-assets settings   every setting, its value and where it came from (secrets masked)
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
@@ -24,12 +26,36 @@ from sync_assets.sandbox import credentials as sandbox_credentials
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _prepare_dagster_home() -> Path:
-    home = Path(settings.get("DAGSTER_HOME"))
+def install_instance_config(home: Path) -> Path:
+    """Create ``home`` and (re)write its dagster.yaml from the packaged one. Shared with ``devstack``."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PACKAGE_DIR / "dagster_instance.yaml", home / "dagster.yaml")
+    return home
+
+
+def _prepare_dagster_home() -> Path:
+    home = install_instance_config(Path(settings.get("DAGSTER_HOME")))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def dagster_dev_command(host: str, port: int) -> list[str]:
+    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT)."""
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    return [dagster, "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+
+
+def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
+    return [sys.executable, "-m", "sync_assets.cli", "webhooks", "--host", host, "--port", str(port),
+            "--dagster-url", dagster_url]
+
+
+def register_sandbox_webhooks(shop_url: str, receiver_url: str) -> None:
+    """The sandbox stands in for the Shopify admin where a merchant's app registers its webhooks."""
+    from sync_assets.sandbox.control_client import SandboxControl
+    from sync_assets.webhooks.routes import ROUTES
+
+    SandboxControl(shop_url, timeout=10).register_webhooks(receiver_url, topics=[t for r in ROUTES for t in r.topics])
 
 
 def _uses_sandbox() -> bool:
@@ -66,18 +92,25 @@ def _start_sandbox() -> subprocess.Popen:
     return proc
 
 
+def _start_webhooks(dagster_url: str, *, register_with_sandbox: bool) -> subprocess.Popen:
+    port = settings.get("WEBHOOKS_PORT")
+    proc = subprocess.Popen(webhooks_command("127.0.0.1", port, dagster_url))
+    if register_with_sandbox:
+        register_sandbox_webhooks(settings.get("SHOPIFY_SHOP_URL"), f"http://127.0.0.1:{port}/webhooks/shopify")
+    return proc
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     home = _prepare_dagster_home()
     children: list[subprocess.Popen] = []
     try:
-        if _uses_sandbox() and not args.no_sandbox:
+        with_sandbox = _uses_sandbox() and not args.no_sandbox
+        if with_sandbox:
             children.append(_start_sandbox())
-        dagster = subprocess.Popen(
-            ["dagster", "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-             "-h", args.host, "-p", str(args.port)],
-            cwd=settings.PROJECT_ROOT,
-        )
+        dagster = subprocess.Popen(dagster_dev_command(args.host, args.port), cwd=settings.PROJECT_ROOT)
         children.append(dagster)
+        if not args.no_webhooks:
+            children.append(_start_webhooks(f"http://{args.host}:{args.port}", register_with_sandbox=with_sandbox))
         print(f"sync-assets: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
         return dagster.wait()
     except KeyboardInterrupt:
@@ -99,6 +132,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args.rest) or 0
 
 
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    from sync_assets.webhooks.receiver import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    hours = float(settings.get("WEBHOOKS_MAX_AGE_HOURS"))
+    serve(args.host, args.port, ledger_path=settings.get("LEDGER_PATH"), secret=settings.get("SHOPIFY_WEBHOOK_SECRET"),
+          dagster_url=args.dagster_url, max_age_seconds=hours * 3600)
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     for s in settings.SETTINGS:
         value = "********" if s.secret and not s.is_default() else s.value()
@@ -116,11 +159,20 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--no-sandbox", action="store_true", help="do not start the embedded sandbox")
+    dev.add_argument("--no-webhooks", action="store_true", help="do not start the webhook receiver")
     dev.set_defaults(func=cmd_dev)
 
     sb = sub.add_parser("sandbox", help="run the embedded Shopify + NetSuite sandbox", add_help=False)
     sb.add_argument("rest", nargs=argparse.REMAINDER)
     sb.set_defaults(func=cmd_sandbox)
+
+    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API")
+    wh.add_argument("--host", default="127.0.0.1",
+                    help="bind address (a real store reaches it through your HTTPS reverse proxy or tunnel)")
+    wh.add_argument("--port", type=int, default=int(settings.get("WEBHOOKS_PORT")))
+    wh.add_argument("--dagster-url", default=settings.get("DAGSTER_WEBSERVER_URL"),
+                    help="the Dagster webserver whose GraphQL API launches runs")
+    wh.set_defaults(func=cmd_webhooks)
 
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)

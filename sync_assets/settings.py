@@ -64,6 +64,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WAREHOUSE_PATH", _data("warehouse.duckdb"), "The DuckDB file runs write."),
     Setting("WAREHOUSE_SNAPSHOT_DIR", _data("warehouse_snapshot"), "Where analysts' snapshot (DuckDB + Parquet) is exported."),
     Setting("LEDGER_PATH", _data("state/ledger.sqlite"), "Transactional sync state: ledger, watermarks, dead letters."),
+    Setting("WEBHOOKS_PORT", "8766", "Port of the Shopify webhook receiver (`sync-assets webhooks`, started by `dev`)."),
+    Setting("WEBHOOKS_MAX_AGE_HOURS", "48",
+            "Webhooks triggered longer ago are rejected as replays (Shopify retries for 4 h, may be a day late)."),
+    Setting("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000", "Dagster webserver whose GraphQL API the webhook receiver launches runs through."),
     Setting("SYNC_POLICY_PATH", str(PROJECT_ROOT / "sync_assets" / "sync_policy.yaml"), "Lanes, cadences and knobs per entity."),
 )
 

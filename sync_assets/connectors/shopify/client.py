@@ -147,6 +147,9 @@ class ShopifyClient:
             if status in (401, 403):
                 raise _auth_error(status, self.shop_url, response)
             if status == 429:
+                cost = _json_cost(response)
+                if _never_fits(cost):
+                    raise _bucket_too_small(cost)
                 throttles = self._after_throttle(throttles, parse_retry_after(response.headers.get("Retry-After")))
                 continue
             if status >= 500:
@@ -174,12 +177,7 @@ class ShopifyClient:
             codes = _error_codes(errors)
             if "THROTTLED" in codes:
                 if _never_fits(cost):
-                    # Waiting cannot help a query that costs more than the whole bucket: ask for less.
-                    raise _max_cost_error(
-                        [{"message": "query cost exceeds the bucket size", "extensions": {
-                            "code": "MAX_COST_EXCEEDED", "cost": cost["requestedQueryCost"],
-                            "maxCost": cost["throttleStatus"]["maximumAvailable"]}}]
-                    )
+                    raise _bucket_too_small(cost)
                 throttles = self._after_throttle(throttles, _throttle_wait(cost))
                 continue
             if "MAX_COST_EXCEEDED" in codes:
@@ -376,6 +374,24 @@ def _never_fits(cost: Any) -> bool:
         return float(cost["requestedQueryCost"]) > float(cost["throttleStatus"]["maximumAvailable"])
     except (KeyError, TypeError, ValueError):
         return False
+
+
+def _json_cost(response: requests.Response) -> Any:
+    """``extensions.cost`` of an answer whose body may not be JSON (a 429 usually is not; the sandbox's is)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    return (payload.get("extensions") or {}).get("cost") if isinstance(payload, dict) else None
+
+
+def _bucket_too_small(cost: dict) -> ShopifyMaxCostExceeded:
+    # Waiting cannot help a query that costs more than the whole bucket: the caller must ask for less.
+    return _max_cost_error(
+        [{"message": "query cost exceeds the bucket size", "extensions": {
+            "code": "MAX_COST_EXCEEDED", "cost": cost["requestedQueryCost"],
+            "maxCost": cost["throttleStatus"]["maximumAvailable"]}}]
+    )
 
 
 def _max_cost_error(errors: Any) -> ShopifyMaxCostExceeded:
