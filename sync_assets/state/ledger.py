@@ -405,6 +405,21 @@ class Ledger:
             )
         return self.dead_letters(status=None, source_id=row["source_id"], flow=row["flow"])[-1]
 
+    def requeue(self, flow: str, source_id: str, reason: str) -> bool:
+        """Make a record claimable again although the ledger says it was sent (reconciliation found it
+        missing in the target). Dead and in-flight rows are left alone (an operator / a live run owns them).
+        Returns whether the row changed."""
+        now = _now_iso()
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                """INSERT INTO ledger (flow, source_id, status, last_error, updated_at) VALUES (?, ?, 'pending', ?, ?)
+                   ON CONFLICT (flow, source_id) DO UPDATE SET status = 'pending', payload_hash = NULL,
+                     last_error = excluded.last_error, updated_at = excluded.updated_at
+                   WHERE ledger.status IN ('pending', 'done')""",
+                (flow, source_id, reason, now),
+            )
+            return cursor.rowcount == 1
+
     def resolve(self, dead_letter_id: int) -> None:
         """Close a dead letter by hand (the record was dealt with elsewhere). The ledger row stays dead."""
         with self._transaction() as conn:

@@ -1,0 +1,87 @@
+"""Dagster glue of the catalog flow: NetSuite items/prices landed in the warehouse, changed products pushed
+to the storefront. Job ``catalog_sync``; a schedule in the batch lane (default, nightly) or a sensor whose
+probe is "items modified since the last complete run" if an engineer moves the catalog to real time.
+
+The work is :func:`sync_assets.flows.catalog.run_catalog_flow`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata, trigger_for
+from sync_assets.domain.policy import EntityPolicy
+from sync_assets.flows.catalog import CatalogConfig, probe_catalog, run_catalog_flow
+
+JOB_NAME = "catalog_sync"
+RAW_ITEMS = dg.AssetKey(["warehouse", "raw_netsuite_items"])
+RAW_PRICES = dg.AssetKey(["warehouse", "raw_netsuite_item_prices"])
+PRODUCTS = dg.AssetKey(["storefront", "products"])
+NO_DEAD_LETTERS = "no_products_dead_lettered"
+
+
+def triggers(flow: Flow, policy: EntityPolicy) -> dict:
+    """``{"sensors": [...]}`` or ``{"schedules": [...]}`` as the policy's lane says, for Definitions(**...)."""
+    trigger = trigger_for(flow, policy)
+    return {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
+
+
+def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
+    pending = probe_catalog(context.resources.netsuite.get_client(), context.resources.ledger.get_ledger())
+    return None if pending is None else PendingWork(pending.fingerprint, pending.summary, pending.count)
+
+
+def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg.Definitions:
+    group = lane_group(policy)
+    config = config or CatalogConfig(max_pushes=max(1, policy.batch_size))
+
+    @dg.multi_asset(
+        name="catalog_sync",
+        specs=[
+            dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"duckdb"},
+                         description="raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one bulk load per page."),
+            dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"duckdb"},
+                         description="raw.netsuite_item_prices: pricing rows per item, price level and currency."),
+            dg.AssetSpec(PRODUCTS, group_name=group, kinds={"shopify"}, deps=[RAW_ITEMS, RAW_PRICES],
+                         description="Storefront products updated with productSet where their content hash changed."),
+        ],  # fmt: skip
+        check_specs=[
+            dg.AssetCheckSpec(NO_DEAD_LETTERS, asset=PRODUCTS,
+                              description="Every changed product was accepted by the storefront (WARN otherwise)."),
+        ],
+        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        pool="netsuite_api",
+    )
+    def catalog_sync(context):
+        r = context.resources
+        result = run_catalog_flow(
+            r.netsuite.get_client(), r.shopify.get_client(), r.ledger.get_ledger(),
+            warehouse=r.warehouse.get_connection, run_id=context.run_id, config=config,
+        )  # fmt: skip
+        numbers = result.numbers()
+        context.log.info("catalog run: %s", numbers)
+        yield dg.MaterializeResult(asset_key=RAW_ITEMS, metadata=run_metadata(
+            **{"dagster/row_count": result.extract.items, "extract_seconds": result.extract.extract_seconds,
+               "warehouse_load_seconds": result.extract.load_seconds,
+               "netsuite_api_calls": numbers["netsuite_api_calls"],
+               "netsuite_throttle_wait_seconds": numbers["netsuite_throttle_wait_seconds"]}))
+        yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata=run_metadata(**{"dagster/row_count": result.extract.prices}))
+        push = result.push
+        yield dg.MaterializeResult(asset_key=PRODUCTS, metadata=run_metadata(**{
+            k: v for k, v in numbers.items() if k.startswith(("products_", "shopify_"))}))
+        yield dg.AssetCheckResult(
+            check_name=NO_DEAD_LETTERS, asset_key=PRODUCTS, passed=not push.dead_lettered,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="; ".join(f"{h}: {e}" for h, e in push.errors[:20]) or None,
+            metadata={"dead_lettered": push.dead_lettered},
+        )
+        if push.stopped:
+            raise dg.Failure(f"catalog push stopped: {push.stopped}", metadata=run_metadata(**numbers))
+
+    job = dg.define_asset_job(
+        JOB_NAME, selection=dg.AssetSelection.assets(catalog_sync), tags={FLOW_TAG: "catalog"},
+        description="Catalog + pricing: NetSuite → warehouse, changed products → storefront (productSet).",
+    )
+    flow = Flow(entity="catalog", job=job, probe=_probe, resource_keys=frozenset({"netsuite", "ledger"}),
+                description="NetSuite items modified → storefront products")
+    return dg.Definitions(assets=[catalog_sync], jobs=[job], **triggers(flow, policy))

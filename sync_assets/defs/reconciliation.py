@@ -1,0 +1,57 @@
+"""Dagster glue of reconciliation: storefront orders vs NetSuite sales orders, a report table in the
+warehouse, missing orders re-queued for the orders flow, and a WARN check when anything is off."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sync_assets.defs.catalog import triggers
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata
+from sync_assets.domain.policy import EntityPolicy
+from sync_assets.flows.reconciliation import MISSING, ReconciliationConfig, land_report, reconcile_orders
+
+JOB_NAME = "reconciliation"
+REPORT = dg.AssetKey(["warehouse", "reconciliation_findings"])
+NOTHING_MISSING = "no_orders_missing_in_netsuite"
+
+
+def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
+    # In the real-time lane reconciliation would run back to back: once per sensor interval is plenty.
+    import time
+
+    bucket = str(int(time.time() // max(60, policy.interval_seconds or 60)))
+    return PendingWork(bucket, f"reconciliation slot {bucket}", 1)
+
+
+def definitions(policy: EntityPolicy, config: ReconciliationConfig = ReconciliationConfig()) -> dg.Definitions:
+    @dg.asset(
+        key=REPORT, group_name=lane_group(policy), kinds={"duckdb"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        check_specs=[dg.AssetCheckSpec(NOTHING_MISSING, asset=REPORT,
+                                       description="Every storefront order of the window has a NetSuite sales order.")],
+        description=f"raw.reconciliation_findings: storefront orders of the last {config.days} days vs NetSuite "
+                    "sales orders (missing / duplicated / mismatched totals); missing ones are re-queued.",
+    )  # fmt: skip
+    def reconciliation_findings(context):
+        r = context.resources
+        result = reconcile_orders(r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(),
+                                  config=config, run_id=context.run_id)
+        landed = land_report(r.warehouse.get_connection, result, context.run_id)
+        numbers = result.numbers()
+        rows = "\n".join(f"| {f.kind} | {f.order_name or ''} | {f.order_id} | {','.join(f.netsuite_ids)} | "
+                         f"{'yes' if f.requeued else 'no'} | {f.detail} |" for f in result.findings[:50])
+        table = "| kind | order | id | NetSuite ids | re-queued | detail |\n|---|---|---|---|---|---|\n" + rows
+        yield dg.MaterializeResult(metadata={**run_metadata(**numbers, **{"dagster/row_count": landed}),
+                                             "findings": dg.MetadataValue.md(table)})
+        missing = result.count(MISSING)
+        yield dg.AssetCheckResult(
+            check_name=NOTHING_MISSING, passed=missing == 0, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"missing": missing, "requeued": numbers["requeued"]},
+            description=f"{missing} order(s) missing in NetSuite" if missing else None,
+        )
+
+    job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(reconciliation_findings),
+                              tags={FLOW_TAG: "reconciliation"}, executor_def=dg.in_process_executor,
+                              description="Storefront vs NetSuite reconciliation; re-queues missing orders.")
+    flow = Flow(entity="reconciliation", job=job, probe=_probe, description="storefront vs NetSuite")
+    return dg.Definitions(assets=[reconciliation_findings], jobs=[job], **triggers(flow, policy))
