@@ -71,7 +71,7 @@ def _filter(records, s: search.Search, getters: dict):
         return records
     out = []
     for r in records:
-        if all(search.matches(t, getters[t.field](r)) for t in s.terms):
+        if s.accepts(lambda name, r=r: getters[name](r)):
             out.append(r)
     return out
 

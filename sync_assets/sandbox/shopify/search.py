@@ -28,6 +28,12 @@ class Search:
     query: str
     terms: list[Term] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
+    # ``a AND b OR c`` as Shopify reads it: OR of AND-groups (AND binds tighter). One group without OR.
+    groups: list[list[Term]] = field(default_factory=lambda: [[]])
+
+    def accepts(self, record_value) -> bool:
+        """True when some AND-group has every term matching; ``record_value(field)`` reads the record."""
+        return any(all(matches(t, record_value(t.field)) for t in group) for group in self.groups if group)
 
     def parsed(self) -> dict:
         parts = [{"field": t.field, _RANGE[t.op]: t.value} for t in self.terms]
@@ -63,6 +69,9 @@ def parse(query: str | None, fields: set[str], date_fields: set[str]) -> Search:
             word = m.group("bare")
             if word == "AND":
                 continue
+            if word == "OR":
+                search.groups.append([])
+                continue
             search.warnings.append({"field": word, "message": "Unsupported search term in the sandbox; ignored."})
             continue
         name, op, value = m.group("field"), m.group("op"), _unquote(m.group("value"))
@@ -72,7 +81,9 @@ def parse(query: str | None, fields: set[str], date_fields: set[str]) -> Search:
         if name in date_fields and parse_datetime(value) is None:
             search.warnings.append({"field": name, "message": f"Invalid date value `{value}`."})
             continue
-        search.terms.append(Term(name, op, value))
+        term = Term(name, op, value)
+        search.terms.append(term)
+        search.groups[-1].append(term)
     return search
 
 

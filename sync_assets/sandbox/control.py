@@ -1,0 +1,153 @@
+"""The sandbox's control API under ``/_sandbox/``: what tests, benchmarks and the quick start drive.
+
+Never faulted, never authenticated (the server binds to loopback). Every route answers JSON; bad input
+gets a 400 ``{"error": "..."}`` that names the field.
+
+- ``GET health``; ``GET catalog`` (SKU sample, awkward SKUs, locations with both systems' ids)
+- ``POST reset`` {seed, products, variants_per_product, customers, locations}: empty both services, load a
+  fresh catalog; clears counters, faults, webhook subscriptions and the living shop; config to defaults
+- ``GET|POST faults`` {profile, service, rate, seconds, retry_after, statuses, failure, seed, limit}
+- ``GET counters``, ``POST counters/reset``
+- ``POST config`` {suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
+  shopify_throttle_status, bulk_seconds}
+- ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
+- ``POST orders`` {count, seed}: place orders now through the Shopify backend
+- ``POST netsuite/receive_inventory`` {sku, location_key, quantity}: goods arrive at a NetSuite location
+- ``POST netsuite/fulfill_sales_orders`` {older_than_seconds}: NetSuite ships open sales orders that old
+- ``GET|POST|DELETE webhooks`` {address, topics, duplicate_rate, reorder}
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import flask
+
+from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
+from sync_assets.sandbox.generator import CatalogSpecError
+from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
+
+if TYPE_CHECKING:
+    from sync_assets.sandbox.server import Sandbox
+
+
+class ControlError(ValueError):
+    """A control request that cannot be honoured as sent."""
+
+
+def _body() -> dict[str, Any]:
+    if not flask.request.data:
+        return {}
+    body = flask.request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ControlError(f"{flask.request.path}: the body must be a JSON object")
+    return body
+
+
+def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
+    bp = flask.Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
+
+    @bp.errorhandler(ControlError)
+    @bp.errorhandler(FaultConfigError)
+    @bp.errorhandler(CatalogSpecError)
+    @bp.errorhandler(WebhookConfigError)
+    def bad_request(error: ValueError) -> tuple[flask.Response, int]:
+        return flask.jsonify(error=str(error)), 400
+
+    @bp.get("/health")
+    def health() -> flask.Response:
+        return flask.jsonify(sandbox.health())
+
+    @bp.post("/reset")
+    def reset() -> flask.Response:
+        return flask.jsonify(sandbox.reset(**_only(_body(), "reset", sandbox.CATALOG_FIELDS)))
+
+    @bp.get("/faults")
+    def faults() -> flask.Response:
+        return flask.jsonify(sandbox.faults.describe())
+
+    @bp.post("/faults")
+    def set_faults() -> flask.Response:
+        sandbox.faults.set(FaultPlan.from_json(_body()))
+        return flask.jsonify(sandbox.faults.describe())
+
+    @bp.get("/counters")
+    def counters() -> flask.Response:
+        return flask.jsonify(sandbox.counters_report())
+
+    @bp.post("/counters/reset")
+    def reset_counters() -> flask.Response:
+        sandbox.reset_counters()
+        return flask.jsonify(sandbox.counters_report())
+
+    @bp.post("/config")
+    def config() -> flask.Response:
+        return flask.jsonify(sandbox.configure(**_only(_body(), "config", sandbox.CONFIG_FIELDS)))
+
+    @bp.get("/stream")
+    def stream() -> flask.Response:
+        return flask.jsonify(sandbox.stream_status())
+
+    @bp.post("/stream")
+    def set_stream() -> flask.Response:
+        return flask.jsonify(sandbox.set_stream(**_only(_body(), "stream", sandbox.STREAM_FIELDS)))
+
+    @bp.post("/orders")
+    def orders() -> flask.Response:
+        body = _only(_body(), "orders", ("count", "seed"))
+        count = body.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 10_000:
+            raise ControlError(f"orders: count must be an integer in 1..10000, got {count!r}")
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ControlError(f"orders: seed must be an integer, got {seed!r}")
+        return flask.jsonify(orders=sandbox.place_orders(count, seed))
+
+    @bp.post("/netsuite/receive_inventory")
+    def receive_inventory() -> flask.Response:
+        body = _only(_body(), "receive_inventory", ("sku", "location_key", "quantity"))
+        sku, location_key, quantity = body.get("sku"), body.get("location_key"), body.get("quantity")
+        if not isinstance(sku, str) or not isinstance(location_key, str):
+            raise ControlError("receive_inventory: sku and location_key must be strings")
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise ControlError(f"receive_inventory: quantity must be an integer, got {quantity!r}")
+        try:
+            sandbox.netsuite.receive_inventory(sku, location_key, quantity)
+        except KeyError as error:
+            raise ControlError(f"receive_inventory: {error.args[0]}") from None
+        return flask.jsonify(received={"sku": sku, "location_key": location_key, "quantity": quantity})
+
+    @bp.post("/netsuite/fulfill_sales_orders")
+    def fulfill_sales_orders() -> flask.Response:
+        body = _only(_body(), "fulfill_sales_orders", ("older_than_seconds",))
+        older = body.get("older_than_seconds", 0)
+        if isinstance(older, bool) or not isinstance(older, (int, float)) or older < 0:
+            raise ControlError(f"fulfill_sales_orders: older_than_seconds must be a number >= 0, got {older!r}")
+        return flask.jsonify(fulfilled=sandbox.netsuite.fulfill_sales_orders(float(older)))
+
+    @bp.get("/webhooks")
+    def webhooks() -> flask.Response:
+        return flask.jsonify(subscriptions=sandbox.webhooks.describe())
+
+    @bp.post("/webhooks")
+    def register_webhooks() -> flask.Response:
+        """Stand in for the Shopify admin where an app registers its webhook subscriptions."""
+        return flask.jsonify(sandbox.webhooks.subscribe(**parse_subscription(_body())).to_json())
+
+    @bp.delete("/webhooks")
+    def clear_webhooks() -> flask.Response:
+        sandbox.webhooks.clear()
+        return flask.jsonify(subscriptions=[])
+
+    @bp.get("/catalog")
+    def catalog() -> flask.Response:
+        return flask.jsonify(sandbox.catalog_summary())
+
+    return bp
+
+
+def _only(body: dict[str, Any], where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ControlError(f"{where}: unknown field(s) {unknown}; known: {list(allowed)}")
+    return body
