@@ -303,7 +303,7 @@ class OrderMaker:
             code = rng.choice(_DISCOUNT_CODES)
             percent = int(code[-2:])
             order["discountCode"] = {"itemPercentageDiscountCode": {"code": code, "percentage": float(percent)}}
-            total -= subtotal * percent // 100
+            total -= (subtotal * percent + 50) // 100  # rounded half-up to the cent, as the sandbox does
         if rng.random() < 0.7:
             title, code, cents = rng.choice(_SHIPPING)
             order["shippingLines"] = [{"title": title, "code": code, "priceSet": self._money(cents)}]

@@ -275,15 +275,11 @@ class Sandbox:
                     "city": loc.city,
                     "country_code": loc.country_code,
                     "netsuite_id": self.netsuite.location_id(loc.key),
-                    "shopify_id": self._shopify_location_id(loc.key),
+                    "shopify_id": self.shopify.location_id(loc.key),
                 }
                 for loc in catalog.locations
             ],
         }
-
-    def _shopify_location_id(self, key: str) -> str:
-        # The Shopify backend keeps the generator key -> numeric id map in its store; its GIDs are built so.
-        return f"gid://shopify/Location/{self.shopify.store.location_by_key[key]}"
 
     def close(self) -> None:
         with self._lock:

@@ -168,16 +168,20 @@ def test_bulk_query_with_no_match_yields_nothing(sandbox):
     [
         ("server_errors", {"rate": 0.3, "seed": 3}),
         ("resets", {"rate": 0.3, "seed": 4}),
-        ("timeouts", {"rate": 0.3, "seed": 5, "seconds": 1.0}),
+        # seed 5 drew its first hit only at the 7th request, and this test makes 5-8 (the unseeded orders
+        # varied in line count): 0 faults, 0 retries. Seed 7 hits requests 2 and 4; the orders are seeded.
+        ("timeouts", {"rate": 0.3, "seed": 7, "seconds": 1.0}),
     ],
 )
 def test_fault_profiles_are_survived(sandbox, profile, params):
-    sandbox.control.place_orders(5)
+    sandbox.control.place_orders(5, seed=1)
     _big_order(_client(sandbox), 7)
     sandbox.control.set_faults(profile, service="shopify", **params)
     client = _client(sandbox, timeout=0.4)
     orders = _all_orders(client, page_size=2, nested_page_size=3)
+    injected = sandbox.control.faults()["injected"]
     sandbox.control.clear_faults()
+    assert injected > 0, "the fault plan never hit a request: the test proves nothing"
     assert len(orders) == 6 and len({o["id"] for o in orders}) == 6
     assert sorted(len(o["lineItems"]) for o in orders)[-1] == 7
     assert client.stats.snapshot()["retries"] > 0

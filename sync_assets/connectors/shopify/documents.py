@@ -44,8 +44,9 @@ _CONNECTION_PAGE = "pageInfo { hasNextPage endCursor }"
 
 # An order with everything an ERP sales order needs. The nested connections carry pageInfo so the caller
 # can see (and drain) what one page did not hold; lists (transactions, taxLines) are not paged. Discounts
-# arrive as discountCodes plus each line's discounted unit price (the sandbox emulates no
-# discountApplications connection, and every field here must exist in both schemas).
+# arrive as discountCodes, totalDiscountsSet and each line's discountedUnitPriceSet; a code discount
+# leaves discountedUnitPriceSet alone (published schema) and shows only in totalDiscountsSet, which is all
+# the NetSuite mapping needs, so discountApplications is not selected.
 _ORDER_FRAGMENT = f"""
 fragment OrderFields on Order {{
   id legacyResourceId name createdAt updatedAt processedAt closed closedAt cancelledAt cancelReason test

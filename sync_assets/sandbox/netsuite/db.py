@@ -12,7 +12,6 @@ import itertools
 import threading
 
 import duckdb
-import pandas as pd
 
 from sync_assets.sandbox.model import Catalog
 
@@ -173,6 +172,8 @@ class AccountDB:
         """Bulk insert (DuckDB scans the DataFrame; row-by-row inserts would take minutes at 100k items)."""
         if not rows:
             return
+        import pandas as pd  # ~1 s to import: only paths that load data pay it, not server start-up or --help
+
         frame = pd.DataFrame(rows)
         cur = self.cursor()
         cols = ", ".join(frame.columns)
@@ -239,6 +240,8 @@ class AccountDB:
                 stock["item"].append(sku_ids[sku])
                 stock["location"].append(location_ids[loc_key])
                 stock["qty"].append(float(qty))
+            import pandas as pd  # lazily, as in insert_frame
+
             cur = self.cursor()
             for name, data in (("_items", cols), ("_prices", base_prices), ("_stock", stock)):
                 cur.register(name, pd.DataFrame(data))

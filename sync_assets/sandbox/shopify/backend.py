@@ -85,6 +85,15 @@ class ShopifyBackend:
             for b in self._buckets.values():
                 b.reconfigure(bucket_size, restore_rate)
 
+    def location_id(self, location_key: str) -> str:
+        """The Location GID the loaded catalog's ``location_key`` became (mirrors NetSuiteBackend.location_id)."""
+        with self.store.lock:
+            n = self.store.location_by_key.get(location_key)
+            known = sorted(self.store.location_by_key)
+        if n is None:
+            raise KeyError(f"unknown location key {location_key!r}; known: {known}")
+        return self.store.locations[n]["id"]
+
     def subscribe(self, callback: Callable[[str, dict], None]) -> None:
         self._subscribers.append(callback)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from .discounts import apply_discount_code
 from .store import Store, UserError, bag, gid, iso, now_dt, parse_gid
 
 _PAID_KINDS = {"SALE", "CAPTURE"}
@@ -172,7 +173,11 @@ def create_order(store: Store, order: dict, options: dict | None) -> tuple[dict,
             })
         order_tax, t, tp = _tax_lines(order.get("taxLines"), ["order", "taxLines"], cur, pres)
         tax, tax_p = tax + t, tax_p + tp
-        total, total_p = subtotal + tax + ship, subtotal_p + tax_p + ship_p
+        discount = apply_discount_code(order.get("discountCode"), lines, shipping_lines,
+                                       lambda b, f: _amounts(b, f, cur, pres), cur, pres)
+        # subtotalPriceSet is "the sum of the prices for all line items after discounts" (published schema)
+        subtotal, subtotal_p = subtotal - discount.items, subtotal_p - discount.items_p
+        total, total_p = subtotal + tax + ship - discount.shipping, subtotal_p + tax_p + ship_p - discount.shipping_p
         transactions = []
         for i, tx in enumerate(order.get("transactions") or []):
             amt, amt_p = _amounts(tx["amountSet"], ["order", "transactions", str(i), "amountSet"], cur, pres)
@@ -218,10 +223,10 @@ def create_order(store: Store, order: dict, options: dict | None) -> tuple[dict,
             "billingAddress": _address(order.get("billingAddress")),
             "subtotalPriceSet": bag(subtotal, cur, subtotal_p, pres), "totalTaxSet": bag(tax, cur, tax_p, pres),
             "totalShippingPriceSet": bag(ship, cur, ship_p, pres),
-            "totalDiscountsSet": bag(Decimal(0), cur, Decimal(0), pres),
+            "totalDiscountsSet": bag(discount.total, cur, discount.total_p, pres),
             "totalPriceSet": bag(total, cur, total_p, pres), "currentTotalPriceSet": bag(total, cur, total_p, pres),
             "taxLines": order_tax + [t for li in lines for t in li["taxLines"]],
-            "discountCodes": [], "transactions": transactions, "_lines": lines, "_shipping": shipping_lines,
+            "discountCodes": discount.codes, "_discount_applications": discount.applications, "transactions": transactions, "_lines": lines, "_shipping": shipping_lines,
             "tags": sorted(set(order.get("tags") or [])), "note": order.get("note"), "test": bool(order.get("test")),
             "_fulfillment_orders": [], "_fulfillments": [],
         }

@@ -20,7 +20,11 @@ product_t, variant_t, fo_t, fulfillment_t = (ObjectType(n) for n in ("Product", 
 customer_t = ObjectType("Customer")
 
 
+discount_app_iface = InterfaceType("DiscountApplication")
+
+
 @node_iface.type_resolver
+@discount_app_iface.type_resolver
 def _node_type(obj, *_):
     return obj.get("__typename")
 
@@ -153,6 +157,12 @@ def resolve_current_bulk(_, info, type="QUERY"):
 @order_t.field("lineItems")
 def resolve_line_items(order, info, **args):
     return _connection(info, order["_lines"], args, _by_id(), presorted=True)
+
+
+@order_t.field("discountApplications")
+def resolve_discount_applications(order, info, **args):
+    # applications have no id; their index is their stable position within the order
+    return _connection(info, order.get("_discount_applications", []), args, _by_id("index"), presorted=True)
 
 
 @order_t.field("shippingLines")
@@ -314,7 +324,7 @@ def resolve_bulk_run(_, info, query, groupObjects=False):
 
 def build_schema() -> GraphQLSchema:
     schema = make_executable_schema(
-        SCHEMA_PATH.read_text(encoding="utf-8"), query, mutation, node_iface, order_t, line_t, item_t, level_t,
+        SCHEMA_PATH.read_text(encoding="utf-8"), query, mutation, node_iface, discount_app_iface, order_t, line_t, item_t, level_t,
         loc_t, product_t, variant_t, fo_t, fulfillment_t, customer_t,
     )
     # ariadne 1.1.1 replaces each enum's parse_value with a one-argument function, but graphql-core
