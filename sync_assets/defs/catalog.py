@@ -36,7 +36,7 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
     config = config or CatalogConfig(max_pushes=max(1, policy.batch_size))
 
     @dg.multi_asset(
-        name="catalog_sync",
+        name="catalog_to_warehouse_and_storefront",
         specs=[
             dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"duckdb"},
                          description="raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one bulk load per page."),
@@ -52,7 +52,7 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
         required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
         pool="netsuite_api",
     )
-    def catalog_sync(context):
+    def catalog_to_warehouse_and_storefront(context):
         r = context.resources
         result = run_catalog_flow(
             r.netsuite.get_client(), r.shopify.get_client(), r.ledger.get_ledger(),
@@ -79,9 +79,9 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
             raise dg.Failure(f"catalog push stopped: {push.stopped}", metadata=run_metadata(**numbers))
 
     job = dg.define_asset_job(
-        JOB_NAME, selection=dg.AssetSelection.assets(catalog_sync), tags={FLOW_TAG: "catalog"},
+        JOB_NAME, selection=dg.AssetSelection.assets(catalog_to_warehouse_and_storefront), tags={FLOW_TAG: "catalog"},
         description="Catalog + pricing: NetSuite → warehouse, changed products → storefront (productSet).",
     )
     flow = Flow(entity="catalog", job=job, probe=_probe, resource_keys=frozenset({"netsuite", "ledger"}),
                 description="NetSuite items modified → storefront products")
-    return dg.Definitions(assets=[catalog_sync], jobs=[job], **triggers(flow, policy))
+    return dg.Definitions(assets=[catalog_to_warehouse_and_storefront], jobs=[job], **triggers(flow, policy))

@@ -1,0 +1,324 @@
+"""NetSuite item fulfillments (shipped) + tracking → Shopify fulfillments, exactly once per NetSuite fulfillment.
+
+One call of :func:`run_fulfillments_flow` is one batch:
+
+1. **What is new** (:func:`find_pending`, also the sensor's probe): shipped ``ItemShip`` transactions
+   modified at or after ``watermark − overlap``, linked (``previoustransactionlinelink``) to a sales order
+   whose external id is ``shopify-order-<n>`` and which the ledger's ``orders`` flow marks done with that
+   sales order's id; minus fulfillments the ledger already has done or dead.
+2. **Read** their lines (``transactionline``, shipped lines are negative: sign-normalised, internal
+   positive lines skipped) and tracking numbers (``trackingnumbermap`` + ``trackingnumber``;
+   netsuite-rest.md §3.4, §8 #10–11), item ids → SKUs in one bound query.
+3. **Create** per fulfillment, under a ledger claim: the order's open fulfillment orders →
+   ``map_fulfillment`` → ``fulfillmentCreate``, then ``mark_done`` with the Shopify fulfillment id.
+   ``fulfillmentCreate`` has no idempotency key, so before creating (and after an answer lost in
+   transit) the order's existing fulfillments are read: one carrying this fulfillment's tracking number,
+   or one created since this fulfillment's recorded attempt, *is* this fulfillment and is adopted instead
+   of creating a second. An ambiguous failure that the re-read cannot resolve is left for the next run
+   (which checks again) rather than resent. Lines that match no open fulfillment-order line are
+   dead-lettered with the reason.
+
+A tracking number added in NetSuite after the fulfillment was sent is not propagated (that would be
+``fulfillmentTrackingInfoUpdate``); the ledger's version of a fulfillment is its identity, not its content.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
+from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.shopify import documents as docs
+from sync_assets.connectors.shopify.errors import ShopifyTransientError
+from sync_assets.connectors.shopify.fulfillment import create_fulfillment, fulfillment_orders
+from sync_assets.domain.errors import MappingError
+from sync_assets.domain.fulfillments import FulfillmentContext, map_fulfillment, tracking_numbers
+from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.windows import Watermark
+from sync_assets.flows import reference
+from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
+from sync_assets.flows.orders import FLOW as ORDERS_FLOW
+from sync_assets.state.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+FLOW = "fulfillments"
+ATTEMPTS_FLOW = "fulfillment_attempts"  # existing Shopify fulfillment ids recorded right before a create
+_IDENTITY = "create-once"  # ledger payload hash: a NetSuite fulfillment is sent once, whatever changes later
+_ORDER_PREFIX = "shopify-order-"
+SYNCED, SKIPPED, DEAD, FAILED = "synced", "skipped", "dead_lettered", "failed"
+
+
+@dataclass(frozen=True)
+class FulfillmentsFlowConfig:
+    initial_lookback_seconds: float = 86_400.0
+    netsuite_timezone: str = "UTC"  # the integration user's time zone (netsuite-rest.md §8 #3)
+    notify_customer: bool = True
+    carrier_map: Mapping[str, str] = field(default_factory=dict)
+    max_attempts: int = 10
+    lease_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class NetSuiteFulfillment:
+    id: str
+    tranid: str
+    modified: str  # naive NetSuite time, 'YYYY-MM-DD HH24:MI:SS'
+    sales_order_id: str
+    order_gid: str
+
+
+@dataclass
+class FulfillmentOutcome:
+    source_id: str
+    status: str
+    target_id: str | None = None
+    reason: str | None = None
+    adopted: bool = False  # an existing Shopify fulfillment was recognised as this one
+    lag_seconds: float | None = None
+
+
+@dataclass
+class FulfillmentsRunResult:
+    outcomes: dict[str, FulfillmentOutcome] = field(default_factory=dict)
+    payloads: list[dict] = field(default_factory=list)
+    watermark_after: Watermark | None = None
+    shopify_stats: dict[str, float] = field(default_factory=dict)
+    netsuite_stats: dict[str, float] = field(default_factory=dict)
+    landed_rows: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o.status == status)
+
+    def numbers(self) -> dict[str, int | float]:
+        lags = [o.lag_seconds for o in self.outcomes.values() if o.lag_seconds is not None]
+        return {
+            "records": len(self.outcomes),
+            "written": self.count(SYNCED),
+            "adopted": sum(1 for o in self.outcomes.values() if o.adopted),
+            "unchanged": self.count(SKIPPED),
+            "dead_lettered": self.count(DEAD),
+            "failed": self.count(FAILED),
+            "lag_seconds_max": float(max(lags)) if lags else 0.0,
+            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
+            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
+            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
+            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+        }
+
+
+# ------------------------------------------------------------------------------------------- probe
+
+
+def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetime | None = None,
+                 config: FulfillmentsFlowConfig = FulfillmentsFlowConfig()) -> list[NetSuiteFulfillment]:
+    """Shipped NetSuite fulfillments of orders we synced, not yet done (one SuiteQL query + ledger reads)."""
+    now = now or datetime.now(timezone.utc)
+    mark = ledger.get_watermark(FLOW)
+    since = (now - timedelta(seconds=config.initial_lookback_seconds) if mark is None
+             else mark.updated_at - timedelta(seconds=policy.overlap_seconds))
+    since_ns = since.astimezone(ZoneInfo(config.netsuite_timezone)).replace(tzinfo=None, microsecond=0)
+    rows = netsuite.suiteql(
+        f"SELECT DISTINCT f.id, f.tranid, {ts_column('f.lastmodifieddate', 'modified')}, so.id AS salesorder, "
+        "so.externalid AS orderexternalid FROM transaction f "
+        "JOIN previoustransactionlinelink l ON l.nextdoc = f.id "
+        "JOIN transaction so ON so.id = l.previousdoc "
+        f"WHERE f.type = 'ItemShip' AND f.status = 'C' AND so.type = 'SalesOrd' "
+        f"AND f.lastmodifieddate >= {ts_literal(since_ns)} AND so.externalid LIKE :prefix ORDER BY f.id",
+        {"prefix": _ORDER_PREFIX + "%"},
+    )
+    found: dict[str, NetSuiteFulfillment] = {}
+    for row in rows:
+        legacy = str(row.get("orderexternalid", ""))[len(_ORDER_PREFIX):]
+        if not legacy.isdigit():
+            continue
+        found.setdefault(str(row["id"]), NetSuiteFulfillment(
+            str(row["id"]), row.get("tranid", ""), row.get("modified", ""), str(row["salesorder"]),
+            f"gid://shopify/Order/{legacy}"))
+    pending = []
+    for f in found.values():
+        synced = ledger.get_entry(ORDERS_FLOW, f.order_gid)
+        if synced is None or synced.status != "done" or synced.target_id != f.sales_order_id:
+            continue  # not an order this sync put into NetSuite
+        entry = ledger.get_entry(FLOW, f.id)
+        if entry is not None and entry.status in ("done", "dead") and entry.payload_hash == _IDENTITY:
+            continue
+        pending.append(f)
+    return pending
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run_fulfillments_flow(
+    shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, warehouse: ConnectionFactory | None = None,
+    run_id: str = "local", now: datetime | None = None, config: FulfillmentsFlowConfig = FulfillmentsFlowConfig(),
+) -> FulfillmentsRunResult:
+    result = FulfillmentsRunResult()
+    shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
+    pending = find_pending(netsuite, ledger, policy, now=now, config=config)
+    if pending:
+        records = read_fulfillments(netsuite, pending)
+        result.payloads = [{"key": f.id, "updated_at": _utc(f.modified, config).isoformat(), "payload": records[f.id]}
+                           for f in pending]
+        claims = {c.source_id for c in ledger.claim(FLOW, {f.id: _IDENTITY for f in pending},
+                                                     lease_seconds=config.lease_seconds)}
+        ctx = FulfillmentContext(records["_item_skus"], config.carrier_map, config.notify_customer)
+        for f in pending:
+            if f.id not in claims:
+                result.outcomes[f.id] = FulfillmentOutcome(f.id, SKIPPED, reason="claimed by another run")
+                continue
+            result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
+        _advance(ledger, pending, result, config)
+    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    if warehouse is not None and result.outcomes:
+        events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
+                   "reason": o.reason} for o in result.outcomes.values()]
+        result.landed_rows = sum(land_payloads_and_events(warehouse, "raw.netsuite_fulfillments", "fulfillment_id",
+                                                          result.payloads, events, run_id))
+    return result
+
+
+def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
+    """NetSuite fulfillment id → a record shaped like the REST ``itemFulfillment`` (what map_fulfillment reads),
+    plus ``"_item_skus"``: item id → SKU for every line."""
+    ids = [int(f.id) for f in pending]
+    lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    tracking: dict[str, list[str]] = defaultdict(list)
+    for batch in reference.chunks(ids):
+        for row in netsuite.suiteql(
+            "SELECT transaction, id, item, quantity FROM transactionline WHERE transaction IN :ids "
+            "AND mainline = 'F' AND taxline = 'F' AND item IS NOT NULL ORDER BY transaction, id", {"ids": batch}
+        ):
+            quantity = float(row.get("quantity") or 0)
+            if quantity < 0:  # shipped lines are negative; positive ones are internal bin moves
+                lines[str(row["transaction"])][str(row["item"])] += int(round(-quantity))
+        for row in netsuite.suiteql(
+            "SELECT m.transaction, t.id, t.trackingnumber FROM trackingnumbermap m "
+            "JOIN trackingnumber t ON t.id = m.trackingnumber WHERE m.transaction IN :ids "
+            "ORDER BY m.transaction, t.id", {"ids": batch}
+        ):
+            if row.get("trackingnumber"):
+                tracking[str(row["transaction"])].append(row["trackingnumber"])
+    skus = reference.skus_by_item_id(netsuite, {item for per in lines.values() for item in per})
+    records: dict = {"_item_skus": skus}
+    for f in pending:
+        records[f.id] = {
+            "id": f.id, "tranid": f.tranid, "createdfrom": f.sales_order_id, "status": "C",
+            "shopifyorder": f.order_gid, "trackingnumbers": tracking.get(f.id, []),
+            "item": {"items": [{"item": {"id": item}, "quantity": qty} for item, qty in lines.get(f.id, {}).items()]},
+            "package": {"items": [{"packageTrackingNumber": n} for n in tracking.get(f.id, [])]},
+        }
+    return records
+
+
+def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx: FulfillmentContext,
+              config: FulfillmentsFlowConfig) -> FulfillmentOutcome:
+    outcome = FulfillmentOutcome(f.id, FAILED)
+    numbers = set(tracking_numbers(record))
+    try:
+        existing = order_fulfillments(shopify, f.order_gid)
+        match = _already_there(ledger, f.id, existing, numbers)
+        if match is not None:
+            return _done(ledger, f, outcome, match, adopted=True)
+        try:
+            draft = map_fulfillment(record, fulfillment_orders(shopify, f.order_gid, nested_page_size=5), ctx)
+        except MappingError as exc:
+            ledger.dead_letter(FLOW, f.id, f"{exc.reason} (NetSuite {f.tranid}, {f.order_gid})", record, exc.field_path)
+            outcome.status, outcome.reason = DEAD, exc.reason
+            return outcome
+        # Durable note of what existed before this create: a run that dies after Shopify committed can
+        # then recognise the new fulfillment even without tracking numbers.
+        ledger.mark_done(ATTEMPTS_FLOW, f.id, json.dumps(sorted(e["id"] for e in existing)), draft.payload_hash)
+        try:
+            created = create_fulfillment(
+                shopify, draft.input["lineItemsByFulfillmentOrder"], tracking=_tracking_input(draft.input),
+                notify_customer=bool(draft.input.get("notifyCustomer")),
+            )  # fmt: skip
+        except ShopifyTransientError as exc:
+            if not exc.maybe_applied:
+                raise
+            match = _already_there(ledger, f.id, order_fulfillments(shopify, f.order_gid), numbers)
+            if match is None:
+                raise  # not visible (yet): the next run checks again before any create
+            return _done(ledger, f, outcome, match, adopted=True)
+        return _done(ledger, f, outcome, created["id"], adopted=False)
+    except RequestRejected as exc:
+        ledger.dead_letter(FLOW, f.id, f"Shopify refused the fulfillment: {exc}", record, None)
+        outcome.status, outcome.reason = DEAD, str(exc)
+    except (TransientError, ThrottledError) as exc:
+        entry = ledger.mark_failed(FLOW, f.id, str(exc), max_attempts=config.max_attempts, payload=record)
+        outcome.status, outcome.reason = (DEAD if entry.status == "dead" else FAILED), str(exc)
+    return outcome
+
+
+def order_fulfillments(shopify, order_gid: str) -> list[dict]:
+    data = shopify.execute(docs.ORDER_FULFILLMENTS, {"id": order_gid, "first": 50})
+    return list(((data.get("order") or {}).get("fulfillments")) or [])
+
+
+def _already_there(ledger: Ledger, fulfillment_id: str, existing: list[dict], numbers: set[str]) -> str | None:
+    """The Shopify fulfillment that is this NetSuite fulfillment, if one landed already."""
+    for candidate in existing:
+        if numbers & {t.get("number") for t in candidate.get("trackingInfo") or []}:
+            return candidate["id"]
+    attempt = ledger.get_entry(ATTEMPTS_FLOW, fulfillment_id)
+    if attempt is None or not attempt.target_id:
+        return None
+    before = set(json.loads(attempt.target_id))
+    taken = {e.target_id for e in ledger.entries(FLOW, "done")}
+    new = [e["id"] for e in existing if e["id"] not in before and e["id"] not in taken]
+    return new[0] if len(new) == 1 else None
+
+
+def _done(ledger: Ledger, f: NetSuiteFulfillment, outcome: FulfillmentOutcome, target: str, *, adopted: bool) -> FulfillmentOutcome:
+    ledger.mark_done(FLOW, f.id, target, _IDENTITY)
+    outcome.status, outcome.target_id, outcome.adopted = SYNCED, target, adopted
+    if f.modified:
+        outcome.lag_seconds = max(0.0, time.time() - _utc(f.modified, FulfillmentsFlowConfig()).timestamp())
+    return outcome
+
+
+def _tracking_input(payload: Mapping) -> dict | None:
+    """map_fulfillment gives ``numbers``; one number goes as ``number`` (every API version and the sandbox
+    accept it), several as ``numbers``."""
+    info = payload.get("trackingInfo")
+    if not info:
+        return None
+    out = {k: v for k, v in info.items() if k != "numbers"}
+    numbers = list(info.get("numbers") or [])
+    if len(numbers) == 1:
+        out["number"] = numbers[0]
+    elif numbers:
+        out["numbers"] = numbers
+    return out
+
+
+def _utc(text: str, config: FulfillmentsFlowConfig) -> datetime:
+    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(config.netsuite_timezone)).astimezone(timezone.utc)
+
+
+def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: FulfillmentsRunResult,
+             config: FulfillmentsFlowConfig) -> None:
+    pending = [f for f in pending if f.modified]
+    if not pending:
+        return
+    stuck = [f.modified for f in pending if result.outcomes[f.id].status not in (SYNCED, DEAD)]
+    moment = (_utc(min(stuck), config) - timedelta(seconds=1)) if stuck else _utc(max(f.modified for f in pending), config)
+    ledger.advance_watermark(FLOW, Watermark(moment))
+    result.watermark_after = ledger.get_watermark(FLOW)
+
+
+def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
+
+
+__all__ = ["FLOW", "FulfillmentsFlowConfig", "FulfillmentsRunResult", "find_pending", "run_fulfillments_flow"]

@@ -1,0 +1,523 @@
+"""NetSuite inventory → storefront ``available``, for the SKUs that changed, compare-and-set.
+
+One call of :func:`run_inventory_flow` is one batch:
+
+1. **What changed** (:func:`find_pending`, also the sensor's probe): NetSuite (item, location) rows whose
+   ``lastquantityavailablechange`` is at or after ``watermark − overlap``, minus SKU versions the ledger
+   already applied (flow ``inventory``, payload hash = the change time), plus storefront orders that are
+   not in NetSuite yet and that this flow has not accounted for (flow ``inventory_orders``).
+2. **Compute** for those SKUs only: NetSuite ``quantityavailable`` per storefront location (summed over the
+   NetSuite locations the policy's ``location_map`` maps to it), minus what open storefront orders not yet
+   in NetSuite hold there, minus safety stock, never below 0 (``domain.inventory``).
+3. **Write** only what differs from the storefront's current ``available``, with ``inventorySetQuantities``
+   and ``changeFromQuantity`` = the value read: a checkout that moved the number in between makes Shopify
+   refuse the write (``CHANGE_FROM_QUANTITY_STALE``) instead of our older snapshot overwriting it. On a
+   stale refusal the batch's SKUs are re-read and recomputed, with a new idempotency key, a bounded number
+   of times. The key is a hash of what the write says (so the client's network retry reuses it).
+4. **Bookkeeping**: the ledger records each SKU's applied version only after Shopify confirmed; the
+   watermark advances past durable work only. Every computation lands in ``raw.inventory_snapshots``.
+
+The location map. The policy maps a storefront location (GID or name) to a NetSuite location id. When it
+is empty, storefront and NetSuite locations with the same name (trimmed, case-insensitive) are paired —
+what the sandbox and most single-warehouse merchants have; locations without a namesake are left out.
+
+NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): pin that
+user to UTC, or pass ``InventoryFlowConfig.netsuite_timezone``.
+
+Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sync_assets.connectors.errors import ThrottledError, TransientError
+from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.shopify import documents as docs
+from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyUserError
+from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
+from sync_assets.connectors.shopify.inventory import MAX_QUANTITIES_PER_CALL, inventory_by_sku
+from sync_assets.connectors.shopify.paging import paginate
+from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
+from sync_assets.domain.money import nodes
+from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.windows import QueryWindow, Watermark
+from sync_assets.flows import reference
+from sync_assets.flows.landing import ConnectionFactory
+from sync_assets.flows.orders import FLOW as ORDERS_FLOW
+from sync_assets.state.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+FLOW = "inventory"
+ORDERS_ACCOUNTED_FLOW = "inventory_orders"
+_ACCOUNTED = "accounted"
+_NESTED = 10  # inventory levels per item in the first page (more are drained); keeps a 25-SKU page cheap
+_OPEN_FO = frozenset({"OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"})
+
+
+@dataclass(frozen=True)
+class InventoryFlowConfig:
+    """Knobs that are not in the sync policy."""
+
+    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back
+    unsynced_order_lookback_seconds: float = 3_600.0  # storefront orders this recent may not be in NetSuite yet
+    max_unsynced_orders: int = 250
+    stale_attempts: int = 3  # re-read + recompute rounds after CHANGE_FROM_QUANTITY_STALE
+    netsuite_timezone: str = "UTC"
+    reason: str = "correction"
+
+
+@dataclass(frozen=True)
+class ChangedItem:
+    item_id: str
+    sku: str
+    version: str  # "<latest change time, naive NetSuite time>|<hash of its per-location quantities>"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the probe found: NetSuite changes and storefront orders not applied yet."""
+
+    items: tuple[ChangedItem, ...]
+    orders: tuple[str, ...]  # storefront order GIDs not yet in NetSuite and not yet accounted for
+    unsynced_orders: tuple[str, ...]  # every storefront order not yet in NetSuite (accounted or not)
+
+    @property
+    def empty(self) -> bool:
+        return not self.items and not self.orders
+
+    def fingerprint(self) -> str:
+        body = json.dumps([[(i.sku, i.version) for i in self.items], list(self.orders)], sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def summary(self) -> str:
+        return f"{len(self.items)} NetSuite item change(s), {len(self.orders)} unsynced storefront order(s)"
+
+
+@dataclass
+class InventoryRunResult:
+    snapshots: list[dict] = field(default_factory=list)
+    written: int = 0
+    unchanged: int = 0
+    dead_lettered: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # sku → reason (retried next run)
+    stale_retries: int = 0
+    negative_refused: int = 0
+    lag_seconds: list[float] = field(default_factory=list)
+    watermark_after: Watermark | None = None
+    shopify_stats: dict[str, float] = field(default_factory=dict)
+    netsuite_stats: dict[str, float] = field(default_factory=dict)
+    landed_rows: int = 0
+
+    def numbers(self) -> dict[str, int | float]:
+        return {
+            "records": len(self.snapshots),
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "dead_lettered": len(self.dead_lettered),
+            "failed": len(self.failed),
+            "stale_retries": self.stale_retries,
+            "lag_seconds_max": float(max(self.lag_seconds)) if self.lag_seconds else 0.0,
+            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
+            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
+            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
+            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+        }
+
+
+# ------------------------------------------------------------------------------------------- probe
+
+
+def find_pending(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetime | None = None,
+                 config: InventoryFlowConfig = InventoryFlowConfig()) -> Pending:
+    """Read-only and cheap: one SuiteQL query, one keys-only orders query, local ledger reads."""
+    now = now or datetime.now(timezone.utc)
+    items = [i for i in _changed_items(netsuite, _since(ledger, policy, now, config), config)
+             if not _settled(ledger, FLOW, i.sku, i.version)]
+    unsynced = _unsynced_order_ids(shopify, ledger, now, config)
+    fresh = [gid for gid in unsynced if not _settled(ledger, ORDERS_ACCOUNTED_FLOW, gid, _ACCOUNTED)]
+    return Pending(tuple(items), tuple(fresh), tuple(unsynced))
+
+
+def _since(ledger: Ledger, policy: EntityPolicy, now: datetime, config: InventoryFlowConfig) -> datetime:
+    mark = ledger.get_watermark(FLOW)
+    if mark is None:
+        return now - timedelta(seconds=config.initial_lookback_seconds)
+    return mark.updated_at - timedelta(seconds=policy.overlap_seconds)
+
+
+def _settled(ledger: Ledger, flow: str, source_id: str, version: str) -> bool:
+    entry = ledger.get_entry(flow, source_id)
+    return entry is not None and entry.status in ("done", "dead") and entry.payload_hash == version
+
+
+def _to_netsuite_time(moment: datetime, tz_name: str) -> datetime:
+    return moment.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None, microsecond=0)
+
+
+def _from_netsuite_time(text: str, tz_name: str) -> datetime:
+    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
+
+
+def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> list[ChangedItem]:
+    # (item, location) is unique in this table, so it is a stable order for offset paging; changes in one
+    # overlap window are far below the 100k cap. The version is the change time *and* the quantities:
+    # NetSuite's timestamps have whole seconds, and two receipts within one second must not look alike.
+    rows = netsuite.suiteql(
+        f"SELECT l.item, l.location, l.quantityavailable, l.quantityonhand, i.itemid, "
+        f"{ts_column('l.lastquantityavailablechange', 'changed_at')} "
+        "FROM inventoryitemlocations l JOIN item i ON i.id = l.item "
+        f"WHERE l.lastquantityavailablechange >= {ts_literal(_to_netsuite_time(since, config.netsuite_timezone))} "
+        "AND i.isinactive = 'F' ORDER BY l.item, l.location"
+    )
+    per_item: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("itemid") and row.get("changed_at"):
+            per_item[str(row["item"])].append(row)
+    items = []
+    for item_id, item_rows in per_item.items():
+        changed_at = max(r["changed_at"] for r in item_rows)  # fixed-width text: text order is time order
+        state = [[r.get("location"), r.get("quantityavailable"), r.get("quantityonhand")] for r in item_rows]
+        digest = hashlib.sha256(json.dumps(state).encode()).hexdigest()[:12]
+        items.append(ChangedItem(item_id, item_rows[0]["itemid"], f"{changed_at}|{digest}"))
+    return sorted(items, key=lambda i: (i.version, i.sku))
+
+
+def _changed_at(version: str) -> str:
+    return version.split("|", 1)[0]
+
+
+def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: InventoryFlowConfig) -> list[str]:
+    """Recent storefront orders the orders flow has not durably put into NetSuite (done)."""
+    start = now - timedelta(seconds=config.unsynced_order_lookback_seconds)
+    window = QueryWindow(start, now + timedelta(seconds=60))
+    ids: list[str] = []
+    for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": window.shopify_query("created_at")},
+                         ("orders",), page_size=250):
+        ids.append(node["id"])
+        if len(ids) >= config.max_unsynced_orders * 4:
+            break
+    done = ledger.done_hashes(ORDERS_FLOW, ids)
+    return [gid for gid in ids if gid not in done][: config.max_unsynced_orders]
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run_inventory_flow(
+    shopify,
+    netsuite,
+    ledger: Ledger,
+    policy: EntityPolicy,
+    *,
+    warehouse: ConnectionFactory | None = None,
+    run_id: str = "local",
+    now: datetime | None = None,
+    config: InventoryFlowConfig = InventoryFlowConfig(),
+) -> InventoryRunResult:
+    """One batch of the inventory flow (module docstring). Raises only when nothing could be done safely."""
+    now = now or datetime.now(timezone.utc)
+    result = InventoryRunResult()
+    shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
+    pending = find_pending(shopify, netsuite, ledger, policy, now=now, config=config)
+    if not pending.empty:
+        _sync(shopify, netsuite, ledger, policy, config, pending, result, now)
+    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    if warehouse is not None and result.snapshots:
+        result.landed_rows = land_snapshots(warehouse, result.snapshots, run_id)
+    return result
+
+
+def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: InventoryFlowConfig, pending: Pending,
+          result: InventoryRunResult, now: datetime) -> None:
+    location_map = resolve_location_map(shopify, netsuite, policy.location_map)
+    if not location_map:
+        raise ValueError(
+            "inventory: no storefront location maps to a NetSuite location: set entities.inventory.location_map "
+            "in the sync policy (storefront location GID or name → NetSuite location id)"
+        )
+    unsynced, order_skus = unsynced_quantities(shopify, pending.unsynced_orders)
+    versions: dict[str, str] = {i.sku: i.version for i in pending.items}
+    item_ids: dict[str, str] = {i.sku: i.item_id for i in pending.items}
+    # SKUs of new unsynced orders need a recompute too; their NetSuite version is whatever it is now.
+    order_only = sorted({sku for gid in pending.orders for sku in order_skus.get(gid, ())} - set(versions))
+    if order_only:
+        for sku, item_id in reference.items_by_sku(netsuite, order_only).items():
+            item_ids.setdefault(sku, item_id)
+        for sku in order_only:
+            versions.setdefault(sku, _orders_version(sku, pending.orders, order_skus))
+    skus = sorted(versions)
+    storefront = inventory_by_sku(shopify, skus, nested_page_size=_NESTED)
+    for sku in skus:
+        if sku not in storefront or sku not in item_ids:
+            where = "storefront" if sku not in storefront else "NetSuite"
+            ledger.claim(FLOW, {sku: versions[sku]})  # so the dead row carries this version: not retried hot
+            ledger.dead_letter(FLOW, sku, f"SKU {sku!r} is not in the {where}; its inventory cannot be synced",
+                               {"sku": sku, "version": versions[sku]}, "sku")
+            result.dead_lettered.append(sku)
+    skus = [s for s in skus if s not in result.dead_lettered]
+    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus})
+    writer = _Writer(shopify, ledger, policy, config, location_map, unsynced, result, now)
+    for start in range(0, len(skus), max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))):
+        batch = skus[start: start + max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))]
+        writer.sync_batch(batch, levels, storefront, versions)
+    from_netsuite = {i.sku for i in pending.items}
+    for sku in skus:
+        # Only NetSuite versions go into the ledger: an order-only recompute must not overwrite the NetSuite
+        # version a SKU was last applied at (the probe would see that change as new again).
+        if sku in from_netsuite and sku not in result.failed and sku not in result.dead_lettered:
+            ledger.mark_done(FLOW, sku, storefront[sku]["id"], versions[sku])
+    failed = set(result.failed)
+    for gid in pending.orders:
+        if not (set(order_skus.get(gid, ())) & failed):
+            ledger.mark_done(ORDERS_ACCOUNTED_FLOW, gid, gid, _ACCOUNTED)
+    result.watermark_after = _advance(ledger, pending, failed, config)
+
+
+def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
+    touching = sorted(gid for gid in orders if sku in set(order_skus.get(gid, ())))
+    return "orders:" + hashlib.sha256(json.dumps(touching).encode()).hexdigest()[:16]
+
+
+def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: InventoryFlowConfig) -> Watermark | None:
+    """Past every applied NetSuite change; a failed SKU holds the watermark just before its change."""
+    if not pending.items:
+        return ledger.get_watermark(FLOW)
+    stuck = [i.version for i in pending.items if i.sku in failed]
+    if stuck:
+        moment = _from_netsuite_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
+    else:
+        moment = _from_netsuite_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
+    ledger.advance_watermark(FLOW, Watermark(moment))
+    return ledger.get_watermark(FLOW)
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> dict[str, str]:
+    """Storefront location GID → NetSuite location id, from the policy (GIDs or names), else by name."""
+    locations = list(shopify.iter_locations())
+    by_name = {str(loc.get("name") or "").strip().lower(): loc["id"] for loc in locations}
+    gids = {loc["id"] for loc in locations}
+    if configured:
+        resolved = {}
+        for ref, ns_id in configured.items():
+            gid = ref if ref in gids else by_name.get(ref.strip().lower())
+            if gid is None:
+                raise ValueError(f"inventory.location_map: storefront location {ref!r} does not exist in the store")
+            resolved[gid] = str(ns_id)
+        return resolved
+    resolved = {}
+    for row in netsuite.suiteql("SELECT id, name FROM location WHERE isinactive = 'F' ORDER BY id"):
+        gid = by_name.get(str(row.get("name") or "").strip().lower())
+        if gid is not None:
+            resolved[gid] = str(row["id"])
+    return resolved
+
+
+def netsuite_levels(netsuite, sku_by_item: Mapping[str, str]) -> list[NetSuiteLevel]:
+    levels = []
+    for batch in reference.chunks(sorted(sku_by_item, key=lambda v: (len(v), v))):
+        for row in netsuite.suiteql(
+            "SELECT item, location, quantityavailable FROM inventoryitemlocations WHERE item IN :items "
+            "ORDER BY item, location",
+            {"items": [int(i) for i in batch]},
+        ):
+            levels.append(NetSuiteLevel(sku_by_item[str(row["item"])], str(row["location"]),
+                                        int(float(row.get("quantityavailable") or 0))))
+    return levels
+
+
+def unsynced_quantities(shopify, order_ids: Iterable[str]) -> tuple[dict[tuple[str, str], int], dict[str, list[str]]]:
+    """(sku, storefront location) → quantity still to ship on orders not in NetSuite, from their open
+    fulfillment orders (assigned location = where the storefront holds the stock); and each order's SKUs."""
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    skus: dict[str, list[str]] = {}
+    for gid in order_ids:
+        order_skus = []
+        for fo in fulfillment_orders(shopify, gid, nested_page_size=5):
+            location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
+            for line in nodes(fo.get("lineItems")):
+                sku = ((line.get("lineItem") or {}).get("sku") or "").strip()
+                if not sku:
+                    continue
+                order_skus.append(sku)
+                if location and str(fo.get("status", "")).upper() in _OPEN_FO:
+                    held[(sku, location)] += int(line.get("remainingQuantity") or 0)
+        skus[gid] = sorted(set(order_skus))
+    return dict(held), skus
+
+
+# ------------------------------------------------------------------------------------------ writes
+
+
+def idempotency_key(changes: Iterable[InventoryChange], salt: str) -> str:
+    """Deterministic in what the write says: the client's network retry resends the same key, and a
+    recompute (new changeFrom) draws a new one. ``salt`` carries the source versions and the attempt, so
+    the same numbers written again days later are a new request, not a replay of an old one."""
+    body = json.dumps([[c.sku, c.location_id, c.quantity, c.change_from_quantity] for c in changes] + [salt])
+    return str(uuid.UUID(hashlib.sha256(body.encode()).hexdigest()[:32]))
+
+
+class _Writer:
+    def __init__(self, shopify, ledger: Ledger, policy: EntityPolicy, config: InventoryFlowConfig,
+                 location_map: Mapping[str, str], unsynced: Mapping[tuple[str, str], int],
+                 result: InventoryRunResult, now: datetime) -> None:
+        self.shopify, self.ledger, self.policy, self.config = shopify, ledger, policy, config
+        self.location_map, self.unsynced, self.result, self.now = location_map, unsynced, result, now
+
+    def sync_batch(self, skus: list[str], levels: list[NetSuiteLevel], storefront: dict[str, dict],
+                   versions: Mapping[str, str]) -> None:
+        skus = list(skus)
+        wanted = set(skus)
+        batch_levels = [lv for lv in levels if lv.sku in wanted]
+        computed = {k: v for k, v in compute_available(batch_levels, self.location_map, self.unsynced,
+                                                        self.policy.safety_stock).items() if k[0] in wanted}
+        for sku in skus:  # NetSuite has no row at all for this SKU: nothing to sell anywhere
+            for loc in self.location_map:
+                computed.setdefault((sku, loc), 0)
+        ns_totals = self._ns_totals(batch_levels)
+        salt_versions = json.dumps(sorted((s, versions[s]) for s in skus))
+        written: list[InventoryChange] = []
+        current = _current(storefront, skus)
+        for attempt in range(self.config.stale_attempts + 1):
+            computed = {k: v for k, v in computed.items() if k[0] not in self.result.dead_lettered}
+            current = _current(storefront, skus)
+            changes = diff_against_storefront(computed, current)
+            negative = [c for c in changes if c.quantity < 0]
+            if negative:  # compute_available never yields these; if it ever did, they must not reach a shop
+                self.result.negative_refused += len(negative)
+                changes = [c for c in changes if c.quantity >= 0]
+            if not changes:
+                break
+            try:
+                self._write(changes, storefront, f"{salt_versions}:{attempt}")
+                written = changes
+                break
+            except ShopifyStaleQuantity:
+                self.result.stale_retries += 1
+                if attempt == self.config.stale_attempts:
+                    for sku in {c.sku for c in changes}:
+                        self.result.failed[sku] = "the storefront kept changing under the compare-and-set"
+                    break
+                storefront.update(inventory_by_sku(self.shopify, skus, nested_page_size=_NESTED))  # re-read; the next key differs
+            except ShopifyUserError as exc:
+                culprits = _culprits(exc, changes)
+                for sku in culprits:
+                    self._dead(sku, versions[sku], f"Shopify refused the inventory write: {exc}",
+                               [c.__dict__ for c in changes if c.sku == sku])
+                if culprits == {c.sku for c in changes}:
+                    break
+            except (TransientError, ThrottledError) as exc:
+                for sku in {c.sku for c in changes}:
+                    self.result.failed[sku] = f"Shopify unavailable: {exc}"
+                break
+        self._record(computed, current, written, ns_totals, versions)
+
+    def _dead(self, sku: str, version: str, reason: str, payload: Any) -> None:
+        self.ledger.claim(FLOW, {sku: version})  # so the dead row carries this version: not retried hot
+        self.ledger.dead_letter(FLOW, sku, reason, payload, "sku")
+        self.result.dead_lettered.append(sku)
+
+    def _ns_totals(self, levels: list[NetSuiteLevel]) -> dict[tuple[str, str], int]:
+        by_ns = {(lv.sku, lv.location_id): lv.available for lv in levels}
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for sku in {lv.sku for lv in levels}:
+            for loc, ns_loc in self.location_map.items():
+                totals[(sku, loc)] += by_ns.get((sku, ns_loc), 0)
+        return totals
+
+    def _write(self, changes: list[InventoryChange], storefront: dict[str, dict], salt: str) -> None:
+        quantities = [
+            {"inventoryItemId": storefront[c.sku]["id"], "locationId": c.location_id, "quantity": c.quantity,
+             "changeFromQuantity": c.change_from_quantity}
+            for c in changes
+        ]
+        self.shopify.set_inventory_quantities(
+            quantities, name="available", reason=self.config.reason,
+            reference_document_uri=f"gid://sync-assets/InventorySync/{self.now.strftime('%Y%m%dT%H%M%SZ')}",
+            idempotency_key=idempotency_key(changes, salt),
+        )  # fmt: skip
+
+    def _record(self, computed: Mapping[tuple[str, str], int], current: Mapping[tuple[str, str], int | None],
+                written: list[InventoryChange], ns_totals: Mapping[tuple[str, str], int],
+                versions: Mapping[str, str]) -> None:
+        written_keys = {(c.sku, c.location_id) for c in written}
+        at = datetime.now(timezone.utc)
+        for key in sorted(computed):
+            sku, loc = key
+            did_write = key in written_keys
+            self.result.snapshots.append({
+                "sku": sku, "location": loc, "netsuite_available": ns_totals.get(key, 0),
+                "unsynced_qty": self.unsynced.get(key, 0), "safety_stock": self.policy.safety_stock.for_sku(sku),
+                "computed": computed[key], "previous_storefront": current.get(key), "written": did_write,
+                "computed_at": at,
+            })  # fmt: skip
+            if did_write:
+                self.result.written += 1
+                version = versions.get(sku, "")
+                if version and not version.startswith("orders:"):
+                    changed = _from_netsuite_time(_changed_at(version), self.config.netsuite_timezone)
+                    lag = time.time() - changed.timestamp()
+                    self.result.lag_seconds.append(max(0.0, lag))
+            elif sku not in self.result.failed and sku not in self.result.dead_lettered:
+                self.result.unchanged += 1
+
+
+def _culprits(exc: ShopifyUserError, changes: list[InventoryChange]) -> set[str]:
+    """SKUs a userError points at (``field: ["input", "quantities", "<i>", ...]``); all when it points at none."""
+    found = set()
+    for detail in exc.details:
+        field = detail.field or ()
+        if len(field) >= 3 and field[1] == "quantities" and str(field[2]).isdigit() and int(field[2]) < len(changes):
+            found.add(changes[int(field[2])].sku)
+    return found or {c.sku for c in changes}
+
+
+def _current(storefront: Mapping[str, dict], skus: Iterable[str]) -> dict[tuple[str, str], int | None]:
+    current: dict[tuple[str, str], int | None] = {}
+    for sku in skus:
+        for loc, quantities in (storefront.get(sku) or {}).get("levels", {}).items():
+            current[(sku, loc)] = quantities.get("available")
+    return current
+
+
+# ----------------------------------------------------------------------------------------- landing
+
+
+def land_snapshots(warehouse: ConnectionFactory, snapshots: list[dict], run_id: str) -> int:
+    import pandas as pd
+
+    from sync_assets.flows.landing import _ensure_schema
+    from sync_assets.warehouse import append_frame
+
+    frame = pd.DataFrame(snapshots)
+    frame["computed_at"] = pd.to_datetime(frame["computed_at"], utc=True)
+    for column in ("netsuite_available", "unsynced_qty", "safety_stock", "computed", "previous_storefront"):
+        frame[column] = frame[column].astype("Int64")
+    with warehouse() as conn:
+        _ensure_schema(conn)
+        return append_frame(conn.cursor(), "raw.inventory_snapshots", frame, run_id)
+
+
+def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
+
+
+__all__ = [
+    "FLOW", "ORDERS_ACCOUNTED_FLOW", "InventoryFlowConfig", "InventoryRunResult", "Pending", "find_pending",
+    "idempotency_key", "resolve_location_map", "run_inventory_flow",
+]
