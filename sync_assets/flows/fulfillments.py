@@ -230,7 +230,7 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
         if match is not None:
             return _done(ledger, f, outcome, match, adopted=True)
         try:
-            draft = map_fulfillment(record, fulfillment_orders(shopify, f.order_gid, nested_page_size=5), ctx)
+            draft = map_fulfillment(record, fulfillment_orders(shopify, f.order_gid), ctx)
         except MappingError as exc:
             ledger.dead_letter(FLOW, f.id, f"{exc.reason} (NetSuite {f.tranid}, {f.order_gid})", record, exc.field_path)
             outcome.status, outcome.reason = DEAD, exc.reason

@@ -348,7 +348,7 @@ def unsynced_quantities(shopify, order_ids: Iterable[str]) -> tuple[dict[tuple[s
     skus: dict[str, list[str]] = {}
     for gid in order_ids:
         order_skus = []
-        for fo in fulfillment_orders(shopify, gid, nested_page_size=5):
+        for fo in fulfillment_orders(shopify, gid):
             location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
             for line in nodes(fo.get("lineItems")):
                 sku = ((line.get("lineItem") or {}).get("sku") or "").strip()

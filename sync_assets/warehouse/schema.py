@@ -309,9 +309,12 @@ VIEWS: dict[str, str] = {
           SELECT sku, location, max(computed_at) AS last_written_at
           FROM staging.inventory_snapshots WHERE written GROUP BY ALL
         ), ns AS (
-          SELECT i.sku, inv.location_id, inv.quantity_on_hand, inv.quantity_committed,
-                 inv.quantity_available, inv.updated_at
+          -- A storefront location may gather several NetSuite locations (the policy's location map),
+          -- so NetSuite's own figures are given per SKU across all its locations.
+          SELECT i.sku, sum(inv.quantity_on_hand) AS quantity_on_hand,
+                 sum(inv.quantity_committed) AS quantity_committed, max(inv.updated_at) AS updated_at
           FROM staging.inventory inv JOIN staging.items i USING (item_id)
+          GROUP BY i.sku
         )
         SELECT
           latest.sku,
@@ -332,7 +335,7 @@ VIEWS: dict[str, str] = {
           ns.updated_at AS netsuite_updated_at
         FROM latest
         LEFT JOIN last_write USING (sku, location)
-        LEFT JOIN ns ON ns.sku = latest.sku AND ns.location_id = latest.location
+        LEFT JOIN ns ON ns.sku = latest.sku
     """,
     "analytics.sync_health": """
         WITH latest AS (

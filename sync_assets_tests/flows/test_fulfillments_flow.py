@@ -73,7 +73,7 @@ def test_unmatched_lines_are_dead_lettered(sandbox, tmp_path):
     [gid] = synced_orders(sandbox, shopify, netsuite, [ledger], count=1)
     sandbox.control.fulfill_sales_orders(0)
     # The storefront fulfils the order itself first: NetSuite's fulfillment finds no open lines left.
-    fo = fulfillment_orders(shopify, gid, nested_page_size=5)
+    fo = fulfillment_orders(shopify, gid)
     shopify.create_fulfillment([{"fulfillmentOrderId": f["id"], "fulfillmentOrderLineItems": []} for f in fo][:1])
     result = flow.run_fulfillments_flow(shopify, netsuite, ledger, POLICY)
     [outcome] = result.outcomes.values()

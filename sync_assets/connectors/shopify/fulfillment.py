@@ -19,16 +19,22 @@ if TYPE_CHECKING:
 _LINE_FOLLOW_UP = {"lineItems": (docs.FULFILLMENT_ORDER_LINE_ITEMS_PAGE, ("fulfillmentOrder", "lineItems"))}
 
 
-def fulfillment_orders(client: ShopifyClient, order_id: str, *, nested_page_size: int = 50) -> list[dict[str, Any]]:
+# Sized so the query stays well under Shopify's 1000-point single-query limit (its cost is about
+# first × nestedFirst); the rest of each fulfillment order's lines is drained by follow-up queries.
+MAX_FULFILLMENT_ORDERS = 20
+NESTED_PAGE = 5
+
+
+def fulfillment_orders(client: ShopifyClient, order_id: str, *, nested_page_size: int = NESTED_PAGE) -> list[dict[str, Any]]:
     """All fulfillment orders of an order, each with its complete ``lineItems`` list."""
     data = client.execute(
         docs.ORDER_FULFILLMENT_ORDERS,
-        {"id": order_id, "first": 50, "nestedFirst": check_page_size(nested_page_size)},
+        {"id": order_id, "first": MAX_FULFILLMENT_ORDERS, "nestedFirst": check_page_size(nested_page_size)},
     )
     connection = dig(data, ("order", "fulfillmentOrders"), "fulfillmentOrders")
     if connection.get("pageInfo", {}).get("hasNextPage"):
-        # 50 fulfillment orders for one order means split shipments per line; refuse rather than truncate.
-        raise ShopifyIncompleteError(f"order {order_id} has more than 50 fulfillment orders")
+        # That many fulfillment orders for one order means split shipments per line; refuse rather than truncate.
+        raise ShopifyIncompleteError(f"order {order_id} has more than {MAX_FULFILLMENT_ORDERS} fulfillment orders")
     result = []
     for fo in connection.get("nodes") or []:
         result.append(flatten_nested(client, fo, _LINE_FOLLOW_UP, page_size=250))
