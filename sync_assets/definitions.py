@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sync_assets.defs import catalog, fulfillments, inventory, operations, orders, reconciliation, warehouse_export
+from sync_assets.defs.freshness import with_lane_freshness
 from sync_assets.defs.resources import build_resources
+from sync_assets.domain.policy import load_policy
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources=build_resources())
+    policy = load_policy()
+    merged = dg.Definitions.merge(
+        dg.Definitions(resources=build_resources()),
+        orders.definitions(policy.entity("orders")),
+        inventory.definitions(policy.entity("inventory")),
+        fulfillments.definitions(policy.entity("fulfillments")),
+        catalog.definitions(policy.entity("catalog")),
+        warehouse_export.definitions(policy.entity("warehouse_export")),
+        reconciliation.definitions(policy.entity("reconciliation")),
+        operations.definitions(),
+    )
+    # Freshness per lane from the policy, after merging, so it covers every flow's assets.
+    return with_lane_freshness(merged, policy)

@@ -1,0 +1,536 @@
+"""Storefront orders → NetSuite sales orders, with customers and payments inline, exactly once.
+
+One call of :func:`run_orders_flow` is one batch:
+
+1. **Work**: webhook events from the durable inbox (their order ids, re-fetched through GraphQL: the
+   payload may be stale or out of order) plus the polling window from the watermark
+   (``windows.next_window``), at most ``batch_size × cap_multiplier`` polled orders.
+2. **Prepare**: one SuiteQL query for the batch's SKUs, one for currencies; every order is mapped once
+   with a placeholder customer, which both validates it (a ``MappingError`` is dead-lettered, nothing
+   is written for it) and gives the payload hash the ledger claims with — an unchanged re-delivery is
+   skipped, an edit is re-sent.
+3. **Write**: customers (external id, then email, else upsert by external id), then per order the sales
+   order (``PUT salesOrder/eid:…?replace=item``) and its deposits, each an upsert by external id, so an
+   answer lost after NetSuite committed is harmless to repeat. The ledger says ``done`` only after
+   NetSuite confirmed. NetSuite refusing a record dead-letters it; NetSuite unavailable releases the
+   claim and stops writing (the next run retries).
+4. **Bookkeeping**: inbox events are acked when their orders are durable (done, skipped or
+   dead-lettered) and released otherwise; the watermark advances only past the durable prefix of the
+   window (``windows.advance``).
+5. **Landing** (optional): raw payloads and outcomes go to the warehouse last.
+
+Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
+from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
+from sync_assets.connectors.shopify.orders import iter_orders_updated_between
+from sync_assets.domain.customers import CustomerMatchKey, customer_body_from_order, customer_match_key
+from sync_assets.domain.errors import MappingError
+from sync_assets.domain.money import money_bag, nodes, payload_hash
+from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order
+from sync_assets.domain.payments import PaymentContext, deposits_for_order
+from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
+from sync_assets.flows import reference
+from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
+from sync_assets.state.ledger import Claim, Ledger
+
+log = logging.getLogger(__name__)
+
+FLOW = "orders"
+CUSTOMERS_FLOW = "customers"
+PAYMENTS_FLOW = "payments"
+TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+_PLACEHOLDER_ID = "0"
+_DUPLICATE_PAUSES = (0.5, 1.0, 2.0)  # stands in for ids only NetSuite can give, while validating and hashing
+
+SYNCED, SKIPPED, DEAD, FAILED = "synced", "skipped", "dead_lettered", "failed"
+DURABLE = frozenset({SYNCED, SKIPPED, DEAD})
+
+
+@dataclass(frozen=True)
+class OrdersFlowConfig:
+    """Knobs that are not in the sync policy: NetSuite account specifics and run sizing."""
+
+    discount_item_id: str | None = None
+    tax_item_id: str | None = None  # None: NetSuite's tax engine computes tax
+    subsidiary_id: str | None = None
+    tran_date_timezone: str = "UTC"
+    cap_multiplier: int = 4  # polled orders per run ≤ batch_size × this
+    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll
+    lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
+    max_attempts: int = 20  # record-specific transient failures before dead-lettering
+    workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
+
+
+@dataclass
+class OrderOutcome:
+    source_id: str
+    status: str  # synced | skipped | dead_lettered | failed
+    updated_at: str | None = None
+    external_id: str | None = None
+    target_id: str | None = None
+    customer_id: str | None = None
+    deposit_ids: tuple[str, ...] = ()
+    reason: str | None = None
+    field_path: str | None = None
+    written_at: float | None = None  # epoch seconds NetSuite confirmed the sales order
+    expected_total: Decimal | None = None  # storefront total, to compare with NetSuite's
+    cancelled: bool = False
+
+    @property
+    def lag_seconds(self) -> float | None:
+        if self.written_at is None or not self.updated_at:
+            return None
+        return max(0.0, self.written_at - parse_ts(self.updated_at).timestamp())
+
+
+@dataclass
+class OrdersRunResult:
+    outcomes: dict[str, OrderOutcome] = field(default_factory=dict)
+    orders: list[dict] = field(default_factory=list)  # every order version this run looked at
+    window: QueryWindow | None = None
+    watermark_before: Watermark | None = None
+    watermark_after: Watermark | None = None
+    inbox_events: int = 0
+    inbox_acked: int = 0
+    customers_created: int = 0
+    customers_matched: int = 0
+    deposits_written: int = 0
+    netsuite_unavailable: str | None = None  # why writing stopped early, if it did
+    shopify_stats: dict[str, float] = field(default_factory=dict)
+    netsuite_stats: dict[str, float] = field(default_factory=dict)
+    landed_rows: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o.status == status)
+
+    @property
+    def lags(self) -> list[float]:
+        return sorted(lag for o in self.outcomes.values() if (lag := o.lag_seconds) is not None)
+
+    def numbers(self) -> dict[str, float | int]:
+        """The run's numeric metadata (the Dagster UI plots these)."""
+        lags = self.lags
+        return {
+            "records_synced": self.count(SYNCED),
+            "records_skipped": self.count(SKIPPED),
+            "records_dead_lettered": self.count(DEAD),
+            "records_failed": self.count(FAILED),
+            "inbox_events": self.inbox_events,
+            "customers_created": self.customers_created,
+            "deposits_written": self.deposits_written,
+            "lag_seconds_p50": float(statistics.median(lags)) if lags else 0.0,
+            "lag_seconds_max": float(lags[-1]) if lags else 0.0,
+            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
+            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
+            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
+            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+            "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
+        }
+
+
+@dataclass
+class _Prepared:
+    order: dict
+    source_id: str
+    hash: str
+    error: MappingError | None = None
+    customer_key: CustomerMatchKey | None = None
+    default_customer: str | None = None
+    draft: SalesOrderDraft | None = None
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+def run_orders_flow(
+    shopify,
+    netsuite,
+    ledger: Ledger,
+    policy: EntityPolicy,
+    *,
+    warehouse: ConnectionFactory | None = None,
+    run_id: str = "local",
+    now: datetime | None = None,
+    config: OrdersFlowConfig = OrdersFlowConfig(),
+) -> OrdersRunResult:
+    """One batch of the orders flow (see the module docstring). Raises only when nothing could be done
+    safely (Shopify unreachable, bad credentials); every record-level problem is in the result."""
+    now = now or datetime.now(timezone.utc)
+    result = OrdersRunResult()
+    shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
+    cap = policy.batch_size * config.cap_multiplier
+    events = [e for topic in TOPICS for e in ledger.inbox_take(topic, cap, lease_seconds=config.lease_seconds)]
+    result.inbox_events = len(events)
+    try:
+        event_orders = _event_order_ids(ledger, events)
+        result.watermark_before = ledger.get_watermark(FLOW)
+        result.window = next_window(
+            result.watermark_before, now,
+            overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
+            initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
+        )  # fmt: skip
+        polled, drained = _poll(shopify, result.window, cap)
+        orders = _merge(polled, _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, polled))
+        result.orders = list(orders.values())
+        _sync(netsuite, ledger, policy, config, orders, result)
+    except BaseException:
+        ledger.inbox_release(e.event_id for e in events)
+        raise
+    _finish_inbox(ledger, event_orders, orders, result)
+    _advance_watermark(ledger, result, polled, drained)
+    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    if warehouse is not None:
+        result.landed_rows = sum(_land(warehouse, result, run_id))
+    return result
+
+
+def _event_order_ids(ledger: Ledger, events) -> dict[str, list[str]]:
+    """event id → order GIDs. REST payloads carry ``admin_graphql_api_id`` (or the numeric ``id``)."""
+    out: dict[str, list[str]] = {}
+    for event in events:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        gid = payload.get("admin_graphql_api_id")
+        if not (isinstance(gid, str) and gid.startswith("gid://shopify/Order/")):
+            raw = payload.get("id")
+            gid = f"gid://shopify/Order/{raw}" if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else None
+        if gid is None:
+            ledger.dead_letter(
+                FLOW, f"webhook:{event.event_id}",
+                f"{event.topic} event has no order id (admin_graphql_api_id or id)", event.payload, "admin_graphql_api_id",
+            )  # fmt: skip
+        out[event.event_id] = [gid] if gid else []
+    return out
+
+
+def _poll(shopify, window: QueryWindow | None, cap: int) -> tuple[list[dict], bool]:
+    """Orders of the window, oldest update first, at most ``cap``; drained = the window was read to its end."""
+    if window is None:
+        return [], True
+    seen: list[dict] = []
+    # Shopify stamps and filters in whole seconds and the query helper truncates: ask up to the next whole
+    # second so this window's last second is read; dedupe then cuts at the exact end.
+    for order in iter_orders_updated_between(shopify, window.start, window.end + timedelta(seconds=1)):
+        if len(seen) >= cap:
+            return dedupe(seen, window, set()), False
+        seen.append(order)
+    return dedupe(seen, window, set()), True
+
+
+def _fetch(shopify, gids: set[str], polled: list[dict]) -> list[dict]:
+    have = {o["id"] for o in polled}
+    wanted = sorted(gids - have)
+    return shopify.get_orders(wanted) if wanted else []
+
+
+def _merge(*groups: Iterable[dict]) -> dict[str, dict]:
+    """One version per order id, the latest by updatedAt (a re-fetch can be newer than the window's)."""
+    latest: dict[str, dict] = {}
+    for group in groups:
+        for order in group:
+            kept = latest.get(order["id"])
+            if kept is None or parse_ts(kept["updatedAt"]) < parse_ts(order["updatedAt"]):
+                latest[order["id"]] = order
+    return latest
+
+
+# ---------------------------------------------------------------------------------------------- sync
+
+
+def _sync(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConfig, orders: dict[str, dict],
+          result: OrdersRunResult) -> None:
+    if not orders:
+        return
+    try:
+        currencies = reference.currency_ids(netsuite)
+        skus = reference.items_by_sku(netsuite, _skus(orders.values()))
+    except (TransientError, ThrottledError) as exc:
+        _all_failed(orders, result, f"NetSuite unavailable for reference lookups: {exc}")
+        result.netsuite_unavailable = str(exc)
+        return
+    prepared = [_prepare(o, skus, currencies, policy, config) for o in orders.values()]
+    claims = {c.source_id: c for c in ledger.claim(FLOW, {p.source_id: p.hash for p in prepared},
+                                                   lease_seconds=config.lease_seconds)}
+    ready: list[_Prepared] = []
+    for p in prepared:
+        outcome = OrderOutcome(p.source_id, FAILED, p.order.get("updatedAt"))
+        result.outcomes[p.source_id] = outcome
+        if p.source_id not in claims:
+            entry = ledger.get_entry(FLOW, p.source_id)
+            durable = entry is not None and entry.status in ("done", "dead") and entry.payload_hash == p.hash
+            outcome.status = SKIPPED if durable else FAILED
+            outcome.target_id = entry.target_id if entry else None
+            outcome.reason = None if durable else "claimed by another run"
+        elif p.error is not None:
+            ledger.dead_letter(FLOW, p.source_id, p.error.reason, p.order, p.error.field_path)
+            outcome.status, outcome.reason, outcome.field_path = DEAD, p.error.reason, p.error.field_path
+        else:
+            ready.append(p)
+    if not ready:
+        return
+    writer = _Writer(netsuite, ledger, config, currencies, claims, result)
+    customer_ids = writer.resolve_customers(ready)
+    workers = max(1, config.workers or getattr(netsuite, "max_concurrency", 1) or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orders-sync") as pool:
+        list(pool.map(lambda p: writer.write_order(p, customer_ids), ready))
+
+
+def _skus(orders: Iterable[dict]) -> set[str]:
+    found = set()
+    for order in orders:
+        try:
+            lines = nodes(order.get("lineItems"))
+        except MappingError:
+            continue  # the mapping names the problem when it validates this order
+        found |= {line["sku"] for line in lines if isinstance(line, dict) and isinstance(line.get("sku"), str)}
+    return found
+
+
+def _all_failed(orders: Mapping[str, dict], result: OrdersRunResult, reason: str) -> None:
+    for source_id, order in orders.items():
+        result.outcomes[source_id] = OrderOutcome(source_id, FAILED, order.get("updatedAt"), reason=reason)
+
+
+def _mapping_context(skus, currencies, policy: EntityPolicy, config: OrdersFlowConfig, customer_id: str) -> MappingContext:
+    return MappingContext(
+        sku_to_item=skus, currency_ids=currencies, customer_id=customer_id, location_map=policy.location_map,
+        discount_item_id=config.discount_item_id, tax_item_id=config.tax_item_id,
+        subsidiary_id=config.subsidiary_id, tran_date_timezone=config.tran_date_timezone,
+    )  # fmt: skip
+
+
+def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: OrdersFlowConfig) -> _Prepared:
+    """Validate and hash an order before anything is written for it."""
+    source_id = str(order.get("id"))
+    p = _Prepared(order, source_id, payload_hash(order))
+    try:
+        try:
+            p.customer_key = customer_match_key(order)
+        except MappingError:
+            currency = order.get("currencyCode")
+            p.default_customer = policy.default_customer.get(str(currency)) or policy.default_customer.get("default")
+            if not p.default_customer:
+                raise MappingError(
+                    f"order has no customer and no email, and the sync policy has no default_customer for {currency}"
+                    " (entities.orders.default_customer)",
+                    "customer",
+                ) from None
+        ctx = _mapping_context(skus, currencies, policy, config, _PLACEHOLDER_ID)
+        p.draft = map_order_to_sales_order(order, ctx)
+        deposits = deposits_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
+        customer_ref = p.customer_key.external_id if p.customer_key else f"default:{p.default_customer}"
+        p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits]])
+    except MappingError as exc:
+        p.error = exc
+    return p
+
+
+class _Writer:
+    """The NetSuite writes of one batch. Shared by the worker threads; stops writing once NetSuite is down."""
+
+    def __init__(self, netsuite, ledger: Ledger, config: OrdersFlowConfig, currencies, claims: dict[str, Claim],
+                 result: OrdersRunResult) -> None:
+        self.netsuite, self.ledger, self.config = netsuite, ledger, config
+        self.currencies, self.claims, self.result = currencies, claims, result
+        self._lock = threading.Lock()
+        self._stopped: str | None = None
+
+    # -- customers ------------------------------------------------------------------------------------
+
+    def resolve_customers(self, ready: list[_Prepared]) -> dict[CustomerMatchKey, str | Exception]:
+        """Customer id (or the error that prevented it) per match key: lookup, then upsert the missing."""
+        keys = {p.customer_key: p for p in ready if p.customer_key is not None}
+        if not keys:
+            return {}
+        try:
+            found: dict[CustomerMatchKey, str | Exception] = dict(reference.find_customers(self.netsuite, keys))
+        except (TransientError, ThrottledError) as exc:
+            self._stop(f"NetSuite unavailable for the customer lookup: {exc}")
+            return {}
+        self.result.customers_matched += len(found)
+        for key, p in keys.items():
+            if key in found or self._stopped:
+                continue
+            draft = customer_body_from_order(p.order, subsidiary_id=self.config.subsidiary_id)
+            try:
+                customer_id = self._upsert("customer", draft.external_id, draft.body)
+            except (RequestRejected, MappingError, TransientError, ThrottledError) as exc:
+                if isinstance(exc, (TransientError, ThrottledError)) and not isinstance(exc, NetSuiteRecordLocked):
+                    self._stop(f"NetSuite unavailable while creating customers: {exc}")
+                found[key] = exc
+                continue
+            self.ledger.mark_done(CUSTOMERS_FLOW, draft.external_id, customer_id, draft.payload_hash)
+            self.result.customers_created += 1
+            found[key] = customer_id
+        return found
+
+    # -- orders ---------------------------------------------------------------------------------------
+
+    def write_order(self, p: _Prepared, customer_ids: Mapping[CustomerMatchKey, str | Exception]) -> None:
+        outcome = self.result.outcomes[p.source_id]
+        claim = self.claims[p.source_id]
+        if self._stopped:
+            self._release(p, outcome, self._stopped)
+            return
+        customer = p.default_customer if p.customer_key is None else customer_ids.get(p.customer_key)
+        try:
+            if customer is None:
+                raise _Unavailable("customer not resolved: NetSuite stopped answering")
+            if isinstance(customer, Exception):
+                raise customer
+            self._write(p, customer, claim, outcome)
+        except MappingError as exc:
+            self._dead(p, outcome, exc.reason, exc.field_path)
+        except NetSuiteRecordLocked as exc:
+            self._failed(p, outcome, str(exc))
+        except NetSuiteDuplicateRecord as exc:  # an upsert raced an earlier attempt of itself: retry next run
+            self._release(p, outcome, str(exc))
+        except (_Unavailable, TransientError, ThrottledError) as exc:
+            self._stop(f"NetSuite unavailable: {exc}")
+            self._release(p, outcome, str(exc))
+        except AuthenticationError as exc:
+            self._stop(f"NetSuite refused the credentials: {exc}")
+            self._release(p, outcome, str(exc))
+        except RequestRejected as exc:
+            path = getattr(exc, "error_path", None)
+            what = "customer" if p.customer_key is not None and customer_ids.get(p.customer_key) is exc else "sales order"
+            self._dead(p, outcome, f"NetSuite refused the {what}: {exc}", path)
+        except Exception as exc:  # a bug must not loop forever: it counts as an attempt, then dead-letters
+            log.exception("orders flow: unexpected error on %s", p.source_id)
+            self._failed(p, outcome, f"{type(exc).__name__}: {exc}")
+
+    def _write(self, p: _Prepared, customer_id: str, claim: Claim, outcome: OrderOutcome) -> None:
+        order = p.order
+        assert p.draft is not None
+        draft = _remap(p, customer_id)
+        so_id = self._upsert("salesOrder", draft.external_id, draft.body, replace=("item",))
+        deposit_ids = []
+        for deposit in deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id)):
+            deposit_id = self._upsert("customerDeposit", deposit.external_id, deposit.body)
+            self.ledger.mark_done(PAYMENTS_FLOW, deposit.source_id, deposit_id, deposit.payload_hash)
+            deposit_ids.append(deposit_id)
+        self.ledger.mark_done(FLOW, p.source_id, so_id, claim.payload_hash)
+        outcome.written_at = time.time()
+        outcome.status, outcome.target_id, outcome.customer_id = SYNCED, so_id, customer_id
+        outcome.external_id, outcome.deposit_ids, outcome.cancelled = draft.external_id, tuple(deposit_ids), draft.is_cancellation
+        outcome.expected_total = _storefront_total(order)
+        with self._lock:
+            self.result.deposits_written += len(deposit_ids)
+
+    def _upsert(self, record_type: str, external_id: str, body: dict, **kw) -> str:
+        """An upsert by external id. "Already exists" on a PUT means an earlier attempt of this same write
+        (timed out client-side, still running server-side) created the record meanwhile: once it has
+        finished, the same PUT updates it. So wait briefly and repeat; if it persists, the caller releases."""
+        for pause in _DUPLICATE_PAUSES:
+            try:
+                return self.netsuite.upsert_record(record_type, external_id, body, **kw)
+            except NetSuiteDuplicateRecord:
+                time.sleep(pause)
+        return self.netsuite.upsert_record(record_type, external_id, body, **kw)
+
+    def _dead(self, p: _Prepared, outcome: OrderOutcome, reason: str, field_path: str | None) -> None:
+        self.ledger.dead_letter(FLOW, p.source_id, reason, p.order, field_path)
+        outcome.status, outcome.reason, outcome.field_path = DEAD, reason, field_path
+
+    def _failed(self, p: _Prepared, outcome: OrderOutcome, reason: str) -> None:
+        entry = self.ledger.mark_failed(FLOW, p.source_id, reason, max_attempts=self.config.max_attempts, payload=p.order)
+        outcome.status, outcome.reason = (DEAD if entry.status == "dead" else FAILED), reason
+
+    def _release(self, p: _Prepared, outcome: OrderOutcome, reason: str) -> None:
+        self.ledger.release(FLOW, p.source_id)
+        outcome.status, outcome.reason = FAILED, reason
+
+    def _stop(self, reason: str) -> None:
+        with self._lock:
+            if self._stopped is None:
+                self._stopped = reason
+                self.result.netsuite_unavailable = reason
+                log.warning("orders flow: %s; the rest of the batch is left for the next run", reason)
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _remap(p: _Prepared, customer_id: str) -> SalesOrderDraft:
+    """The validated draft with the real customer id (the body is otherwise the one that was hashed)."""
+    assert p.draft is not None
+    body = {**p.draft.body, "entity": {"id": customer_id}}
+    return SalesOrderDraft(p.draft.source_id, p.draft.external_id, body, payload_hash(body), p.draft.updated_at,
+                           p.draft.is_cancellation, p.draft.notes)
+
+
+def _storefront_total(order: Mapping) -> Decimal | None:
+    try:
+        return money_bag(dict(order), "totalPriceSet", "", currency=order.get("currencyCode"))
+    except MappingError:
+        return None
+
+
+# -------------------------------------------------------------------------------------- bookkeeping
+
+
+def _finish_inbox(ledger: Ledger, event_orders: dict[str, list[str]], orders: dict[str, dict],
+                  result: OrdersRunResult) -> None:
+    """Ack events whose orders are durable (or gone from Shopify); release the rest for the next run."""
+    ack, release = [], []
+    for event_id, gids in event_orders.items():
+        pending = [g for g in gids if g in orders and result.outcomes.get(g, OrderOutcome(g, FAILED)).status not in DURABLE]
+        (release if pending else ack).append(event_id)
+    if ack:
+        ledger.inbox_ack(ack)
+    if release:
+        ledger.inbox_release(release)
+    result.inbox_acked = len(ack)
+
+
+def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dict], drained: bool) -> None:
+    """Past the window's durable prefix only: a failed order holds the watermark where it is."""
+    if result.window is None:
+        return
+    prefix: list[dict] = []
+    for order in polled:  # sorted by (updatedAt, id)
+        outcome = result.outcomes.get(order["id"])
+        if outcome is None or outcome.status not in DURABLE:
+            drained = False
+            break
+        prefix.append(order)
+    new = advance(result.watermark_before, result.window, prefix, drained=drained)
+    if new is not None and (result.watermark_before is None or result.watermark_before < new):
+        ledger.advance_watermark(FLOW, new)
+        result.watermark_after = new
+    else:
+        result.watermark_after = result.watermark_before
+
+
+def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
+
+
+def _land(warehouse: ConnectionFactory, result: OrdersRunResult, run_id: str) -> tuple[int, int]:
+    payloads = [{"key": o["id"], "updated_at": o.get("updatedAt"), "payload": o} for o in result.orders]
+    events = [
+        {"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
+         "reason": o.reason, "source_updated_at": o.updated_at}
+        for o in result.outcomes.values()
+    ]  # fmt: skip
+    return land_payloads_and_events(warehouse, "raw.shopify_orders", "order_id", payloads, events, run_id)
+
+
+__all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "run_orders_flow"]
