@@ -31,7 +31,7 @@ ENTITIES = (
 _CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
 _ALLOWED_KEYS = frozenset({
     "lane", *_CADENCE_KEYS, "overlap_seconds", "safety_lag_seconds", "safety_stock", "location_map",
-    "default_customer", "batch_size",
+    "default_customer", "batch_size", "discount_item", "tax_item",
 })
 
 _REALTIME = {"lane": "realtime", "interval_seconds": 1}
@@ -62,6 +62,11 @@ class EntityPolicy:
     safety_stock: SafetyStock = field(default_factory=SafetyStock)
     location_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     default_customer: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # NetSuite items (by item name, ``itemid``) that carry the storefront's discounts and taxes on a sales
+    # order; no discount item means order-level discounts cannot be posted, no tax item means NetSuite's own
+    # tax engine computes tax.
+    discount_item: str | None = None
+    tax_item: str | None = None
 
     @property
     def is_realtime(self) -> bool:
@@ -168,6 +173,8 @@ def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
         safety_stock=_safety_stock(where, merged.get("safety_stock")),
         location_map=_text_map(where, "location_map", merged.get("location_map")),
         default_customer=_text_map(where, "default_customer", merged.get("default_customer")),
+        discount_item=_optional_text(where, "discount_item", merged.get("discount_item")),
+        tax_item=_optional_text(where, "tax_item", merged.get("tax_item")),
     )
 
 
@@ -186,6 +193,14 @@ def _optional_int(where: str, key: str, value: Any, *, minimum: int) -> int | No
     if value < minimum:
         raise PolicyError(f"{where}.{key}: must be ≥ {minimum}, got {value}")
     return value
+
+
+def _optional_text(where: str, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(f"{where}.{key}: must be a NetSuite item name (text), got {value!r}")
+    return value.strip()
 
 
 def _text_map(where: str, key: str, value: Any) -> Mapping[str, str]:

@@ -46,7 +46,9 @@ WATERMARK = "catalog"
 
 ITEMS_SQL = (
     "SELECT id, itemid, displayname, itemtype, matrixtype, parent, isinactive, externalid, upccode, description, "
-    f"manufacturer, class, TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate FROM item"
+    f"manufacturer, class, TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate FROM item "
+    # The storefront catalog is what is stocked and sold; discount, tax and service items are not products.
+    "WHERE itemtype = 'InvtPart'"
 )
 PRICES_SQL = (
     "SELECT p.item, p.pricelevel, BUILTIN.DF(p.pricelevel) AS pricelevelname, p.unitprice, p.currency, "
@@ -56,7 +58,7 @@ PRICES_SQL = (
 )
 PROBE_SQL = (
     f"SELECT COUNT(*) AS n, TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
-    "WHERE lastmodifieddate > :since"
+    "WHERE itemtype = 'InvtPart' AND lastmodifieddate > :since"
 )
 
 

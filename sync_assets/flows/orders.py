@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -41,7 +41,7 @@ from sync_assets.connectors.shopify.orders import iter_orders_updated_between
 from sync_assets.domain.customers import CustomerMatchKey, customer_body_from_order, customer_match_key
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.money import money_bag, nodes, payload_hash
-from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order
+from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order, resolve_item_id
 from sync_assets.domain.payments import PaymentContext, deposits_for_order
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
@@ -260,6 +260,7 @@ def _sync(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConf
     try:
         currencies = reference.currency_ids(netsuite)
         skus = reference.items_by_sku(netsuite, _skus(orders.values()))
+        config = _with_adjustment_items(netsuite, policy, config)
     except (TransientError, ThrottledError) as exc:
         _all_failed(orders, result, f"NetSuite unavailable for reference lookups: {exc}")
         result.netsuite_unavailable = str(exc)
@@ -289,6 +290,26 @@ def _sync(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConf
     workers = max(1, config.workers or getattr(netsuite, "max_concurrency", 1) or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orders-sync") as pool:
         list(pool.map(lambda p: writer.write_order(p, customer_ids), ready))
+
+
+def _with_adjustment_items(netsuite, policy: EntityPolicy, config: OrdersFlowConfig) -> OrdersFlowConfig:
+    """The policy names the discount and tax items (as an engineer knows them); a sales order wants ids."""
+    wanted = {
+        attr: name
+        for attr, name in (("discount_item_id", policy.discount_item), ("tax_item_id", policy.tax_item))
+        if name and getattr(config, attr) is None
+    }
+    if not wanted:
+        return config
+    found = reference.items_by_sku(netsuite, wanted.values())
+    resolved = {}
+    for attr, name in wanted.items():
+        item_id = resolve_item_id(name, found)
+        if item_id is None:
+            # Orders that need the item are dead-lettered by the mapping with the reason; say why here once.
+            log.warning("sync policy orders.%s: no active NetSuite item named %r", attr.removesuffix("_id"), name)
+        resolved[attr] = item_id
+    return replace(config, **resolved)
 
 
 def _skus(orders: Iterable[dict]) -> set[str]:

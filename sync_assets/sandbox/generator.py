@@ -25,6 +25,8 @@ from sync_assets.sandbox.model import Catalog, Customer, Location, PriceLevel, P
 log = logging.getLogger(__name__)
 
 CURRENCY = "USD"
+# The discount item a merchant account uses for storefront discounts; the bundled sync policy names it.
+DISCOUNT_ITEM = "Shopify Discount"
 
 _SIZES_APPAREL = ("XS", "S", "M", "L", "XL", "XXL")
 _SIZES_HOME = ("Small", "Medium", "Large")
@@ -120,7 +122,7 @@ def make_catalog(
     prods = _products(rng, products, variants_per_product)
     custs = _customers(rng, customers, [loc.country_code for loc in locs])
     inventory = _inventory(rng, prods, locs)
-    return Catalog(CURRENCY, locs, list(PRICE_LEVELS), prods, custs, inventory)
+    return Catalog(CURRENCY, locs, list(PRICE_LEVELS), prods, custs, inventory, discount_item=DISCOUNT_ITEM)
 
 
 def _awkward_positions(products: int) -> dict[int, int]:

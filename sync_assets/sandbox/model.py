@@ -70,6 +70,8 @@ class Catalog:
     customers: list[Customer]
     # starting on-hand quantity per (sku, location key); missing pairs mean 0
     inventory: dict[tuple[str, str], int] = field(default_factory=dict)
+    # name of the NetSuite discount item the account posts storefront discounts to (None: the account has none)
+    discount_item: str | None = None
 
     def skus(self) -> list[str]:
         return [v.sku for p in self.products for v in p.variants]

@@ -159,7 +159,7 @@ def upsert_frame(
 ) -> int:
     """Make ``table`` hold exactly one row per key from ``df`` (last occurrence in the frame wins).
 
-    ``delete_insert`` (default: needs no primary key; within noise of the other in ``bench/bench_warehouse.py``)
+    ``delete_insert`` (default: needs no primary key; within noise of the other in ``bench/warehouse.py``)
     deletes the frame's keys and inserts the frame in one transaction. ``insert_or_replace`` needs a
     primary key on ``keys``. Duplicates inside the batch are dropped first: neither DuckDB path dedupes
     within one statement. Returns the number of rows written.

@@ -149,3 +149,25 @@ def test_webhook_events_are_refetched_synced_and_acked(sandbox, tmp_path):
     assert_exactly_once(netsuite, gids)
     assert ledger.inbox_counts() == {"acked": 3}
     assert [d.field_path for d in ledger.dead_letters(flow="orders")] == ["admin_graphql_api_id"]
+
+
+def test_discounted_orders_post_with_the_policys_discount_item_and_totals_match(sandbox, tmp_path):
+    # The sandbox's own order generator gives about a quarter of its orders a discount code.
+    placed = sandbox.control.place_orders(16, seed=11)
+    gids = [o["id"] for o in placed]
+    result, netsuite, _ = _run(sandbox, tmp_path)
+    discounted = [o for o in result.orders if float(o["totalDiscountsSet"]["shopMoney"]["amount"]) > 0]
+    assert discounted, "the seeded stream should contain discounted orders"
+    assert {result.outcomes[g].status for g in gids} == {SYNCED}
+    totals = reference.sales_order_totals(netsuite, [order_external_id(o["id"]) for o in result.orders])
+    for order in result.orders:
+        expected = float(order["totalPriceSet"]["shopMoney"]["amount"])
+        assert float(totals[order_external_id(order["id"])]["total"]) == expected, order["name"]
+
+
+def test_a_discount_item_the_account_lacks_dead_letters_discounted_orders_with_the_reason(sandbox, tmp_path):
+    placed = sandbox.control.place_orders(16, seed=11)
+    result, _, ledger = _run(sandbox, tmp_path, policy=policy(discount_item="No Such Item"))
+    dead = [o for o in result.outcomes.values() if o.status == DEAD]
+    assert dead and all("discount item" in o.reason for o in dead)
+    assert {o.status for o in result.outcomes.values()} <= {SYNCED, DEAD} and len(result.outcomes) == len(placed)

@@ -274,4 +274,10 @@ class AccountDB:
                                  isperson="T", isinactive="F", externalid=c.key, currency=1, datecreated=ts,
                                  lastmodifieddate=ts))
             self.insert_frame("customer", rows)
+
+            if catalog.discount_item:
+                self.insert_frame("item", [dict(
+                    id=self.next_id("item"), itemid=catalog.discount_item, displayname=catalog.discount_item,
+                    fullname=catalog.discount_item, itemtype="Discount", subtype="Sale", isinactive="F",
+                    createddate=ts, lastmodifieddate=ts)])
         return location_ids

@@ -108,14 +108,14 @@ class Renderer:
         t = self.db.dicts("SELECT * FROM transaction WHERE id = ?", [rid])[0]
         extras = self.writer.extras.get(("salesOrder", rid), {})
         lines = self.db.dicts("SELECT * FROM transactionline WHERE transaction = ? AND mainline = 'F' AND "
-                              "itemtype = 'InvtPart' ORDER BY id", [rid])
+                              "item IS NOT NULL ORDER BY id", [rid])
         rendered = [self.clean({
             "links": self.link(f"salesOrder/{rid}/item/{ln['id']}"), "line": ln["id"],
             "item": self.item_ref(ln["item"]), "quantity": -ln["quantity"], "rate": self.num(ln["rate"]),
             "amount": -self.num(ln["foreignamount"]), "description": ln["memo"],
             "location": self.location_ref(ln["location"]), "isClosed": ln["isclosed"] == "T",
-            "quantityFulfilled": ln["quantityshiprecv"] or 0.0, "itemType": {"id": "InvtPart",
-                                                                             "refName": "InvtPart"},
+            "quantityFulfilled": ln["quantityshiprecv"] or 0.0, "itemType": {"id": ln["itemtype"],
+                                                                             "refName": ln["itemtype"]},
         }) for ln in lines]
         subtotal = sum((-(ln["foreignamount"] or 0) for ln in lines if ln["isclosed"] == "F"), Decimal(0))
         body = self._tran_head(t, "salesOrder")

@@ -273,7 +273,7 @@ class Writer:
         elif existing is None:
             raise missing("Items", "item")
         if not db.one("SELECT 1 FROM transactionline WHERE transaction = ? AND mainline = 'F' "
-                      "AND itemtype = 'InvtPart'", [rid]):
+                      "AND item IS NOT NULL", [rid]):
             raise missing("Items", "item")
         self._summarize(rid, stored, ts)
         touched |= {(i, loc) for i, loc in db.all(
@@ -288,11 +288,12 @@ class Writer:
         merge appends unmatched lines, replace also removes existing lines that were not matched."""
         db, cur = self.db, self.db.cursor()
         existing = {row["id"]: row for row in db.dicts(
-            "SELECT * FROM transactionline WHERE transaction = ? AND mainline = 'F' AND itemtype = 'InvtPart' "
+            "SELECT * FROM transactionline WHERE transaction = ? AND mainline = 'F' AND item IS NOT NULL "
             "ORDER BY id", [so_id])}
         positional = sorted(existing)
         matched: set[int] = set()
-        touched = {(r["item"], r["location"]) for r in existing.values() if r["location"] is not None}
+        touched = {(r["item"], r["location"]) for r in existing.values()
+                   if r["location"] is not None and r["itemtype"] == "InvtPart"}
         next_line = max([0, *db.all("SELECT coalesce(max(id), 0) FROM transactionline WHERE transaction = ?",
                                     [so_id])[0]]) + 1
         default_location = header_location or (db.one("SELECT min(id) FROM location") or [None])[0]
@@ -316,6 +317,8 @@ class Writer:
                 item = old["item"]
             else:
                 raise missing("Item", f"{path}.item")
+            # Discount, tax and other non-inventory items ride on the sublist too, but commit no stock.
+            itemtype = db.one("SELECT itemtype FROM item WHERE id = ?", [item])[0]
             if old is not None and old["item"] != item:
                 if old["quantityshiprecv"]:
                     raise user_error("You cannot change the item on a line that has been fulfilled.",
@@ -356,12 +359,12 @@ class Writer:
                             "WHERE transaction = ? AND id = ?", [*values.values(), so_id, line_id])
             else:
                 values.update(transaction=so_id, id=next_line, linesequencenumber=next_line, quantityshiprecv=0.0,
-                              mainline="F", taxline="F", donotdisplayline="F", itemtype="InvtPart",
-                              isinventoryaffecting="T")
+                              mainline="F", taxline="F", donotdisplayline="F", itemtype=itemtype,
+                              isinventoryaffecting="T" if itemtype == "InvtPart" else "F")
                 next_line += 1
                 cur.execute(f"INSERT INTO transactionline ({', '.join(values)}) VALUES "
                             f"({', '.join('?' * len(values))})", list(values.values()))
-            if location is not None:
+            if location is not None and itemtype == "InvtPart":
                 touched.add((item, location))
         if mode == "replace":
             for line_id in set(existing) - matched:
@@ -377,8 +380,8 @@ class Writer:
     def _summarize(self, so_id: int, stored: dict, ts: dt.datetime) -> None:
         """Rewrite the header, shipping, discount and tax lines and the totals from the item lines."""
         db, cur = self.db, self.db.cursor()
-        cur.execute("DELETE FROM transactionline WHERE transaction = ? AND (mainline = 'T' OR itemtype <> "
-                    "'InvtPart' OR taxline = 'T')", [so_id])
+        cur.execute("DELETE FROM transactionline WHERE transaction = ? AND (mainline = 'T' OR item IS NULL "
+                    "OR taxline = 'T')", [so_id])
         head = db.dicts("SELECT entity, status FROM transaction WHERE id = ?", [so_id])[0]
         subtotal = Decimal(str(db.one("SELECT coalesce(sum(-foreignamount), 0) FROM transactionline WHERE "
                                       "transaction = ? AND isclosed = 'F'", [so_id])[0]))

@@ -1,14 +1,16 @@
 """Warehouse load benchmark: append_frame vs DuckDB's own CREATE TABLE AS of the same frame.
 
-    uv run python bench/bench_warehouse.py [--rows 1000000] [--items 100000] [--runs 3]
+    uv run python bench/run.py [--quick] warehouse
+    uv run python bench/warehouse.py [--rows 1000000] [--items 100000] [--runs 3]   # standalone report
 
-Each run loads into a fresh file (and closes it, so the checkpoint is in the time). Prints medians, the
+Each run loads into a fresh file (and closes it, so the checkpoint is in the time). Reports medians, the
 ratio (target ≤ 1.5×), the two upsert methods on the catalog frame, and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -21,7 +23,12 @@ import numpy as np
 import pandas as pd
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+BENCH_DIR = Path(__file__).resolve().parent
+for _path in (BENCH_DIR.parent, BENCH_DIR):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _harness import Context, Figure  # noqa: E402
 
 from sync_assets.warehouse import append_frame, ensure_schema, upsert_frame  # noqa: E402
 
@@ -102,6 +109,35 @@ def report(label: str, rows: int, ours: list[float], baseline: list[float]) -> f
         f"CTAS median {b:6.3f}s ({rows / b:>11,.0f} rows/s)  ratio {o / b:4.2f}x  (target <= 1.50x)"
     )
     return o / b
+
+
+def figures(ctx: Context) -> list[Figure]:
+    """The same measurements as :func:`main`, as figures for ``bench/run.py``."""
+    rows, items = ctx.size((1_000_000, 100_000), (20_000, 5_000))
+    out: list[Figure] = []
+    tmp = ctx.workdir
+    for label, df, table in (
+        ("orders", orders_frame(rows), "raw.shopify_orders"),
+        ("catalog", items_frame(items), "raw.netsuite_items"),
+    ):
+        ours, base = [], []
+        for _ in range(ctx.repeats):  # interleaved so drift in the machine hits both alike
+            base.append(one_load(tmp, df, table, "ctas"))
+            ours.append(one_load(tmp, df, table, "append_frame"))
+        note = f"{len(df):,} rows into {table}"
+        out += [
+            Figure("warehouse", f"{label} append_frame rows/s", "rows/s", [len(df) / s for s in ours], note=note),
+            Figure("warehouse", f"{label} DuckDB CTAS rows/s", "rows/s", [len(df) / s for s in base], note=note),
+            Figure("warehouse", f"{label} append_frame / CTAS time", "x", [o / b for o, b in zip(ours, base)],
+                   target="≤ 1.5x", note="same run, pairwise"),
+        ]
+    catalog = items_frame(items)
+    for method in ("delete_insert", "insert_or_replace"):
+        times = timed(lambda m=method: one_upsert(tmp, catalog, m), ctx.repeats)
+        out.append(Figure("warehouse", f"catalog re-upsert {method}", "s", times, note=f"{len(catalog):,} rows, every key replaced"))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    out.append(Figure("warehouse", "peak RSS of the bench process", "MiB", [peak], note="includes the other benchmarks run before it"))
+    return out
 
 
 def main() -> None:

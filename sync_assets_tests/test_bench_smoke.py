@@ -1,0 +1,46 @@
+"""The benchmark command still runs end to end (toy sizes), so the benchmarks never rot.
+
+It checks that every connector figure is printed with a number, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED = (
+    "suiteql keyset rows/s",
+    "suiteql keyset rows/s, cap lowered",
+    "shopify bulk read orders/s",
+    "shopify paged read orders/s",
+    "shopify paged API economy",
+    "peak RSS, bulk streamed",
+    "netsuite upserts/s, max_concurrency 1",
+    "netsuite upserts/s, max_concurrency 5",
+    "netsuite failed upserts, max_concurrency 5",
+)
+
+
+def test_quick_connector_benchmark_prints_its_figures():
+    command = [sys.executable, "bench/run.py", "--quick", "--repeats", "1", "--no-json", "connectors"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"bench/run.py failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    # table columns are separated by two or more spaces: bench, measure, median, min, max, unit, n, note
+    rows = [re.split(r"\s{2,}", line) for line in done.stdout.splitlines() if line.startswith("connectors  ")]
+    for name in EXPECTED:
+        matching = [row for row in rows if row[1].startswith(name)]
+        assert matching, f"no table row for {name!r} in:\n{done.stdout}"
+        median_min_max = matching[0][2:5]
+        assert all(re.fullmatch(r"-?[\d,]+(\.\d+)?(e[+-]\d+)?", c) for c in median_min_max), matching[0]
+
+
+def test_run_lists_and_refuses_unknown_benchmarks():
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "no-such-bench"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "unknown benchmark(s) ['no-such-bench']" in done.stderr and "connectors" in done.stderr
