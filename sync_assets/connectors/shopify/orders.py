@@ -17,11 +17,13 @@ if TYPE_CHECKING:
     from .client import ShopifyClient
 
 # Shopify charges a page's requested cost up front (≈ orders × nested page × line item cost) and refuses
-# anything above 1000; 10 orders × 10 nested rows stays under it. paginate() halves on MAX_COST_EXCEEDED.
-DEFAULT_ORDERS_PAGE = 10
-DEFAULT_NESTED_PAGE = 10
+# anything above 1000; 5 orders × 5 nested rows (about 880 points) stays under it. paginate() halves on
+# MAX_COST_EXCEEDED; longer orders have their nested rows drained by follow-up queries.
+DEFAULT_ORDERS_PAGE = 5
+DEFAULT_NESTED_PAGE = 5
 FOLLOW_UP_PAGE = 50
-NODES_BATCH = 50
+# nodes(ids:) is charged per id like a page of orders, so a batch is sized like DEFAULT_ORDERS_PAGE.
+NODES_BATCH = DEFAULT_ORDERS_PAGE
 
 ORDER_FOLLOW_UPS = {
     "lineItems": (docs.ORDER_LINE_ITEMS_PAGE, ("order", "lineItems")),
