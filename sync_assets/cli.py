@@ -39,10 +39,11 @@ def _prepare_dagster_home() -> Path:
     return home
 
 
-def dagster_dev_command(host: str, port: int) -> list[str]:
+def dagster_dev_command(host: str, port: int, workspace: Path | None = None) -> list[str]:
     """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT)."""
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
-    return [dagster, "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+    workspace = workspace or settings.PROJECT_ROOT / "workspace.yaml"
+    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
 
 
 def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata, trigger_for
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.catalog import CatalogConfig, probe_catalog, run_catalog_flow
 
@@ -18,12 +18,6 @@ RAW_ITEMS = dg.AssetKey(["warehouse", "raw_netsuite_items"])
 RAW_PRICES = dg.AssetKey(["warehouse", "raw_netsuite_item_prices"])
 PRODUCTS = dg.AssetKey(["storefront", "products"])
 NO_DEAD_LETTERS = "no_products_dead_lettered"
-
-
-def triggers(flow: Flow, policy: EntityPolicy) -> dict:
-    """``{"sensors": [...]}`` or ``{"schedules": [...]}`` as the policy's lane says, for Definitions(**...)."""
-    trigger = trigger_for(flow, policy)
-    return {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
 
 
 def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
@@ -56,7 +50,7 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
         r = context.resources
         result = run_catalog_flow(
             r.netsuite.get_client(), r.shopify.get_client(), r.ledger.get_ledger(),
-            warehouse=r.warehouse.get_connection, run_id=context.run_id, config=config,
+            warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("catalog run: %s", numbers)
@@ -84,4 +78,4 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
     )
     flow = Flow(entity="catalog", job=job, probe=_probe, resource_keys=frozenset({"netsuite", "ledger"}),
                 description="NetSuite items modified → storefront products")
-    return dg.Definitions(assets=[catalog_to_warehouse_and_storefront], jobs=[job], **triggers(flow, policy))
+    return flow_definitions(flow, policy, [catalog_to_warehouse_and_storefront])

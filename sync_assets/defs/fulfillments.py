@@ -11,7 +11,7 @@ from collections import Counter
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata, trigger_for
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.fulfillments import FLOW, FulfillmentsFlowConfig, find_pending, run_fulfillments_flow
 
@@ -51,6 +51,7 @@ def definitions(policy: EntityPolicy, config: FulfillmentsFlowConfig = Fulfillme
         description="Shopify fulfillments (with tracking) created once per shipped NetSuite item fulfillment.",
         check_specs=[dg.AssetCheckSpec(ONCE_CHECK, asset=FULFILLMENTS, blocking=True,
                                        description="No Shopify fulfillment is recorded for two NetSuite fulfillments.")],
+        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
         required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
     )  # fmt: skip
     def shopify_fulfillments(context):  # no annotation: postponed annotations hide the type from Dagster
@@ -71,6 +72,4 @@ def definitions(policy: EntityPolicy, config: FulfillmentsFlowConfig = Fulfillme
     )  # fmt: skip
     flow = Flow(entity=ENTITY, job=job, probe=_probe(config), resource_keys=frozenset({"netsuite", "ledger"}),
                 description="NetSuite fulfillments → storefront fulfillments")
-    trigger = trigger_for(flow, policy)
-    triggers = {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
-    return dg.Definitions(assets=[shopify_fulfillments], jobs=[job], **triggers)
+    return flow_definitions(flow, policy, [shopify_fulfillments])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata, trigger_for
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.inventory import InventoryFlowConfig, InventoryRunResult, find_pending, run_inventory_flow
 
@@ -58,6 +58,7 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
             dg.AssetCheckSpec(NON_NEGATIVE_CHECK, asset=LEVELS, blocking=True,
                               description="No negative available-to-sell was computed or sent to the storefront."),
         ],  # fmt: skip
+        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
         required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
     )
     def inventory_to_storefront(context):  # no annotation: postponed annotations hide the type from Dagster
@@ -79,6 +80,4 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
     flow = Flow(entity=ENTITY, job=job, probe=_probe(config),
                 resource_keys=frozenset({"shopify", "netsuite", "ledger"}),
                 description="NetSuite inventory → storefront available")
-    trigger = trigger_for(flow, policy)
-    triggers = {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
-    return dg.Definitions(assets=[inventory_to_storefront], jobs=[job], **triggers)
+    return flow_definitions(flow, policy, [inventory_to_storefront])

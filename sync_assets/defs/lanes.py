@@ -136,6 +136,13 @@ def trigger_for(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition | dg.Sc
     return batch_schedule(flow.entity, flow.job, policy)
 
 
+def flow_definitions(flow: Flow, policy: EntityPolicy, assets: list) -> dg.Definitions:
+    """A flow's assets, its job and the trigger its lane calls for, as one ``Definitions``."""
+    trigger = trigger_for(flow, policy)
+    triggers = {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
+    return dg.Definitions(assets=assets, jobs=[flow.job], **triggers)
+
+
 def lane_group(policy: EntityPolicy) -> str:
     """Asset group of an entity: the UI's asset graph is grouped by lane."""
     return f"{policy.lane}_lane"

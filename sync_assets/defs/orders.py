@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata, trigger_for
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows import reference
 from sync_assets.flows.orders import SYNCED, OrdersFlowConfig, OrdersRunResult, run_orders_flow
@@ -111,9 +111,4 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
     )
     flow = Flow(entity="orders", job=job, probe=_probe(config), resource_keys=frozenset({"shopify", "ledger"}),
                 description="storefront orders → NetSuite sales orders")
-    return dg.Definitions(assets=[orders_to_netsuite], jobs=[job], **sensors_or_schedules(flow, policy))
-
-
-def sensors_or_schedules(flow: Flow, policy: EntityPolicy) -> dict:
-    trigger = trigger_for(flow, policy)
-    return {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
+    return flow_definitions(flow, policy, [orders_to_netsuite])

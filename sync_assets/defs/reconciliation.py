@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.defs.catalog import triggers
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.reconciliation import MISSING, ReconciliationConfig, land_report, reconcile_orders
 
@@ -35,8 +34,8 @@ def definitions(policy: EntityPolicy, config: ReconciliationConfig = Reconciliat
     def reconciliation_findings(context):
         r = context.resources
         result = reconcile_orders(r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(),
-                                  config=config, run_id=context.run_id)
-        landed = land_report(r.warehouse.get_connection, result, context.run_id)
+                                  config=config, run_id=context.run.run_id)
+        landed = land_report(r.warehouse.get_connection, result, context.run.run_id)
         numbers = result.numbers()
         rows = "\n".join(f"| {f.kind} | {f.order_name or ''} | {f.order_id} | {','.join(f.netsuite_ids)} | "
                          f"{'yes' if f.requeued else 'no'} | {f.detail} |" for f in result.findings[:50])
@@ -54,4 +53,4 @@ def definitions(policy: EntityPolicy, config: ReconciliationConfig = Reconciliat
                               tags={FLOW_TAG: "reconciliation"}, executor_def=dg.in_process_executor,
                               description="Storefront vs NetSuite reconciliation; re-queues missing orders.")
     flow = Flow(entity="reconciliation", job=job, probe=_probe, description="storefront vs NetSuite")
-    return dg.Definitions(assets=[reconciliation_findings], jobs=[job], **triggers(flow, policy))
+    return flow_definitions(flow, policy, [reconciliation_findings])

@@ -8,8 +8,7 @@ Job ``warehouse_export``, triggered as the policy's lane says (hourly by default
 import dagster as dg
 
 from sync_assets import settings
-from sync_assets.defs.catalog import triggers
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.warehouse import ensure_schema, export_snapshot
 
@@ -55,4 +54,4 @@ def definitions(policy: EntityPolicy) -> dg.Definitions:
         executor_def=dg.in_process_executor, description="Export the analysts' warehouse snapshot.",
     )
     flow = Flow(entity="warehouse_export", job=job, probe=_probe, description="warehouse → analyst snapshot")
-    return dg.Definitions(assets=[analyst_snapshot], jobs=[job], **triggers(flow, policy))
+    return flow_definitions(flow, policy, [analyst_snapshot])

@@ -38,6 +38,7 @@ from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.state.ledger import Ledger
+from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,7 @@ class CatalogRunResult:
             "products_already_in_sync": p.already_in_sync,
             "products_dead_lettered": p.dead_lettered,
             "products_deferred": p.deferred,
-            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
-            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
-            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
-            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
+            **api_numbers(self.shopify_stats, self.netsuite_stats),
         }
 
 
@@ -376,9 +374,9 @@ def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, warehouse: Connection
         # The probe's "modified since" mark moves only once everything up to it reached the storefront.
         ledger.advance_watermark(WATERMARK, Watermark(extract.latest_modified))
     result = CatalogRunResult(extract, pushed)
-    result.netsuite_stats = _diff(netsuite.stats.snapshot(), ns_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), ns_before)
     if shopify is not None:
-        result.shopify_stats = _diff(shopify.stats.snapshot(), sh_before)
+        result.shopify_stats = stats_delta(shopify.stats.snapshot(), sh_before)
     return result
 
 
@@ -406,10 +404,6 @@ def probe_catalog(netsuite, ledger: Ledger) -> CatalogPending | None:
     if not count:
         return None
     return CatalogPending(count, rows[0].get("latest") or "")
-
-
-def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
 
 
 __all__ = [

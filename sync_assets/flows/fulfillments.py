@@ -46,6 +46,7 @@ from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,7 @@ class FulfillmentsRunResult:
             "dead_lettered": self.count(DEAD),
             "failed": self.count(FAILED),
             "lag_seconds_max": float(max(lags)) if lags else 0.0,
-            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
-            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
-            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
-            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+            **api_numbers(self.shopify_stats, self.netsuite_stats),
         }
 
 
@@ -177,8 +175,8 @@ def run_fulfillments_flow(
                 continue
             result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
         _advance(ledger, pending, result, config)
-    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
-    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
     if warehouse is not None and result.outcomes:
         events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
                    "reason": o.reason} for o in result.outcomes.values()]
@@ -315,10 +313,6 @@ def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: Ful
     moment = (_utc(min(stuck), config) - timedelta(seconds=1)) if stuck else _utc(max(f.modified for f in pending), config)
     ledger.advance_watermark(FLOW, Watermark(moment))
     result.watermark_after = ledger.get_watermark(FLOW)
-
-
-def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
 
 
 __all__ = ["FLOW", "FulfillmentsFlowConfig", "FulfillmentsRunResult", "find_pending", "run_fulfillments_flow"]

@@ -56,6 +56,7 @@ from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,7 @@ class InventoryRunResult:
             "failed": len(self.failed),
             "stale_retries": self.stale_retries,
             "lag_seconds_max": float(max(self.lag_seconds)) if self.lag_seconds else 0.0,
-            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
-            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
-            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
-            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+            **api_numbers(self.shopify_stats, self.netsuite_stats),
         }
 
 
@@ -233,8 +231,8 @@ def run_inventory_flow(
     pending = find_pending(shopify, netsuite, ledger, policy, now=now, config=config)
     if not pending.empty:
         _sync(shopify, netsuite, ledger, policy, config, pending, result, now)
-    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
-    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
     if warehouse is not None and result.snapshots:
         result.landed_rows = land_snapshots(warehouse, result.snapshots, run_id)
     return result
@@ -511,10 +509,6 @@ def land_snapshots(warehouse: ConnectionFactory, snapshots: list[dict], run_id: 
     with warehouse() as conn:
         _ensure_schema(conn)
         return append_frame(conn.cursor(), "raw.inventory_snapshots", frame, run_id)
-
-
-def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
 
 
 __all__ = [

@@ -48,6 +48,7 @@ from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, 
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.state.ledger import Claim, Ledger
+from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +137,7 @@ class OrdersRunResult:
             "deposits_written": self.deposits_written,
             "lag_seconds_p50": float(statistics.median(lags)) if lags else 0.0,
             "lag_seconds_max": float(lags[-1]) if lags else 0.0,
-            "shopify_api_calls": int(self.shopify_stats.get("calls", 0)),
-            "shopify_throttle_wait_seconds": float(self.shopify_stats.get("throttle_wait_s", 0.0)),
-            "netsuite_api_calls": int(self.netsuite_stats.get("calls", 0)),
-            "netsuite_throttle_wait_seconds": float(self.netsuite_stats.get("throttle_wait_s", 0.0)),
+            **api_numbers(self.shopify_stats, self.netsuite_stats),
             "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
         }
 
@@ -194,8 +192,8 @@ def run_orders_flow(
         raise
     _finish_inbox(ledger, event_orders, orders, result)
     _advance_watermark(ledger, result, polled, drained)
-    result.shopify_stats = _diff(shopify.stats.snapshot(), shopify_before)
-    result.netsuite_stats = _diff(netsuite.stats.snapshot(), netsuite_before)
+    result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
     if warehouse is not None:
         result.landed_rows = sum(_land(warehouse, result, run_id))
     return result
@@ -538,10 +536,6 @@ def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dic
         result.watermark_after = new
     else:
         result.watermark_after = result.watermark_before
-
-
-def _diff(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
 
 
 def _land(warehouse: ConnectionFactory, result: OrdersRunResult, run_id: str) -> tuple[int, int]:
