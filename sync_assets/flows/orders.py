@@ -71,7 +71,7 @@ class OrdersFlowConfig:
     tax_item_id: str | None = None  # None: NetSuite's tax engine computes tax
     subsidiary_id: str | None = None
     tran_date_timezone: str = "UTC"
-    cap_multiplier: int = 4  # polled orders per run ≤ batch_size × this
+    cap_multiplier: int = 1  # polled orders per run ≤ batch_size × this: a backlog drains in several runs that each write as they go
     initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering

@@ -12,12 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from sync_assets.warehouse.schema import LOADED_AT, RAW_TABLES, RUN_ID, RawTable
 from sync_assets.warehouse.scrub import PREFILTER_REGEX, scrub_json_text, to_json_text
+
+if TYPE_CHECKING:  # pandas costs a second to import; a run that lands nothing should not pay it
+    import pandas as pd
 
 PAYLOAD = "payload"
 _SCRUB_UDF = "sync_assets_scrub_json"
@@ -62,6 +65,8 @@ def _ensure_scrub_udf(conn: duckdb.DuckDBPyConnection) -> None:
 
 def _prepare_payload(df: pd.DataFrame) -> pd.DataFrame:
     """Serialise dict/list payloads (scrubbing them on the way); text payloads pass through untouched."""
+    import pandas as pd
+
     if PAYLOAD not in df.columns or pd.api.types.infer_dtype(df[PAYLOAD], skipna=True) in ("string", "empty"):
         return df
     return df.assign(**{PAYLOAD: df[PAYLOAD].map(to_json_text)})
