@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API")
     wh.add_argument("--host", default="127.0.0.1",
                     help="bind address (a real store reaches it through your HTTPS reverse proxy or tunnel)")
-    wh.add_argument("--port", type=int, default=int(settings.get("WEBHOOKS_PORT")))
+    wh.add_argument("--port", type=int, default=settings.get_int("WEBHOOKS_PORT", minimum=1))
     wh.add_argument("--dagster-url", default=settings.get("DAGSTER_WEBSERVER_URL"),
                     help="the Dagster webserver whose GraphQL API launches runs")
     wh.set_defaults(func=cmd_webhooks)
@@ -178,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:
+        # The sandbox has its own parser (flags, --help); hand it everything after the subcommand.
+        return cmd_sandbox(argparse.Namespace(rest=argv[1:]))
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -76,3 +76,18 @@ BY_NAME = {s.name: s for s in SETTINGS}
 
 def get(name: str) -> str:
     return BY_NAME[name].value()
+
+
+class SettingError(ValueError):
+    """A setting's value is unusable; the message names the variable and what it should be."""
+
+
+def get_int(name: str, *, minimum: int = 0) -> int:
+    raw = get(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number ≥ {minimum}, got {raw!r} ({BY_NAME[name].help})") from None
+    if value < minimum:
+        raise SettingError(f"{name} must be ≥ {minimum}, got {value} ({BY_NAME[name].help})")
+    return value

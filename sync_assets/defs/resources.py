@@ -122,7 +122,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             client_id=from_env("NETSUITE_CLIENT_ID"),
             certificate_id=from_env("NETSUITE_CERTIFICATE_ID"),
             private_key_path=from_env("NETSUITE_PRIVATE_KEY_PATH"),
-            max_concurrency=int(settings.get("NETSUITE_MAX_CONCURRENCY")),
+            max_concurrency=settings.get_int("NETSUITE_MAX_CONCURRENCY", minimum=1),
         ),
         "warehouse": DuckDBResource(database=settings.get("WAREHOUSE_PATH")),
         "ledger": LedgerResource(path=settings.get("LEDGER_PATH")),

@@ -1,0 +1,38 @@
+"""Settings: sandbox defaults, environment overrides, and a clear error for an unusable value."""
+
+import pytest
+
+from sync_assets import settings
+from sync_assets.cli import main
+from sync_assets.sandbox import credentials
+
+
+def test_defaults_are_the_sandbox_and_data_paths_follow_the_data_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("SHOPIFY_SHOP_URL", raising=False)
+    monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
+    monkeypatch.setenv("SYNC_ASSETS_DATA_DIR", str(tmp_path))
+    assert settings.get("SHOPIFY_SHOP_URL") == credentials.SANDBOX_URL
+    assert settings.get("WAREHOUSE_PATH") == f"{tmp_path}/warehouse.duckdb"
+    monkeypatch.setenv("WAREHOUSE_PATH", "/elsewhere/w.duckdb")
+    assert settings.get("WAREHOUSE_PATH") == "/elsewhere/w.duckdb"
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-3"])
+def test_a_bad_number_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("NETSUITE_MAX_CONCURRENCY", raw)
+    with pytest.raises(settings.SettingError, match="NETSUITE_MAX_CONCURRENCY must be"):
+        settings.get_int("NETSUITE_MAX_CONCURRENCY", minimum=1)
+
+
+def test_settings_command_masks_secrets_set_in_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", "shpat_real_secret_value")
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "shpat_real_secret_value" not in out and "SHOPIFY_ACCESS_TOKEN" in out and "(environment)" in out
+
+
+def test_sandbox_subcommand_hands_its_flags_to_the_sandbox(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sandbox", "--help"])
+    assert exit_info.value.code == 0
+    assert "--orders-per-minute" in capsys.readouterr().out
