@@ -21,7 +21,6 @@ from pathlib import Path
 import requests
 
 from sync_assets import settings
-from sync_assets.sandbox import credentials as sandbox_credentials
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -60,9 +59,8 @@ def register_sandbox_webhooks(shop_url: str, receiver_url: str) -> None:
 
 
 def _uses_sandbox() -> bool:
-    return settings.get("SHOPIFY_SHOP_URL") == sandbox_credentials.SANDBOX_URL or settings.get(
-        "NETSUITE_BASE_URL"
-    ) == sandbox_credentials.SANDBOX_URL
+    sandbox_url = settings.sandbox_url()
+    return sandbox_url in (settings.get("SHOPIFY_SHOP_URL"), settings.get("NETSUITE_BASE_URL"))
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -89,7 +87,7 @@ def _start_sandbox() -> subprocess.Popen:
         "--orders-per-minute", settings.get("SANDBOX_ORDERS_PER_MINUTE"),
     ]
     proc = subprocess.Popen(cmd)
-    _wait_healthy(f"http://{sandbox_credentials.SANDBOX_HOST}:{port}", proc)
+    _wait_healthy(settings.sandbox_url(), proc)
     return proc
 
 
@@ -101,7 +99,15 @@ def _start_webhooks(dagster_url: str, *, register_with_sandbox: bool) -> subproc
     return proc
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    # Ctrl-C and a service manager's SIGTERM both stop every child cleanly. Installing the handler also
+    # undoes an inherited "ignore SIGINT" (a shell's background job), which children would inherit too.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     home = _prepare_dagster_home()
     children: list[subprocess.Popen] = []
     try:

@@ -25,8 +25,9 @@ class Setting:
     def value(self) -> str:
         if self.name in os.environ:
             return os.environ[self.name]
-        # Paths under the data folder follow SYNC_ASSETS_DATA_DIR unless set one by one.
-        return self.default.replace("{data}", data_dir())
+        # Paths under the data folder follow SYNC_ASSETS_DATA_DIR, and the sandbox's URLs follow SANDBOX_PORT,
+        # unless set one by one.
+        return self.default.replace("{data}", data_dir()).replace("{sandbox}", sandbox_url())
 
     def is_default(self) -> bool:
         return self.name not in os.environ
@@ -34,6 +35,10 @@ class Setting:
 
 def data_dir() -> str:
     return os.environ.get("SYNC_ASSETS_DATA_DIR", str(PROJECT_ROOT / "data"))
+
+
+def sandbox_url() -> str:
+    return f"http://{sandbox.SANDBOX_HOST}:{os.environ.get('SANDBOX_PORT', sandbox.SANDBOX_PORT)}"
 
 
 def _data(rel: str) -> str:
@@ -45,11 +50,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DAGSTER_HOME", _data("dagster_home"), "Dagster instance: run history, sensor cursors, dagster.yaml."),
     Setting("SANDBOX_PORT", str(sandbox.SANDBOX_PORT), "Port of the embedded sandbox started by `sync-assets dev`."),
     Setting("SANDBOX_ORDERS_PER_MINUTE", "6", "Order stream of the sandbox's living shop under `sync-assets dev` (0 = none)."),
-    Setting("SHOPIFY_SHOP_URL", sandbox.SANDBOX_URL, "Base URL of the store, e.g. https://my-shop.myshopify.com."),
+    Setting("SHOPIFY_SHOP_URL", "{sandbox}", "Base URL of the store, e.g. https://my-shop.myshopify.com."),
     Setting("SHOPIFY_ACCESS_TOKEN", sandbox.SHOPIFY_ACCESS_TOKEN, "Admin API access token (shpat_...).", secret=True),
     Setting("SHOPIFY_API_VERSION", sandbox.SHOPIFY_API_VERSION, "Pinned Admin API version."),
     Setting("SHOPIFY_WEBHOOK_SECRET", sandbox.SHOPIFY_WEBHOOK_SECRET, "App client secret that signs webhooks.", secret=True),
-    Setting("NETSUITE_BASE_URL", sandbox.SANDBOX_URL,
+    Setting("NETSUITE_BASE_URL", "{sandbox}",
             "REST services base URL, e.g. https://1234567-sb1.suitetalk.api.netsuite.com."),
     Setting("NETSUITE_ACCOUNT_ID", sandbox.NETSUITE_ACCOUNT_ID, "Account id as in the realm: upper case, underscore (1234567_SB1)."),
     Setting("NETSUITE_AUTH_METHOD", "tba", "tba (OAuth 1.0a token-based auth) or m2m (OAuth 2.0 client credentials)."),
