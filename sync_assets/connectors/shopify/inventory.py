@@ -59,7 +59,8 @@ def inventory_by_sku(
         chunk = wanted[i : i + SKUS_PER_QUERY]
         query = " OR ".join(f"sku:{search_value(s)}" for s in chunk)
         variables = {"query": query, "nestedFirst": check_page_size(nested_page_size)}
-        for item in paginate(client, docs.INVENTORY_ITEMS_PAGE, variables, ("inventoryItems",), page_size=50):
+        # One page per chunk of SKUs; 25 items × 20 levels stays under the 1000-point single-query limit.
+        for item in paginate(client, docs.INVENTORY_ITEMS_PAGE, variables, ("inventoryItems",), page_size=SKUS_PER_QUERY):
             if item.get("sku") in chunk:
                 found[item["sku"]] = _levels(flatten_nested(client, item, follow_ups))
     return found
