@@ -4,7 +4,12 @@ One call of :func:`run_orders_flow` is one batch:
 
 1. **Work**: webhook events from the durable inbox (their order ids, re-fetched through GraphQL: the
    payload may be stale or out of order) plus the polling window from the watermark
-   (``windows.next_window``), at most ``batch_size × cap_multiplier`` polled orders.
+   (``windows.next_window``), at most ``batch_size × cap_multiplier`` polled orders past the watermark.
+   A busy window (more than ``bulk_threshold`` orders, counted with a keys-only query) is read with one
+   bulk operation instead of paging full orders, which costs ~60-180 points per order and so drains a
+   burst at a couple of orders per second; that run may take ``batch_size × bulk_cap_multiplier``.
+   The window's orders are prepared and written in chunks of ``batch_size`` as they are read (steps 2-3
+   per chunk), then the webhook orders the window did not hold; NetSuite down stops reading.
 2. **Prepare**: one SuiteQL query for the batch's SKUs, one for currencies; every order is mapped once
    with a placeholder customer, which both validates it (a ``MappingError`` is dead-lettered, nothing
    is written for it) and gives the payload hash the ledger claims with — an unchanged re-delivery is
@@ -28,7 +33,8 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from contextlib import closing
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -37,9 +43,13 @@ from typing import Any
 
 from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
-from sync_assets.connectors.shopify.orders import iter_orders_updated_between
+from sync_assets.connectors.shopify import documents as shopify_docs
+from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
+from sync_assets.connectors.shopify.orders import iter_orders_updated_between, updated_between_query
+from sync_assets.connectors.shopify.paging import paginate
 from sync_assets.domain.customers import CustomerMatchKey, customer_body_from_order, customer_match_key
 from sync_assets.domain.errors import MappingError
+from sync_assets.domain.ids import id_sort_key
 from sync_assets.domain.money import money_bag, nodes, payload_hash
 from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order, resolve_item_id
 from sync_assets.domain.payments import PaymentContext, deposits_for_order
@@ -76,6 +86,12 @@ class OrdersFlowConfig:
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering
     workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
+    # More orders than this in the polling window (overlap included): read it with a bulk operation
+    # (None: always page; then a window of more than the cap of orders re-read in full each run).
+    bulk_threshold: int | None = 100
+    bulk_cap_multiplier: int = 4  # orders per run on the bulk path ≤ batch_size × this: a burst takes a few runs
+    bulk_poll_interval: float = 0.5  # first status poll of the bulk operation (it backs off from there)
+    bulk_timeout_seconds: float = 600.0
 
 
 @dataclass
@@ -109,6 +125,7 @@ class OrdersRunResult:
     watermark_after: Watermark | None = None
     inbox_events: int = 0
     inbox_acked: int = 0
+    read_via_bulk: bool = False  # the polling window was read with a bulk operation
     customers_created: int = 0
     customers_matched: int = 0
     deposits_written: int = 0
@@ -133,6 +150,7 @@ class OrdersRunResult:
             "records_dead_lettered": self.count(DEAD),
             "records_failed": self.count(FAILED),
             "inbox_events": self.inbox_events,
+            "orders_read_via_bulk": int(self.read_via_bulk),
             "customers_created": self.customers_created,
             "deposits_written": self.deposits_written,
             "lag_seconds_p50": float(statistics.median(lags)) if lags else 0.0,
@@ -183,15 +201,22 @@ def run_orders_flow(
             overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
             initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
         )  # fmt: skip
-        polled, drained = _poll(shopify, result.window, cap)
-        orders = _merge(polled, _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, polled))
-        result.orders = list(orders.values())
-        _sync(netsuite, ledger, policy, config, orders, result)
+        poll = _Poll()
+        orders: dict[str, dict] = {}
+        with closing(_poll_chunks(shopify, result.window, result.watermark_before, policy, config, poll)) as chunks:
+            for chunk in chunks:  # written as read: a long read does not hold back the first writes
+                _sync_group(netsuite, ledger, policy, config, _merge(chunk), orders, result)
+                if result.netsuite_unavailable:
+                    poll.drained = False  # what is not read yet stays in the window for the next run
+                    break
+        fetched = _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, poll.orders)
+        _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result)
     except BaseException:
         ledger.inbox_release(e.event_id for e in events)
         raise
+    result.read_via_bulk = poll.bulk
     _finish_inbox(ledger, event_orders, orders, result)
-    _advance_watermark(ledger, result, polled, drained)
+    _advance_watermark(ledger, result, poll.orders, poll.drained)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
     if warehouse is not None:
@@ -217,18 +242,87 @@ def _event_order_ids(ledger: Ledger, events) -> dict[str, list[str]]:
     return out
 
 
-def _poll(shopify, window: QueryWindow | None, cap: int) -> tuple[list[dict], bool]:
-    """Orders of the window, oldest update first, at most ``cap``; drained = the window was read to its end."""
+@dataclass
+class _Poll:
+    """What reading the polling window found, filled in as its chunks are consumed."""
+
+    orders: list[dict] = field(default_factory=list)  # every polled order version yielded so far
+    drained: bool = True  # the window was read to its end
+    bulk: bool = False  # a bulk operation read it
+
+
+def _poll_chunks(shopify, window: QueryWindow | None, watermark: Watermark | None, policy: EntityPolicy,
+                 config: OrdersFlowConfig, poll: _Poll) -> Iterator[list[dict]]:
+    """The window's orders, oldest update first, in chunks of ``batch_size``, up to the run's cap."""
     if window is None:
-        return [], True
-    seen: list[dict] = []
+        return
     # Shopify stamps and filters in whole seconds and the query helper truncates: ask up to the next whole
     # second so this window's last second is read; dedupe then cuts at the exact end.
-    for order in iter_orders_updated_between(shopify, window.start, window.end + timedelta(seconds=1)):
-        if len(seen) >= cap:
-            return dedupe(seen, window, set()), False
-        seen.append(order)
-    return dedupe(seen, window, set()), True
+    end = window.end + timedelta(seconds=1)
+    # A window of more than the paged cap could not even be paged past its done overlap: bulk it too.
+    paged_cap = policy.batch_size * config.cap_multiplier
+    threshold = None if config.bulk_threshold is None else min(config.bulk_threshold, paged_cap)
+    poll.bulk = threshold is not None and _window_exceeds(shopify, window, threshold)
+    if poll.bulk:
+        cap = policy.batch_size * config.bulk_cap_multiplier
+        source = iter_bulk_orders_updated_between(shopify, window.start, end, poll_interval=config.bulk_poll_interval,
+                                                  timeout_s=config.bulk_timeout_seconds)
+    else:
+        cap = paged_cap
+        source = iter_orders_updated_between(shopify, window.start, end)
+    chunk: list[dict] = []
+    fresh = 0
+    with closing(source):  # stopping at the cap closes the bulk download's stream now, not at GC
+        for order in source:
+            # Only orders past the watermark count towards the cap: the overlap behind it is mostly done
+            # (skipped by the ledger), and counting it would stall a backlog of more than ``cap`` orders
+            # updated within ``overlap`` seconds — every run would re-read the same done prefix.
+            if _past(order, watermark):
+                if fresh >= cap:
+                    poll.drained = False
+                    break
+                fresh += 1
+            chunk.append(order)
+            if len(chunk) >= policy.batch_size:
+                yield _chunk(chunk, window, poll)
+                chunk = []
+    if chunk:
+        yield _chunk(chunk, window, poll)
+
+
+def _chunk(orders: list[dict], window: QueryWindow, poll: _Poll) -> list[dict]:
+    kept = dedupe(orders, window, set())
+    poll.orders.extend(kept)
+    return kept
+
+
+def _past(order: Mapping, watermark: Watermark | None) -> bool:
+    return watermark is None or (parse_ts(order["updatedAt"]), id_sort_key(str(order["id"]))) > watermark.key
+
+
+def _window_exceeds(shopify, window: QueryWindow, threshold: int) -> bool:
+    """More than ``threshold`` orders in the window? Reads keys only (about one cost point per order) and
+    stops at the first page past the threshold. The overlap behind the watermark counts too: after a
+    burst it holds up to ``overlap`` seconds of done orders, which a paged read would re-read in full."""
+    variables = {"query": updated_between_query(window.start, window.end + timedelta(seconds=1))}
+    count = 0
+    for node in paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, variables, ("orders",),
+                         page_size=min(threshold + 1, 250)):
+        count += window.contains(parse_ts(node["updatedAt"]))
+        if count > threshold:
+            return True
+    return False
+
+
+def _sync_group(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConfig, group: dict[str, dict],
+                orders: dict[str, dict], result: OrdersRunResult) -> None:
+    """Sync one group of orders; once NetSuite is known to be down, only record them as failed."""
+    orders.update(group)
+    result.orders.extend(group.values())
+    if result.netsuite_unavailable:
+        _all_failed(group, result, result.netsuite_unavailable)
+    else:
+        _sync(netsuite, ledger, policy, config, group, result)
 
 
 def _fetch(shopify, gids: set[str], polled: list[dict]) -> list[dict]:
@@ -484,7 +578,7 @@ class _Writer:
 
 
 class _Unavailable(Exception):
-    pass
+    """NetSuite is down or throttling past the client's retries: stop writing, leave the rest for the next run."""
 
 
 def _remap(p: _Prepared, customer_id: str) -> SalesOrderDraft:
@@ -524,7 +618,9 @@ def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dic
     if result.window is None:
         return
     prefix: list[dict] = []
-    for order in polled:  # sorted by (updatedAt, id)
+    # Each chunk is sorted; sorting them together as well keeps the prefix exact should the source's
+    # tie order within a second differ from ours.
+    for order in sorted(polled, key=lambda o: (parse_ts(o["updatedAt"]), id_sort_key(str(o["id"])))):
         outcome = result.outcomes.get(order["id"])
         if outcome is None or outcome.status not in DURABLE:
             drained = False

@@ -204,12 +204,28 @@ def run_bulk_query(
     yield from stream_jsonl(url, client=client, sleep=sleep)
 
 
+_ORDER_CHILDREN = {"LineItem": "lineItems", "ShippingLine": "shippingLines"}
+
+
 def iter_bulk_orders_updated_between(
     client: ShopifyClient, start: datetime | str, end: datetime | str, **kwargs: Any
 ) -> Iterator[dict[str, Any]]:
-    """Orders with ``start <= updatedAt < end`` via a bulk operation, each with a ``lineItems`` list."""
+    """Orders with ``start <= updatedAt < end`` via a bulk operation, oldest update first.
+
+    Each order has the shape :func:`.orders.iter_orders_updated_between` gives (same fields; ``lineItems``
+    and ``shippingLines`` as complete lists), so the mapping cannot tell which read produced it.
+    """
     query = docs.bulk_orders_query(updated_between_query(start, end))
     lines = run_bulk_query(client, query, group_objects=True, **kwargs)
-    for order in join_children(lines, {"LineItem": "lineItems"}):
-        order.setdefault("lineItems", [])  # an order without line items has no child lines
-        yield order
+    for order in join_children(lines, _ORDER_CHILDREN):
+        yield _as_paged_order(order)
+
+
+def _as_paged_order(order: dict[str, Any]) -> dict[str, Any]:
+    """Drop the bulk-only ``__typename`` tags and give childless connections their empty list."""
+    order.pop("__typename", None)
+    for key in _ORDER_CHILDREN.values():
+        children = order.setdefault(key, [])  # no child lines in the file means an empty connection
+        for child in children:
+            child.pop("__typename", None)
+    return order

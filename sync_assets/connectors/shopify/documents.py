@@ -19,8 +19,8 @@ _ADDRESS = (
     "name firstName lastName company address1 address2 city province provinceCode zip country countryCodeV2 phone"
 )
 
-_LINE_ITEM_FRAGMENT = f"""
-fragment LineItemFields on LineItem {{
+# Field lists shared by the paged fragments and the bulk query, so both reads return the same order shape.
+_LINE_ITEM_FIELDS = f"""
   id name title variantTitle sku vendor quantity currentQuantity unfulfilledQuantity requiresShipping
   variant {{ id legacyResourceId sku inventoryItem {{ id }} }}
   product {{ id legacyResourceId }}
@@ -28,16 +28,21 @@ fragment LineItemFields on LineItem {{
   discountedUnitPriceSet {{ {_MONEY_BAG} }}
   originalTotalSet {{ {_MONEY_BAG} }}
   taxLines(first: 10) {{ title rate ratePercentage priceSet {{ {_MONEY_BAG} }} }}
-}}
 """
 
-_SHIPPING_LINE_FRAGMENT = f"""
-fragment ShippingLineFields on ShippingLine {{
+_SHIPPING_LINE_FIELDS = f"""
   id title code source
   originalPriceSet {{ {_MONEY_BAG} }}
   discountedPriceSet {{ {_MONEY_BAG} }}
   taxLines {{ title rate ratePercentage priceSet {{ {_MONEY_BAG} }} }}
-}}
+"""
+
+_LINE_ITEM_FRAGMENT = f"""
+fragment LineItemFields on LineItem {{{_LINE_ITEM_FIELDS}}}
+"""
+
+_SHIPPING_LINE_FRAGMENT = f"""
+fragment ShippingLineFields on ShippingLine {{{_SHIPPING_LINE_FIELDS}}}
 """
 
 _CONNECTION_PAGE = "pageInfo { hasNextPage endCursor }"
@@ -47,8 +52,7 @@ _CONNECTION_PAGE = "pageInfo { hasNextPage endCursor }"
 # arrive as discountCodes, totalDiscountsSet and each line's discountedUnitPriceSet; a code discount
 # leaves discountedUnitPriceSet alone (published schema) and shows only in totalDiscountsSet, which is all
 # the NetSuite mapping needs, so discountApplications is not selected.
-_ORDER_FRAGMENT = f"""
-fragment OrderFields on Order {{
+_ORDER_SCALARS = f"""
   id legacyResourceId name createdAt updatedAt processedAt closed closedAt cancelledAt cancelReason test
   displayFinancialStatus displayFulfillmentStatus currencyCode presentmentCurrencyCode
   email phone note tags discountCodes
@@ -67,6 +71,10 @@ fragment OrderFields on Order {{
     amountSet {{ {_MONEY_BAG} }}
     parentTransaction {{ id }}
   }}
+"""
+
+_ORDER_FRAGMENT = f"""
+fragment OrderFields on Order {{{_ORDER_SCALARS}
   shippingLines(first: $nestedFirst) {{ {_CONNECTION_PAGE} nodes {{ ...ShippingLineFields }} }}
   lineItems(first: $nestedFirst) {{ {_CONNECTION_PAGE} nodes {{ ...LineItemFields }} }}
 }}
@@ -311,19 +319,9 @@ BULK_ORDERS_TEMPLATE = f"""
   orders(query: __SEARCH__, sortKey: UPDATED_AT) {{
     edges {{
       node {{
-        __typename id legacyResourceId name createdAt updatedAt processedAt cancelledAt cancelReason test
-        displayFinancialStatus displayFulfillmentStatus currencyCode email
-        customer {{ id legacyResourceId firstName lastName defaultEmailAddress {{ emailAddress }} }}
-        totalPriceSet {{ {_MONEY_BAG} }}
-        lineItems {{
-          edges {{
-            node {{
-              __typename id sku name quantity variant {{ id }}
-              originalUnitPriceSet {{ {_MONEY_BAG} }}
-              discountedUnitPriceSet {{ {_MONEY_BAG} }}
-            }}
-          }}
-        }}
+        __typename{_ORDER_SCALARS}
+        shippingLines {{ edges {{ node {{ __typename{_SHIPPING_LINE_FIELDS} }} }} }}
+        lineItems {{ edges {{ node {{ __typename{_LINE_ITEM_FIELDS} }} }} }}
       }}
     }}
   }}

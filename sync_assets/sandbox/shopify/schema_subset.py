@@ -238,7 +238,7 @@ _SPEC_RE = re.compile(r"^(\w+)(?:\(([\w ]*)\))?$")
 
 
 class SubsetError(ValueError):
-    pass
+    """The declared subset is not a strict subset of the published schema (names the type and field)."""
 
 
 def _parse_spec(type_name: str, spec: str) -> tuple[str, list[str]]:
