@@ -17,6 +17,7 @@ Real-time sensors follow three rules learnt the hard way (DESIGN.md, dagster-1.1
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,17 @@ class PendingWork:
 # A probe looks, cheaply and read-only, for work the flow has not done yet. It gets the sensor's context
 # (resources under ``context.resources``) and its entity policy; None means nothing to do.
 Probe = Callable[[dg.SensorEvaluationContext, EntityPolicy], "PendingWork | None"]
+
+
+def time_slot_probe(label: str, minimum_seconds: float = 60.0) -> Probe:
+    """A probe for a flow with no source to poll (an export, a reconciliation) moved to the real-time lane:
+    work once per slot of the sensor interval, never more often than ``minimum_seconds``."""
+
+    def probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork:
+        slot = str(int(time.time() // max(minimum_seconds, policy.interval_seconds or minimum_seconds)))
+        return PendingWork(slot, f"{label} slot {slot}", 1)
+
+    return probe
 
 
 @dataclass(frozen=True)

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, Flow, flow_definitions, lane_group, run_metadata, time_slot_probe
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.reconciliation import MISSING, ReconciliationConfig, land_report, reconcile_orders
 
 JOB_NAME = "reconciliation"
 REPORT = dg.AssetKey(["warehouse", "reconciliation_findings"])
 NOTHING_MISSING = "no_orders_missing_in_netsuite"
-
-
-def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
-    # In the real-time lane reconciliation would run back to back: once per sensor interval is plenty.
-    import time
-
-    bucket = str(int(time.time() // max(60, policy.interval_seconds or 60)))
-    return PendingWork(bucket, f"reconciliation slot {bucket}", 1)
 
 
 def definitions(policy: EntityPolicy, config: ReconciliationConfig = ReconciliationConfig()) -> dg.Definitions:
@@ -52,5 +44,7 @@ def definitions(policy: EntityPolicy, config: ReconciliationConfig = Reconciliat
     job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(reconciliation_findings),
                               tags={FLOW_TAG: "reconciliation"}, executor_def=dg.in_process_executor,
                               description="Storefront vs NetSuite reconciliation; re-queues missing orders.")
-    flow = Flow(entity="reconciliation", job=job, probe=_probe, description="storefront vs NetSuite")
+    # In the real-time lane reconciliation would otherwise run back to back: once per sensor interval is plenty.
+    flow = Flow(entity="reconciliation", job=job, probe=time_slot_probe("reconciliation"),
+                description="storefront vs NetSuite")
     return flow_definitions(flow, policy, [reconciliation_findings])

@@ -8,7 +8,7 @@ Job ``warehouse_export``, triggered as the policy's lane says (hourly by default
 import dagster as dg
 
 from sync_assets import settings
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, Flow, flow_definitions, lane_group, run_metadata, time_slot_probe
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.warehouse import ensure_schema, export_snapshot
 
@@ -18,14 +18,6 @@ SNAPSHOT = dg.AssetKey(["warehouse", "analyst_snapshot"])
 
 class SnapshotConfig(dg.Config):
     target_path: str = ""  # default: <WAREHOUSE_SNAPSHOT_DIR>/warehouse.duckdb
-
-
-def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
-    # Real-time export makes little sense; if asked for, export at most once a minute.
-    import time
-
-    minute = str(int(time.time() // 60))
-    return PendingWork(fingerprint=minute, summary=f"export slot {minute}", count=1)
 
 
 def definitions(policy: EntityPolicy) -> dg.Definitions:
@@ -53,5 +45,7 @@ def definitions(policy: EntityPolicy) -> dg.Definitions:
         JOB_NAME, selection=dg.AssetSelection.assets(analyst_snapshot), tags={FLOW_TAG: "warehouse_export"},
         executor_def=dg.in_process_executor, description="Export the analysts' warehouse snapshot.",
     )
-    flow = Flow(entity="warehouse_export", job=job, probe=_probe, description="warehouse → analyst snapshot")
+    # Real-time export makes little sense; if asked for, export once per sensor interval, at most once a minute.
+    flow = Flow(entity="warehouse_export", job=job, probe=time_slot_probe("export"),
+                description="warehouse → analyst snapshot")
     return flow_definitions(flow, policy, [analyst_snapshot])

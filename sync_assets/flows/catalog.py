@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,8 +37,9 @@ from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows.landing import ConnectionFactory
-from sync_assets.state.ledger import Ledger
 from sync_assets.flows.metering import api_numbers, stats_delta
+from sync_assets.flows.reference import chunks
+from sync_assets.state.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -125,17 +126,6 @@ class CatalogRunResult:
 # ------------------------------------------------------------------------------------------- extract
 
 
-def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    page: list[dict] = []
-    for row in rows:
-        page.append(row)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
 def _ts(text: str | None) -> datetime | None:
     # NetSuite renders in the integration user's zone; the sandbox user (and the recommended setup) is UTC.
     return parse_ns_ts(text).replace(tzinfo=timezone.utc) if text else None
@@ -185,7 +175,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
                 for p in prices:
                     result.prices_by_item.setdefault(str(p["item"]), []).append(p)
 
-        for page in _chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
+        for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
             t = time.perf_counter()

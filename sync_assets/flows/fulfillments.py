@@ -44,9 +44,9 @@ from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
+from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
-from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,7 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
         synced = ledger.get_entry(ORDERS_FLOW, f.order_gid)
         if synced is None or synced.status != "done" or synced.target_id != f.sales_order_id:
             continue  # not an order this sync put into NetSuite
-        entry = ledger.get_entry(FLOW, f.id)
-        if entry is not None and entry.status in ("done", "dead") and entry.payload_hash == _IDENTITY:
+        if ledger.settled(FLOW, f.id, _IDENTITY):
             continue
         pending.append(f)
     return pending
@@ -226,7 +225,7 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
         existing = order_fulfillments(shopify, f.order_gid)
         match = _already_there(ledger, f.id, existing, numbers)
         if match is not None:
-            return _done(ledger, f, outcome, match, adopted=True)
+            return _done(ledger, f, outcome, match, adopted=True, config=config)
         try:
             draft = map_fulfillment(record, fulfillment_orders(shopify, f.order_gid), ctx)
         except MappingError as exc:
@@ -247,8 +246,8 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
             match = _already_there(ledger, f.id, order_fulfillments(shopify, f.order_gid), numbers)
             if match is None:
                 raise  # not visible (yet): the next run checks again before any create
-            return _done(ledger, f, outcome, match, adopted=True)
-        return _done(ledger, f, outcome, created["id"], adopted=False)
+            return _done(ledger, f, outcome, match, adopted=True, config=config)
+        return _done(ledger, f, outcome, created["id"], adopted=False, config=config)
     except RequestRejected as exc:
         ledger.dead_letter(FLOW, f.id, f"Shopify refused the fulfillment: {exc}", record, None)
         outcome.status, outcome.reason = DEAD, str(exc)
@@ -277,11 +276,12 @@ def _already_there(ledger: Ledger, fulfillment_id: str, existing: list[dict], nu
     return new[0] if len(new) == 1 else None
 
 
-def _done(ledger: Ledger, f: NetSuiteFulfillment, outcome: FulfillmentOutcome, target: str, *, adopted: bool) -> FulfillmentOutcome:
+def _done(ledger: Ledger, f: NetSuiteFulfillment, outcome: FulfillmentOutcome, target: str, *, adopted: bool,
+          config: FulfillmentsFlowConfig) -> FulfillmentOutcome:
     ledger.mark_done(FLOW, f.id, target, _IDENTITY)
     outcome.status, outcome.target_id, outcome.adopted = SYNCED, target, adopted
     if f.modified:
-        outcome.lag_seconds = max(0.0, time.time() - _utc(f.modified, FulfillmentsFlowConfig()).timestamp())
+        outcome.lag_seconds = max(0.0, time.time() - _utc(f.modified, config).timestamp())
     return outcome
 
 

@@ -54,9 +54,9 @@ from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory
+from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
-from sync_assets.flows.metering import api_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,9 @@ def find_pending(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, now
     """Read-only and cheap: one SuiteQL query, one keys-only orders query, local ledger reads."""
     now = now or datetime.now(timezone.utc)
     items = [i for i in _changed_items(netsuite, _since(ledger, policy, now, config), config)
-             if not _settled(ledger, FLOW, i.sku, i.version)]
+             if not ledger.settled(FLOW, i.sku, i.version)]
     unsynced = _unsynced_order_ids(shopify, ledger, now, config)
-    fresh = [gid for gid in unsynced if not _settled(ledger, ORDERS_ACCOUNTED_FLOW, gid, _ACCOUNTED)]
+    fresh = [gid for gid in unsynced if not ledger.settled(ORDERS_ACCOUNTED_FLOW, gid, _ACCOUNTED)]
     return Pending(tuple(items), tuple(fresh), tuple(unsynced))
 
 
@@ -153,11 +153,6 @@ def _since(ledger: Ledger, policy: EntityPolicy, now: datetime, config: Inventor
     if mark is None:
         return now - timedelta(seconds=config.initial_lookback_seconds)
     return mark.updated_at - timedelta(seconds=policy.overlap_seconds)
-
-
-def _settled(ledger: Ledger, flow: str, source_id: str, version: str) -> bool:
-    entry = ledger.get_entry(flow, source_id)
-    return entry is not None and entry.status in ("done", "dead") and entry.payload_hash == version
 
 
 def _to_netsuite_time(moment: datetime, tz_name: str) -> datetime:
@@ -268,9 +263,9 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
     skus = [s for s in skus if s not in result.dead_lettered]
     levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus})
     writer = _Writer(shopify, ledger, policy, config, location_map, unsynced, result, now)
-    for start in range(0, len(skus), max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))):
-        batch = skus[start: start + max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))]
-        writer.sync_batch(batch, levels, storefront, versions)
+    step = max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))  # one write call per batch
+    for start in range(0, len(skus), step):
+        writer.sync_batch(skus[start: start + step], levels, storefront, versions)
     from_netsuite = {i.sku for i in pending.items}
     for sku in skus:
         # Only NetSuite versions go into the ledger: an order-only recompute must not overwrite the NetSuite

@@ -8,17 +8,19 @@ values, so long key lists are chunked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from sync_assets.connectors.netsuite.suiteql import MAX_IN_LIST
 from sync_assets.domain.customers import CustomerMatchKey, match_existing_customer
 
 _ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
+T = TypeVar("T")
 
 
-def chunks(values: Iterable[str], size: int = MAX_IN_LIST) -> Iterable[list[str]]:
-    batch: list[str] = []
+def chunks(values: Iterable[T], size: int = MAX_IN_LIST) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` values (the last one shorter), lazily."""
+    batch: list[T] = []
     for value in values:
         batch.append(value)
         if len(batch) == size:
@@ -77,16 +79,6 @@ def currency_ids(netsuite) -> dict[str, str]:
     return codes
 
 
-@dataclass(frozen=True)
-class CustomerRow:
-    id: str
-    externalId: str | None  # noqa: N815 - the shape match_existing_customer reads
-    email: str | None
-
-    def as_mapping(self) -> Mapping[str, str | None]:
-        return {"id": self.id, "externalId": self.externalId, "email": self.email}
-
-
 def find_customers(netsuite, keys: Iterable[CustomerMatchKey]) -> dict[CustomerMatchKey, str]:
     """Existing NetSuite customers for match keys: by external id first, then by lower-cased email.
 
@@ -107,8 +99,9 @@ def find_customers(netsuite, keys: Iterable[CustomerMatchKey]) -> dict[CustomerM
 
 
 def _customer_rows(netsuite, condition: str, values: list[str]) -> list[Mapping]:
+    """Customer rows in the shape :func:`match_existing_customer` reads (``id``, ``externalId``, ``email``)."""
     return [
-        CustomerRow(str(r["id"]), r.get("externalid"), r.get("email")).as_mapping()
+        {"id": str(r["id"]), "externalId": r.get("externalid"), "email": r.get("email")}
         for r in netsuite.suiteql(
             f"SELECT id, externalid, email FROM customer WHERE {condition} AND isinactive = 'F' ORDER BY id",
             {"values": values},

@@ -299,6 +299,11 @@ class Ledger:
         ).fetchone()
         return LedgerEntry(**dict(row)) if row else None
 
+    def settled(self, flow: str, source_id: str, payload_hash: str) -> bool:
+        """Done or dead-lettered at exactly this payload hash: nothing to do until the source changes."""
+        entry = self.get_entry(flow, source_id)
+        return entry is not None and entry.status in ("done", "dead") and entry.payload_hash == payload_hash
+
     def entries(self, flow: str, status: str | None = None) -> list[LedgerEntry]:
         sql = "SELECT flow, source_id, target_id, payload_hash, status, attempts, last_error, updated_at FROM ledger WHERE flow = ?"
         args: list[Any] = [flow]
