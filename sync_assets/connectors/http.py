@@ -1,7 +1,8 @@
-"""Retry timing shared by the connectors: exponential backoff with full jitter, and ``Retry-After``.
+"""Retry rules shared by the connectors: backoff with full jitter, ``Retry-After``, and "never sent".
 
 Both clients own their own loop (each must re-sign or re-pace per attempt), but the arithmetic of
-waiting is one mechanism, kept here.
+waiting, and the test of whether a failed request can have reached the server, are one mechanism each,
+kept here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import random
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+
+import requests
+from urllib3.exceptions import NewConnectionError
 
 
 @dataclass(frozen=True)
@@ -45,3 +49,27 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when a failed request provably never reached the server (refused, DNS, connect timeout).
+
+    Only then may a non-idempotent write be resent: after a read timeout or a reset the server may have
+    committed it. ``requests`` wraps the urllib3 cause several layers deep (``args``, ``reason``,
+    ``__cause__``/``__context__``), so every branch of that chain is searched.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectionRefusedError)):
+            return True
+        reason = getattr(current, "reason", None)
+        stack.extend([current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None])
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return False

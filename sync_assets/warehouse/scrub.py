@@ -112,7 +112,8 @@ def scrub_json_text(text: str | None) -> str | None:
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ValueError(f"payload is not valid JSON ({exc}): {text[:80]!r}") from exc
+        # The text itself stays out of the message: it is unscrubbed and may hold a credential.
+        raise ValueError(f"payload is not valid JSON ({exc}; {len(text)} characters, not shown)") from exc
     return json.dumps(scrub(doc), ensure_ascii=False, default=str)
 
 

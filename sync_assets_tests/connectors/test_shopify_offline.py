@@ -21,7 +21,7 @@ from sync_assets.connectors.shopify import (
     join_children,
 )
 from sync_assets.connectors.shopify import documents as docs
-from sync_assets.connectors.shopify.client import _never_sent
+from sync_assets.connectors.http import never_sent as _never_sent
 from sync_assets.connectors.shopify.errors import raise_for_user_errors
 from sync_assets.connectors.shopify.orders import updated_between_query, utc_z
 from sync_assets.connectors.shopify.throttle import CostBucket

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-import urllib3
 
-from sync_assets.connectors.http import Backoff, parse_retry_after
+from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
 from sync_assets.connectors.netsuite.auth import host_slug_for, realm_for
 from sync_assets.connectors.netsuite.errors import (
     NetSuiteDuplicateRecord,
@@ -332,7 +331,7 @@ class NetSuiteClient:
                         method, url, params=params, json=json, headers=headers, auth=self.auth, timeout=self.timeout
                     )
             except (requests.Timeout, requests.ConnectionError) as exc:
-                reached = not _never_sent(exc)
+                reached = not never_sent(exc)
                 if reached and not safe:
                     raise NetSuiteOutcomeUnknown(
                         f"NetSuite {method} {path}: {type(exc).__name__} after the request was sent; it may or may"
@@ -463,22 +462,6 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """True if the connection was never established, so the server cannot have seen the request."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, urllib3.exceptions.NewConnectionError):
-            return True
-        reason = getattr(current, "reason", None)
-        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        current = reason if isinstance(reason, BaseException) else nested or current.__cause__ or current.__context__
-    return False
 
 
 def _invalidate(auth: Any) -> bool:

@@ -15,34 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sync_assets.connectors.stats import CallStats
 
-class ClientStats:
-    """Thread-safe counters of one client; ``snapshot()`` is what the Dagster layer reports."""
 
-    _FIELDS = ("calls", "retries", "throttled", "throttle_wait_s", "retry_wait_s", "queue_wait_s")
+class ClientStats(CallStats):
+    """calls = HTTP attempts sent; retries = attempts repeated after an error; throttled = 429 answers;
+    throttle_wait_s / retry_wait_s = seconds slept before retrying a 429 / another failure;
+    queue_wait_s = seconds spent waiting for a free concurrency slot."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, float] = dict.fromkeys(self._FIELDS, 0)
-
-    def add(self, **amounts: float) -> None:
-        with self._lock:
-            for name, amount in amounts.items():
-                if name not in self._values:
-                    raise KeyError(f"unknown stat {name!r}")
-                self._values[name] += amount
-
-    def snapshot(self) -> dict[str, float]:
-        """calls = HTTP attempts sent; retries = attempts repeated after an error; throttled = 429 answers;
-        throttle_wait_s / retry_wait_s = seconds slept before retrying a 429 / another failure;
-        queue_wait_s = seconds spent waiting for a free concurrency slot."""
-        with self._lock:
-            out = dict(self._values)
-        for name in ("calls", "retries", "throttled"):
-            out[name] = int(out[name])
-        for name in ("throttle_wait_s", "retry_wait_s", "queue_wait_s"):
-            out[name] = round(out[name], 3)
-        return out
+    COUNTS = ("calls", "retries", "throttled")
+    SECONDS = ("throttle_wait_s", "retry_wait_s", "queue_wait_s")
 
 
 @dataclass(frozen=True)

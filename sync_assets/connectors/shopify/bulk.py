@@ -19,6 +19,7 @@ import logging
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import requests
 
@@ -140,12 +141,20 @@ def stream_jsonl(url: str, *, client: ShopifyClient, sleep: Callable[[float], No
                     f"bulk result download refused (HTTP {status}); the URL may have expired",
                     operation_id=None,
                     status="COMPLETED",
-                ) from exc
+                ) from None  # the chained error would print the signed URL, which grants read access
             failures += 1
             if failures >= client.backoff.max_attempts:
-                raise ShopifyTransientError(f"bulk result download kept failing: {exc}") from exc
+                raise ShopifyTransientError(
+                    f"bulk result download kept failing: {_without_signature(str(exc), url)}"
+                ) from None
             client.stats.add(retries=1)
             sleep(client.backoff.delay(failures - 1))
+
+
+def _without_signature(text: str, url: str) -> str:
+    """``text`` with the URL's query (the storage signature, a read credential) cut out."""
+    query = urlsplit(url).query
+    return text.replace(query, "<signature hidden>") if query else text
 
 
 def join_children(

@@ -24,9 +24,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import requests
 from graphql import OperationType, parse
-from urllib3.exceptions import NewConnectionError
 
-from sync_assets.connectors.http import Backoff, parse_retry_after
+from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
 
 from . import bulk, catalog, fulfillment, inventory, orders, paging
 from .errors import (
@@ -139,7 +138,7 @@ class ShopifyClient:
             try:
                 response = self._session.post(self.endpoint, json=body, headers=self._headers, timeout=self.timeout)
             except requests.RequestException as exc:
-                retry_ok = idempotent or _never_sent(exc)
+                retry_ok = idempotent or never_sent(exc)
                 failures = self._after_transient(f"{type(exc).__name__}: {exc}", None, failures, retry_ok)
                 continue
             self._note_version(response)
@@ -315,24 +314,6 @@ def _operation_type(document: str) -> OperationType:
         if operation is not None:
             return operation
     raise ValueError("GraphQL document has no operation")
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, (NewConnectionError, ConnectionRefusedError)):
-            return True
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
-    return False
 
 
 def _as_list(errors: Any) -> list[dict[str, Any]]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
+
+from sync_assets.connectors.stats import CallStats
 
 
 class CostBucket:
@@ -44,10 +45,6 @@ class CostBucket:
                 return
             self._available, self.maximum, self.restore_rate = available, maximum, restore
             self._seen_at = self._clock()
-
-    def expected_cost(self, document: str) -> float | None:
-        with self._lock:
-            return self._expected.get(hash(document))
 
     def available_now(self) -> float | None:
         with self._lock:
@@ -82,41 +79,14 @@ class CostBucket:
             self._seen_at = self._clock()
 
 
-@dataclass
-class _Totals:
-    calls: int = 0
-    retries: int = 0
-    throttled: int = 0
-    paced: int = 0
-    throttle_wait_s: float = 0.0
-    cost: float = 0.0
-
-
-class ClientStats:
-    """Thread-safe totals since the client was made.
+class ClientStats(CallStats):
+    """Totals since the client was made.
 
     ``throttled`` counts THROTTLED/429 answers; ``paced`` counts waits taken *before* sending so that
     Shopify would not throttle; ``throttle_wait_s`` is the sum of both kinds of wait; ``cost`` is the sum
     of ``actualQueryCost``.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._totals = _Totals()
-
-    def add(self, **deltas: float) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self._totals, name, getattr(self._totals, name) + delta)
-
-    def snapshot(self) -> dict[str, float]:
-        with self._lock:
-            t = self._totals
-            return {
-                "calls": t.calls,
-                "retries": t.retries,
-                "throttled": t.throttled,
-                "paced": t.paced,
-                "throttle_wait_s": round(t.throttle_wait_s, 3),
-                "cost": t.cost,
-            }
+    COUNTS = ("calls", "retries", "throttled", "paced")
+    SECONDS = ("throttle_wait_s",)
+    AMOUNTS = ("cost",)

@@ -13,7 +13,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -93,9 +93,9 @@ def realm_for(account_id: str) -> str:
 @dataclass(frozen=True)
 class TbaCredentials:
     consumer_key: str
-    consumer_secret: str
+    consumer_secret: str = field(repr=False)
     token_id: str
-    token_secret: str
+    token_secret: str = field(repr=False)
 
 
 SANDBOX_TBA = TbaCredentials(credentials.NETSUITE_CONSUMER_KEY, credentials.NETSUITE_CONSUMER_SECRET,

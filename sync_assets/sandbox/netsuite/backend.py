@@ -92,9 +92,6 @@ class NetSuiteBackend:
     def fulfill_sales_orders(self, older_than_seconds: float) -> int:
         return inventory.fulfill_open_orders(self.db, older_than_seconds)
 
-    def register_m2m_key(self, certificate_id: str, public_key_pem: str | bytes) -> None:
-        self.m2m.register_key(certificate_id, public_key_pem)
-
     def peak_in_flight(self) -> int:
         with self._flight_lock:
             return self._peak

@@ -8,6 +8,7 @@ a large result never sits in memory whole. Nested connection items become their 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ import time
 from graphql import GraphQLSchema, execute, parse, validate, GraphQLError
 
 from .store import Store, UserError, gid, iso, now_dt
+
+log = logging.getLogger(__name__)
 
 IN_PROGRESS = "A bulk query operation for this app and shop is already in progress: {id}."
 PAGE = 250
@@ -119,4 +122,5 @@ class BulkRunner:
                          rootObjectCount=str(roots), fileSize=str(size) if count else None,
                          url=f"{base_url}shopify-bulk-results/bulk-{op['_n']}.jsonl" if count else None)
         except Exception:  # noqa: BLE001 - any failure of the job is reported the way Shopify does
+            log.exception("sandbox bulk operation %s failed", op.get("id", op["_n"]))
             self._update(op, status="FAILED", errorCode="INTERNAL_SERVER_ERROR", completedAt=iso(now_dt()))
