@@ -33,9 +33,9 @@ import logging
 import statistics
 import threading
 import time
-from contextlib import closing
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -211,6 +211,7 @@ def run_orders_flow(
                     break
         fetched = _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, poll.orders)
         _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result)
+        result.orders = list(orders.values())  # one version per order: the latest read
     except BaseException:
         ledger.inbox_release(e.event_id for e in events)
         raise
@@ -318,7 +319,6 @@ def _sync_group(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFl
                 orders: dict[str, dict], result: OrdersRunResult) -> None:
     """Sync one group of orders; once NetSuite is known to be down, only record them as failed."""
     orders.update(group)
-    result.orders.extend(group.values())
     if result.netsuite_unavailable:
         _all_failed(group, result, result.netsuite_unavailable)
     else:
