@@ -19,7 +19,7 @@ from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.domain.ids import id_sort_key
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import parse_ts
-from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig
+from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, handled_version
 from sync_assets.state.ledger import Ledger
 
 PROBE_PAGE = 250
@@ -72,20 +72,11 @@ def probe_orders(
             if updated > end:
                 continue
             behind = watermark is not None and (updated, id_sort_key(node["id"])) <= watermark.key
-            if not _handled(ledger, node["id"], updated, margin=timedelta(0) if behind else _SECOND):
+            entry = ledger.get_entry(FLOW, node["id"])
+            if not handled_version(entry, updated, margin=timedelta(0) if behind else _SECOND):
                 keys.append((node["id"], node["updatedAt"]))
     if not keys and not inbox:
         return None
     return OrdersPending(tuple(sorted(keys)), inbox, more)
 
 
-def _handled(ledger: Ledger, source_id: str, updated: datetime, *, margin: timedelta) -> bool:
-    """Done or dead-lettered no earlier than this version (plus ``margin``).
-
-    Behind the watermark (its own second, re-read because stamps are whole seconds) a write at or after
-    the stamp is enough. Past it, Shopify's whole-second ``updatedAt`` makes an edit in the same second as
-    our write look older than it is, so only a write at least one second later counts: a webhook-triggered
-    run got that version already.
-    """
-    entry = ledger.get_entry(FLOW, source_id)
-    return entry is not None and entry.status in ("done", "dead") and parse_ts(entry.updated_at) >= updated + margin

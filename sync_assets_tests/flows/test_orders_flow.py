@@ -7,8 +7,9 @@ import time
 
 import duckdb
 
+from sync_assets.connectors.shopify import ShopifyClient
+
 from sync_assets.domain.ids import order_external_id, payment_external_id
-from sync_assets.flows import orders as orders_flow
 from sync_assets.flows import reference
 from sync_assets.flows.orders import DEAD, SKIPPED, SYNCED, run_orders_flow
 from sync_assets.flows.orders_probe import probe_orders
@@ -99,15 +100,16 @@ def test_bad_input_is_dead_lettered_with_a_reason_while_the_rest_syncs(sandbox, 
     huge = _create(shopify, lineItems=[{**line, "title": "Ünïcødé ☕ " + "x" * 5000}])
     good = place_orders(sandbox, 2)
 
-    real_iter = orders_flow.iter_orders_updated_between
+    real_get = ShopifyClient.get_orders
 
-    def zero_quantity(*args, **kwargs):  # Shopify refuses quantity 0 at checkout; a corrupt payload need not
-        for order in real_iter(*args, **kwargs):
+    def zero_quantity(self, ids, **kwargs):  # Shopify refuses quantity 0 at checkout; a corrupt payload need not
+        orders = real_get(self, ids, **kwargs)
+        for order in orders:
             if order["id"] == zero_qty:
                 order["lineItems"][0]["quantity"] = 0
-            yield order
+        return orders
 
-    monkeypatch.setattr(orders_flow, "iter_orders_updated_between", zero_quantity)
+    monkeypatch.setattr(ShopifyClient, "get_orders", zero_quantity)
     result, netsuite, ledger = _run(sandbox, tmp_path)
 
     letters = {d.source_id: d for d in ledger.dead_letters(flow="orders")}
