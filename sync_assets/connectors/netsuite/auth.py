@@ -20,10 +20,7 @@ import time
 import uuid
 from typing import Any
 
-import jwt
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from requests_oauthlib import OAuth1
 
@@ -124,7 +121,7 @@ class ClientCredentialsAuth(requests.auth.AuthBase):
             raise ValueError("NetSuite OAuth 2.0 certificate id is empty")
         key_bytes = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
         try:
-            self._key = load_pem_private_key(key_bytes, password=None)
+            self._key = _load_private_key(key_bytes)
         except (ValueError, TypeError) as exc:
             # The library's message never contains key material, only what is wrong with the format.
             raise ValueError(f"NetSuite OAuth 2.0 private key is not an unencrypted PEM private key: {exc}") from None
@@ -169,6 +166,8 @@ class ClientCredentialsAuth(requests.auth.AuthBase):
             "exp": now + 300,
             "jti": uuid.uuid4().hex,
         }
+        import jwt  # with cryptography, a quarter of a second that only M2M runs should pay
+
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers={"kid": self.certificate_id, "typ": "JWT"})
 
     def _fetch_token(self) -> tuple[str, float]:
@@ -221,8 +220,17 @@ class ClientCredentialsAuth(requests.auth.AuthBase):
         )
 
 
+def _load_private_key(pem: bytes) -> Any:
+    # Imported here: cryptography costs every run process a quarter of a second, and only M2M needs it.
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, password=None)
+
+
 def _algorithm_for(key: Any) -> str:
     """NetSuite accepts PS256/384/512 and ES256/384/512 (not RS256): pick the one the key type allows."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if isinstance(key, rsa.RSAPrivateKey):
         return "PS256"
     if isinstance(key, ec.EllipticCurvePrivateKey):
