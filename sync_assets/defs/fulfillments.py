@@ -6,12 +6,12 @@ The work is :func:`sync_assets.flows.fulfillments.run_fulfillments_flow`.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 import dagster as dg
 
 from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
+from sync_assets.domain.ids import short_digest
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.fulfillments import FLOW, FulfillmentsFlowConfig, find_pending, run_fulfillments_flow
 
@@ -39,7 +39,7 @@ def _probe(config: FulfillmentsFlowConfig):
         if not pending:
             return None
         ids = ",".join(sorted(f.id for f in pending))
-        return PendingWork(hashlib.sha256(ids.encode()).hexdigest()[:16],
+        return PendingWork(short_digest(ids),
                            f"{len(pending)} shipped NetSuite fulfillment(s)", len(pending))
 
     return probe

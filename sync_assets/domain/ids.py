@@ -46,11 +46,15 @@ def customer_external_id(customer_gid: str) -> str:
     return checked_external_id(f"shopify-customer-{legacy_id(customer_gid, 'customer.id', 'Customer')}")
 
 
+def short_digest(text: str, length: int = 16) -> str:
+    """A short, stable hex digest of ``text``: fingerprints of pending work, versions, derived keys."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
 def guest_customer_external_id(email: str) -> str:
     """Guest checkouts have no customer id; the lower-cased email is the only stable key (hashed: emails hold
     characters eid: refuses, and the id ends up in logs and URLs)."""
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
-    return f"shopify-guest-{digest}"
+    return f"shopify-guest-{short_digest(email.strip().lower(), 24)}"
 
 
 def payment_external_id(transaction_or_order_gid: str, field_path: str) -> str:

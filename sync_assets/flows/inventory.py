@@ -29,7 +29,6 @@ Plain Python over the clients, the ledger and a warehouse connection factory: no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -48,6 +47,7 @@ from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyU
 from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
 from sync_assets.connectors.shopify.inventory import MAX_QUANTITIES_PER_CALL, inventory_by_sku
 from sync_assets.connectors.shopify.paging import paginate
+from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
 from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
@@ -100,7 +100,7 @@ class Pending:
 
     def fingerprint(self) -> str:
         body = json.dumps([[(i.sku, i.version) for i in self.items], list(self.orders)], sort_keys=True)
-        return hashlib.sha256(body.encode()).hexdigest()[:16]
+        return short_digest(body)
 
     def summary(self) -> str:
         return f"{len(self.items)} NetSuite item change(s), {len(self.orders)} unsynced storefront order(s)"
@@ -182,7 +182,7 @@ def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> li
     for item_id, item_rows in per_item.items():
         changed_at = max(r["changed_at"] for r in item_rows)  # fixed-width text: text order is time order
         state = [[r.get("location"), r.get("quantityavailable"), r.get("quantityonhand")] for r in item_rows]
-        digest = hashlib.sha256(json.dumps(state).encode()).hexdigest()[:12]
+        digest = short_digest(json.dumps(state), 12)
         items.append(ChangedItem(item_id, item_rows[0]["itemid"], f"{changed_at}|{digest}"))
     return sorted(items, key=lambda i: (i.version, i.sku))
 
@@ -281,7 +281,7 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
 
 def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
     touching = sorted(gid for gid in orders if sku in set(order_skus.get(gid, ())))
-    return "orders:" + hashlib.sha256(json.dumps(touching).encode()).hexdigest()[:16]
+    return "orders:" + short_digest(json.dumps(touching))
 
 
 def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: InventoryFlowConfig) -> Watermark | None:
@@ -362,7 +362,7 @@ def idempotency_key(changes: Iterable[InventoryChange], salt: str) -> str:
     recompute (new changeFrom) draws a new one. ``salt`` carries the source versions and the attempt, so
     the same numbers written again days later are a new request, not a replay of an old one."""
     body = json.dumps([[c.sku, c.location_id, c.quantity, c.change_from_quantity] for c in changes] + [salt])
-    return str(uuid.UUID(hashlib.sha256(body.encode()).hexdigest()[:32]))
+    return str(uuid.UUID(short_digest(body, 32)))
 
 
 class _Writer:

@@ -10,13 +10,12 @@ its overlap. So a probe that errs towards "pending" costs a short idle run, neve
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.orders import updated_between_query
-from sync_assets.domain.ids import id_sort_key
+from sync_assets.domain.ids import id_sort_key, short_digest
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import parse_ts
 from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, handled_version
@@ -39,7 +38,7 @@ class OrdersPending:
     @property
     def fingerprint(self) -> str:
         text = "|".join(f"{i}@{u}" for i, u in self.keys) + f"|inbox:{self.inbox_events}"
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return short_digest(text)
 
     @property
     def summary(self) -> str:
