@@ -50,6 +50,28 @@ def tracking_numbers(fulfillment: Mapping) -> list[str]:
     return list(OrderedDict.fromkeys(numbers))
 
 
+def tracking_info(fulfillment: Mapping, ctx: FulfillmentContext) -> dict | None:
+    """What Shopify should show as this fulfillment's tracking: ``{"numbers": [...], "company"?}``, or None
+    when NetSuite has no tracking number yet."""
+    numbers = tracking_numbers(fulfillment)
+    if not numbers:
+        return None
+    tracking: dict = {"numbers": numbers}
+    ship_method = (fulfillment.get("shipMethod") or {}).get("refName")
+    company = ctx.carrier_map.get(ship_method) if ship_method else None
+    if company:
+        tracking["company"] = company
+    return tracking
+
+
+def tracking_version(tracking: Mapping | None) -> str:
+    """Ledger hash of a tracking value. The numbers' order is not part of it: NetSuite lists packages in
+    internal-id order, which says nothing about what changed."""
+    if not tracking:
+        return payload_hash({"numbers": []})
+    return payload_hash({**tracking, "numbers": sorted(tracking.get("numbers") or [])})
+
+
 def map_fulfillment(fulfillment: Mapping, fulfillment_orders: list[Mapping], ctx: FulfillmentContext) -> FulfillmentDraft:
     fulfillment_id = str(fulfillment.get("id") or "")
     if not fulfillment_id:
@@ -93,13 +115,8 @@ def map_fulfillment(fulfillment: Mapping, fulfillment_orders: list[Mapping], ctx
         ],
         "notifyCustomer": ctx.notify_customer,
     }
-    numbers = tracking_numbers(fulfillment)
-    if numbers:
-        tracking: dict = {"numbers": numbers}
-        ship_method = (fulfillment.get("shipMethod") or {}).get("refName")
-        company = ctx.carrier_map.get(ship_method) if ship_method else None
-        if company:
-            tracking["company"] = company
+    tracking = tracking_info(fulfillment, ctx)
+    if tracking:
         payload["trackingInfo"] = tracking
     key = f"netsuite-fulfillment-{fulfillment_id}"
     return FulfillmentDraft(key, fulfillment_id, payload, payload_hash(payload))

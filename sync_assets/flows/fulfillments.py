@@ -5,7 +5,9 @@ One call of :func:`run_fulfillments_flow` is one batch:
 1. **What is new** (:func:`find_pending`, also the sensor's probe): shipped ``ItemShip`` transactions
    modified at or after ``watermark − overlap``, linked (``previoustransactionlinelink``) to a sales order
    whose external id is ``shopify-order-<n>`` and which the ledger's ``orders`` flow marks done with that
-   sales order's id; minus fulfillments the ledger already has done or dead.
+   sales order's id; minus fulfillments the ledger already has done or dead — unless a done one's tracking
+   now differs from the version the ledger's ``fulfillment_tracking`` rows recorded (editing the package
+   sublist saves the record, so ``lastModifiedDate`` brings it back into the window).
 2. **Read** their lines (``transactionline``, shipped lines are negative: sign-normalised, internal
    positive lines skipped) and tracking numbers (``trackingnumbermap`` + ``trackingnumber``;
    netsuite-rest.md §3.4, §8 #10–11), item ids → SKUs in one bound query.
@@ -18,8 +20,17 @@ One call of :func:`run_fulfillments_flow` is one batch:
    (which checks again) rather than resent. Lines that match no open fulfillment-order line are
    dead-lettered with the reason.
 
-A tracking number added in NetSuite after the fulfillment was sent is not propagated (that would be
-``fulfillmentTrackingInfoUpdate``); the ledger's version of a fulfillment is its identity, not its content.
+4. **Forward tracking changes**: a fulfillment already in Shopify whose NetSuite tracking numbers were
+   added or changed gets ``fulfillmentTrackingInfoUpdate`` once per distinct tracking value (the domain's
+   ``tracking_info``: numbers, plus the carrier mapped from ``shipMethod`` — which the SuiteQL read does not
+   fetch yet, so today the value is the numbers), under a claim on ``fulfillment_tracking`` at its hash. A refusal
+   (userErrors, e.g. the Shopify fulfillment is gone) dead-letters that value; the next change is tried
+   afresh. An ambiguous failure is settled by re-reading the fulfillment's tracking, never by a blind
+   resend (``notifyCustomer`` would mail the customer twice). Tracking removed in NetSuite is not removed
+   from Shopify: the update can replace tracking, not clear it.
+
+The ledger's ``fulfillments`` version of a fulfillment is its identity (create once); its content that may
+change later — tracking — is versioned separately in ``fulfillment_tracking``.
 """
 
 from __future__ import annotations
@@ -37,9 +48,15 @@ from sync_assets.connectors.errors import RequestRejected, ThrottledError, Trans
 from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyTransientError
-from sync_assets.connectors.shopify.fulfillment import create_fulfillment, fulfillment_orders
+from sync_assets.connectors.shopify.fulfillment import create_fulfillment, fulfillment_orders, update_tracking
 from sync_assets.domain.errors import MappingError
-from sync_assets.domain.fulfillments import FulfillmentContext, map_fulfillment, tracking_numbers
+from sync_assets.domain.fulfillments import (
+    FulfillmentContext,
+    map_fulfillment,
+    tracking_info,
+    tracking_numbers,
+    tracking_version,
+)
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows import reference
@@ -52,6 +69,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "fulfillments"
 ATTEMPTS_FLOW = "fulfillment_attempts"  # existing Shopify fulfillment ids recorded right before a create
+TRACKING_FLOW = "fulfillment_tracking"  # NetSuite fulfillment id → tracking version Shopify has (payload hash)
 _IDENTITY = "create-once"  # ledger payload hash: a NetSuite fulfillment is sent once, whatever changes later
 _ORDER_PREFIX = "shopify-order-"
 SYNCED, SKIPPED, DEAD, FAILED = "synced", "skipped", "dead_lettered", "failed"
@@ -74,6 +92,7 @@ class NetSuiteFulfillment:
     modified: str  # naive NetSuite time, 'YYYY-MM-DD HH24:MI:SS'
     sales_order_id: str
     order_gid: str
+    tracking_only: bool = False  # already in Shopify: only its changed tracking is to send
 
 
 @dataclass
@@ -83,6 +102,8 @@ class FulfillmentOutcome:
     target_id: str | None = None
     reason: str | None = None
     adopted: bool = False  # an existing Shopify fulfillment was recognised as this one
+    tracking_sent: bool = False  # fulfillmentTrackingInfoUpdate carried a new tracking value
+    settled: bool = False  # skipped with nothing left to do (not "someone else is on it")
     lag_seconds: float | None = None
 
 
@@ -104,6 +125,7 @@ class FulfillmentsRunResult:
             "records": len(self.outcomes),
             "written": self.count(SYNCED),
             "adopted": sum(1 for o in self.outcomes.values() if o.adopted),
+            "tracking_updates": sum(1 for o in self.outcomes.values() if o.tracking_sent),
             "unchanged": self.count(SKIPPED),
             "dead_lettered": self.count(DEAD),
             "failed": self.count(FAILED),
@@ -140,15 +162,25 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
         found.setdefault(str(row["id"]), NetSuiteFulfillment(
             str(row["id"]), row.get("tranid", ""), row.get("modified", ""), str(row["salesorder"]),
             f"gid://shopify/Order/{legacy}"))
-    pending = []
+    pending, sent = [], []
     for f in found.values():
         synced = ledger.get_entry(ORDERS_FLOW, f.order_gid)
         if synced is None or synced.status != "done" or synced.target_id != f.sales_order_id:
             continue  # not an order this sync put into NetSuite
-        if ledger.settled(FLOW, f.id, _IDENTITY):
-            continue
-        pending.append(f)
-    return pending
+        entry = ledger.get_entry(FLOW, f.id)
+        if entry is not None and entry.status == "done" and entry.payload_hash == _IDENTITY:
+            sent.append(f)
+        elif not ledger.settled(FLOW, f.id, _IDENTITY):
+            pending.append(f)
+    if sent:
+        ctx = FulfillmentContext({}, config.carrier_map, config.notify_customer)
+        numbers = read_tracking_numbers(netsuite, [f.id for f in sent])
+        for f in sent:
+            version = tracking_version(tracking_info(_tracking_record(numbers.get(f.id, [])), ctx))
+            if not ledger.settled(TRACKING_FLOW, f.id, version):
+                pending.append(NetSuiteFulfillment(f.id, f.tranid, f.modified, f.sales_order_id, f.order_gid,
+                                                   tracking_only=True))
+    return sorted(pending, key=lambda f: int(f.id))
 
 
 # --------------------------------------------------------------------------------------------- run
@@ -165,14 +197,19 @@ def run_fulfillments_flow(
         records = read_fulfillments(netsuite, pending)
         result.payloads = [{"key": f.id, "updated_at": _utc(f.modified, config).isoformat(), "payload": records[f.id]}
                            for f in pending]
-        claims = {c.source_id for c in ledger.claim(FLOW, {f.id: _IDENTITY for f in pending},
-                                                     lease_seconds=config.lease_seconds)}
         ctx = FulfillmentContext(records["_item_skus"], config.carrier_map, config.notify_customer)
+        creates = [f for f in pending if not f.tracking_only]
+        updates = {f.id: tracking_version(tracking_info(records[f.id], ctx)) for f in pending if f.tracking_only}
+        claims = {c.source_id for c in ledger.claim(FLOW, {f.id: _IDENTITY for f in creates},
+                                                     lease_seconds=config.lease_seconds)}
+        claims |= {c.source_id for c in ledger.claim(TRACKING_FLOW, updates, lease_seconds=config.lease_seconds)}
         for f in pending:
             if f.id not in claims:
                 result.outcomes[f.id] = FulfillmentOutcome(f.id, SKIPPED, reason="claimed by another run")
-                continue
-            result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
+            elif f.tracking_only:
+                result.outcomes[f.id] = _sync_tracking(shopify, ledger, f, records[f.id], ctx, config)
+            else:
+                result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
         _advance(ledger, pending, result, config)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
@@ -189,7 +226,6 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
     plus ``"_item_skus"``: item id → SKU for every line."""
     ids = [int(f.id) for f in pending]
     lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    tracking: dict[str, list[str]] = defaultdict(list)
     for batch in reference.chunks(ids):
         for row in netsuite.suiteql(
             "SELECT transaction, id, item, quantity FROM transactionline WHERE transaction IN :ids "
@@ -198,13 +234,7 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
             quantity = float(row.get("quantity") or 0)
             if quantity < 0:  # shipped lines are negative; positive ones are internal bin moves
                 lines[str(row["transaction"])][str(row["item"])] += int(round(-quantity))
-        for row in netsuite.suiteql(
-            "SELECT m.transaction, t.id, t.trackingnumber FROM trackingnumbermap m "
-            "JOIN trackingnumber t ON t.id = m.trackingnumber WHERE m.transaction IN :ids "
-            "ORDER BY m.transaction, t.id", {"ids": batch}
-        ):
-            if row.get("trackingnumber"):
-                tracking[str(row["transaction"])].append(row["trackingnumber"])
+    tracking = read_tracking_numbers(netsuite, [f.id for f in pending])
     skus = reference.skus_by_item_id(netsuite, {item for per in lines.values() for item in per})
     records: dict = {"_item_skus": skus}
     for f in pending:
@@ -212,9 +242,29 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
             "id": f.id, "tranid": f.tranid, "createdfrom": f.sales_order_id, "status": "C",
             "shopifyorder": f.order_gid, "trackingnumbers": tracking.get(f.id, []),
             "item": {"items": [{"item": {"id": item}, "quantity": qty} for item, qty in lines.get(f.id, {}).items()]},
-            "package": {"items": [{"packageTrackingNumber": n} for n in tracking.get(f.id, [])]},
+            **_tracking_record(tracking.get(f.id, [])),
         }
     return records
+
+
+def read_tracking_numbers(netsuite, fulfillment_ids: list[str]) -> dict[str, list[str]]:
+    """NetSuite fulfillment id → its tracking numbers in NetSuite's order (one bound query per chunk)."""
+    tracking: dict[str, list[str]] = defaultdict(list)
+    for batch in reference.chunks([int(i) for i in fulfillment_ids]):
+        for row in netsuite.suiteql(
+            "SELECT m.transaction, t.id, t.trackingnumber FROM trackingnumbermap m "
+            "JOIN trackingnumber t ON t.id = m.trackingnumber WHERE m.transaction IN :ids "
+            "ORDER BY m.transaction, t.id", {"ids": batch}
+        ):
+            if row.get("trackingnumber"):
+                tracking[str(row["transaction"])].append(row["trackingnumber"])
+    return dict(tracking)
+
+
+def _tracking_record(numbers: list[str]) -> dict:
+    """The ``package`` sublist the domain's tracking functions read; the probe and the run both build the
+    record through here so they hash the same tracking value."""
+    return {"package": {"items": [{"packageTrackingNumber": n} for n in numbers]}}
 
 
 def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx: FulfillmentContext,
@@ -225,7 +275,7 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
         existing = order_fulfillments(shopify, f.order_gid)
         match = _already_there(ledger, f.id, existing, numbers)
         if match is not None:
-            return _done(ledger, f, outcome, match, adopted=True, config=config)
+            return _adopted(shopify, ledger, f, record, ctx, outcome, match, existing, config)
         try:
             draft = map_fulfillment(record, fulfillment_orders(shopify, f.order_gid), ctx)
         except MappingError as exc:
@@ -243,10 +293,13 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
         except ShopifyTransientError as exc:
             if not exc.maybe_applied:
                 raise
-            match = _already_there(ledger, f.id, order_fulfillments(shopify, f.order_gid), numbers)
+            existing = order_fulfillments(shopify, f.order_gid)
+            match = _already_there(ledger, f.id, existing, numbers)
             if match is None:
                 raise  # not visible (yet): the next run checks again before any create
-            return _done(ledger, f, outcome, match, adopted=True, config=config)
+            return _adopted(shopify, ledger, f, record, ctx, outcome, match, existing, config)
+        # Created with this tracking: that value is what Shopify has.
+        ledger.mark_done(TRACKING_FLOW, f.id, created["id"], tracking_version(draft.input.get("trackingInfo")))
         return _done(ledger, f, outcome, created["id"], adopted=False, config=config)
     except RequestRejected as exc:
         ledger.dead_letter(FLOW, f.id, f"Shopify refused the fulfillment: {exc}", record, None)
@@ -255,6 +308,80 @@ def _sync_one(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx
         entry = ledger.mark_failed(FLOW, f.id, str(exc), max_attempts=config.max_attempts, payload=record)
         outcome.status, outcome.reason = (DEAD if entry.status == "dead" else FAILED), str(exc)
     return outcome
+
+
+def _adopted(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx: FulfillmentContext,
+             outcome: FulfillmentOutcome, target: str, existing: list[dict],
+             config: FulfillmentsFlowConfig) -> FulfillmentOutcome:
+    """Record an adopted Shopify fulfillment, then bring its tracking up to NetSuite's if it differs (the
+    adopted one may predate a tracking change, or have been created without tracking)."""
+    _done(ledger, f, outcome, target, adopted=True, config=config)
+    shown = next((_shown_numbers(e) for e in existing if e["id"] == target), None)
+    tracked = _sync_tracking(shopify, ledger, f, record, ctx, config, target=target, shown=shown)
+    outcome.tracking_sent = tracked.tracking_sent
+    if tracked.status in (DEAD, FAILED):  # the fulfillment is in Shopify; only its tracking is outstanding
+        outcome.reason = f"adopted; tracking: {tracked.reason}"
+    return outcome
+
+
+def _sync_tracking(shopify, ledger: Ledger, f: NetSuiteFulfillment, record: dict, ctx: FulfillmentContext,
+                   config: FulfillmentsFlowConfig, *, target: str | None = None,
+                   shown: set[str] | None = None) -> FulfillmentOutcome:
+    """Send this fulfillment's NetSuite tracking to its Shopify fulfillment unless Shopify has it already.
+
+    ``shown``: the numbers Shopify is known to show, when the caller just read them. Without it and without
+    an earlier recorded version (a fulfillment synced before tracking was versioned) the fulfillment is
+    read first, so a value Shopify already has is recorded rather than re-sent (and re-mailed)."""
+    desired = tracking_info(record, ctx)
+    version = tracking_version(desired)
+    if target is None:
+        entry = ledger.get_entry(FLOW, f.id)
+        target = entry.target_id if entry is not None else None
+    outcome = FulfillmentOutcome(f.id, FAILED, target_id=target)
+    if not target:  # find_pending only offers fulfillments done with a target; a hand-edited ledger may not
+        outcome.status = DEAD
+        outcome.reason = f"NetSuite fulfillment {f.tranid} has no Shopify fulfillment in the ledger to update"
+        ledger.dead_letter(TRACKING_FLOW, f.id, outcome.reason, record, None)
+        return outcome
+    try:
+        recorded = ledger.get_entry(TRACKING_FLOW, f.id)  # our claim made the row; a version means it was sent
+        if shown is None and (recorded is None or recorded.payload_hash is None):
+            shown = _shopify_numbers(shopify, f.order_gid, target)
+        if desired is None or (shown is not None and shown == set(desired["numbers"])):
+            # Nothing to send: Shopify shows this already, or NetSuite has no number (Shopify cannot clear one).
+            ledger.mark_done(TRACKING_FLOW, f.id, target, version)
+            outcome.status, outcome.settled = SKIPPED, True
+            outcome.reason = "Shopify already shows this tracking" if desired else "no tracking number in NetSuite"
+            return outcome
+        try:
+            update_tracking(shopify, target, _tracking_input({"trackingInfo": desired}),
+                            notify_customer=ctx.notify_customer)
+        except ShopifyTransientError as exc:
+            if not exc.maybe_applied or _shopify_numbers(shopify, f.order_gid, target) != set(desired["numbers"]):
+                raise  # not applied (or not visible): the next run sends it again
+        ledger.mark_done(TRACKING_FLOW, f.id, target, version)
+        outcome.status, outcome.tracking_sent = SYNCED, True
+        if f.modified:
+            outcome.lag_seconds = max(0.0, time.time() - _utc(f.modified, config).timestamp())
+    except RequestRejected as exc:
+        reason = (f"Shopify refused the tracking update of {target} (NetSuite {f.tranid}, tracking "
+                  f"{', '.join((desired or {}).get('numbers', []))}): {exc}")
+        ledger.dead_letter(TRACKING_FLOW, f.id, reason, record, None)
+        outcome.status, outcome.reason = DEAD, reason
+    except (TransientError, ThrottledError) as exc:
+        entry = ledger.mark_failed(TRACKING_FLOW, f.id, str(exc), max_attempts=config.max_attempts, payload=record)
+        outcome.status, outcome.reason = (DEAD if entry.status == "dead" else FAILED), str(exc)
+    return outcome
+
+
+def _shown_numbers(fulfillment: dict) -> set[str]:
+    return {t["number"] for t in fulfillment.get("trackingInfo") or [] if t.get("number")}
+
+
+def _shopify_numbers(shopify, order_gid: str, target: str) -> set[str] | None:
+    """Tracking numbers Shopify shows on fulfillment ``target``; None when the order does not list it."""
+    found = next((e for e in order_fulfillments(shopify, order_gid) if e["id"] == target), None)
+    return None if found is None else _shown_numbers(found)
 
 
 def order_fulfillments(shopify, order_gid: str) -> list[dict]:
@@ -309,10 +436,12 @@ def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: Ful
     pending = [f for f in pending if f.modified]
     if not pending:
         return
-    stuck = [f.modified for f in pending if result.outcomes[f.id].status not in (SYNCED, DEAD)]
+    stuck = [f.modified for f in pending
+             if result.outcomes[f.id].status not in (SYNCED, DEAD) and not result.outcomes[f.id].settled]
     moment = (_utc(min(stuck), config) - timedelta(seconds=1)) if stuck else _utc(max(f.modified for f in pending), config)
     ledger.advance_watermark(FLOW, Watermark(moment))
     result.watermark_after = ledger.get_watermark(FLOW)
 
 
-__all__ = ["FLOW", "FulfillmentsFlowConfig", "FulfillmentsRunResult", "find_pending", "run_fulfillments_flow"]
+__all__ = ["FLOW", "TRACKING_FLOW", "FulfillmentsFlowConfig", "FulfillmentsRunResult", "find_pending",
+           "read_tracking_numbers", "run_fulfillments_flow"]

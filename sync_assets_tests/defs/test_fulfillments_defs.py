@@ -1,5 +1,6 @@
 """Fulfillments Dagster glue against the sandbox: skip while nothing shipped, a deterministic run request
-once NetSuite ships, a run with numeric metadata and a passing blocking check, then skip again."""
+once NetSuite ships, a run with numeric metadata and a passing blocking check, then skip again; a tracking
+number changed in NetSuite afterwards triggers one more run that sends just that update."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dagster as dg
 
 from sync_assets.defs import fulfillments as defs_fulfillments
 from sync_assets.domain.policy import EntityPolicy
+from sync_assets.flows.fulfillments import FLOW
 from sync_assets.state.ledger import Ledger
 from sync_assets_tests.defs.test_inventory_defs import evaluate, sandbox_resources
 from sync_assets_tests.flows.test_fulfillments_flow import synced_orders
@@ -38,4 +40,18 @@ def test_sensor_and_asset(sandbox, tmp_path):
         assert materialization.metadata["written"].value == 2
         [check] = result.get_asset_check_evaluations()
         assert check.passed and check.check_name == defs_fulfillments.ONCE_CHECK
+        assert not evaluate(sensor, instance, resources).run_requests
+
+        # A tracking number changed in NetSuite afterwards: the sensor sees it, the run sends only that.
+        ledger = Ledger(tmp_path / "ledger.sqlite")
+        [done, _] = ledger.entries(FLOW, "done")
+        ledger.close()
+        netsuite.patch_record("itemFulfillment", done.source_id, {"package": None})
+        netsuite.patch_record("itemFulfillment", done.source_id, {"package": {"items": [{"packageTrackingNumber": "1ZNEW"}]}})
+        [retrack] = evaluate(sensor, instance, resources).run_requests
+        assert retrack.run_key != request.run_key
+        result = dg.materialize([asset], resources=resources, instance=instance)
+        [materialization] = result.asset_materializations_for_node("shopify__fulfillments")
+        assert materialization.metadata["tracking_updates"].value == 1
+        assert materialization.metadata["written"].value == 1
         assert not evaluate(sensor, instance, resources).run_requests

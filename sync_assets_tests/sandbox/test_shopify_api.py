@@ -240,3 +240,41 @@ def test_bulk_operation_lifecycle(shop):
     assert current == {"id": node["id"], "status": "COMPLETED"}
     bad = shop.gql(run, {"q": "{ order(id: \"x\") { id } }"})["data"]["bulkOperationRunQuery"]
     assert bad["bulkOperation"] is None and bad["userErrors"][0]["field"] == ["query"]
+
+
+def test_fulfillment_tracking_info_update(shop):
+    """fulfillmentTrackingInfoUpdate replaces the stored tracking (numbers paired with urls by position) and
+    refuses an unknown fulfillment with a userError, changing nothing."""
+    events = []
+    shop.backend.subscribe(lambda topic, payload: events.append((topic, payload)))
+    order = shop.order("TEE-S", 1)
+    q = "query($id: ID!) { order(id: $id) { fulfillmentOrders(first: 5) { nodes { id } } } }"
+    fo = shop.gql(q, {"id": order["id"]})["data"]["order"]["fulfillmentOrders"]["nodes"][0]
+    create = """mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) {
+        fulfillment { id trackingInfo { number } } userErrors { field message } } }"""
+    made = shop.gql(create, {"f": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo["id"]}]}})
+    fulfillment = made["data"]["fulfillmentCreate"]["fulfillment"]
+    assert fulfillment["trackingInfo"] == []
+    m = """mutation($id: ID!, $t: FulfillmentTrackingInput!, $notify: Boolean) {
+        fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $t, notifyCustomer: $notify) {
+        fulfillment { id trackingInfo { company number url } } userErrors { field message } } }"""
+    both = {"company": "UPS", "numbers": ["1ZA", "1ZB"], "urls": ["https://ups.example/1ZA"]}
+    p = shop.gql(m, {"id": fulfillment["id"], "t": both, "notify": True})["data"]["fulfillmentTrackingInfoUpdate"]
+    assert p["userErrors"] == [] and p["fulfillment"]["trackingInfo"] == [
+        {"company": "UPS", "number": "1ZA", "url": "https://ups.example/1ZA"},
+        {"company": "UPS", "number": "1ZB", "url": None}]
+    p = shop.gql(m, {"id": fulfillment["id"], "t": {"number": "1ZC"}})["data"]["fulfillmentTrackingInfoUpdate"]
+    assert p["fulfillment"]["trackingInfo"] == [{"company": None, "number": "1ZC", "url": None}]
+    stored = shop.gql("query($id: ID!) { order(id: $id) { fulfillments(first: 5) { id trackingInfo { number } } } }",
+                      {"id": order["id"]})["data"]["order"]["fulfillments"]
+    assert stored == [{"id": fulfillment["id"], "trackingInfo": [{"number": "1ZC"}]}]
+    updates = [payload for topic, payload in events if topic == "fulfillments/update"]
+    assert [u["tracking_numbers"] for u in updates] == [["1ZA", "1ZB"], ["1ZC"]]
+
+    writes = shop.counters.snapshot()["shopify.writes"]
+    unknown = shop.gql(m, {"id": "gid://shopify/Fulfillment/1", "t": {"number": "1ZD"}})["data"]["fulfillmentTrackingInfoUpdate"]
+    assert unknown == {"fulfillment": None, "userErrors": [{"field": ["fulfillmentId"], "message": "Fulfillment does not exist."}]}
+    assert shop.counters.snapshot()["shopify.writes"] == writes
+    # the argument is required, as in the published schema
+    body = shop.post("mutation { fulfillmentTrackingInfoUpdate(fulfillmentId: \"x\") { userErrors { message } } }").get_json()
+    assert body["errors"] and "trackingInfoInput" in body["errors"][0]["message"]

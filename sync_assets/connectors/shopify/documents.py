@@ -293,6 +293,19 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!, $message: String) {
 }
 """
 
+# Replaces a fulfillment's tracking (all numbers, company, urls) with the input's; the fulfillment flow sends
+# it when NetSuite's tracking changed after the Shopify fulfillment was created.
+FULFILLMENT_TRACKING_INFO_UPDATE = """
+mutation FulfillmentTrackingInfoUpdate($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!,
+    $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput,
+      notifyCustomer: $notifyCustomer) {
+    fulfillment { id status updatedAt trackingInfo { company number url } }
+    userErrors { field message }
+  }
+}
+"""
+
 # --- bulk operations ------------------------------------------------------------------------------------
 
 BULK_OPERATION_RUN_QUERY = """

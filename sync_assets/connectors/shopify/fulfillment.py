@@ -1,4 +1,4 @@
-"""Fulfillment orders of an order, and ``fulfillmentCreate`` with tracking.
+"""Fulfillment orders of an order, ``fulfillmentCreate`` with tracking, and ``fulfillmentTrackingInfoUpdate``.
 
 fulfillmentCreate has no idempotency key: resending after a timeout could ship twice. The client therefore
 does not resend it after an ambiguous failure (``ShopifyTransientError.maybe_applied``); the fulfillment
@@ -64,4 +64,25 @@ def create_fulfillment(
     if message:
         variables["message"] = message
     payload = client.mutate(docs.FULFILLMENT_CREATE, variables, "fulfillmentCreate", idempotent=False)
+    return payload["fulfillment"]
+
+
+def update_tracking(
+    client: ShopifyClient,
+    fulfillment_id: str,
+    tracking: Mapping[str, Any],
+    *,
+    notify_customer: bool = False,
+) -> dict[str, Any]:
+    """``fulfillmentTrackingInfoUpdate``: replace a fulfillment's tracking with ``tracking``
+    (``{company, number, url}`` or ``{company, numbers, urls}``). Returns the updated ``fulfillment``.
+
+    Not resent after an ambiguous failure (the client's default for mutations): with ``notify_customer`` a
+    second send is a second shipping email, so the caller re-reads the fulfillment instead. userErrors (an
+    unknown fulfillment id...) raise :class:`~.errors.ShopifyUserError`."""
+    if not tracking:
+        raise ValueError("update_tracking needs tracking input (number(s), company or url)")
+    variables = {"fulfillmentId": fulfillment_id, "trackingInfoInput": dict(tracking), "notifyCustomer": notify_customer}
+    payload = client.mutate(docs.FULFILLMENT_TRACKING_INFO_UPDATE, variables, "fulfillmentTrackingInfoUpdate",
+                            idempotent=False)
     return payload["fulfillment"]

@@ -132,7 +132,8 @@ class Writer:
             raise NetSuiteError(400, "INVALID_REQUEST", "The request could not be understood by the server due "
                                                         "to malformed syntax.")
         handler = {"customer": self._customer, "salesOrder": self._sales_order,
-                   "customerDeposit": self._deposit, "customerPayment": self._payment}.get(record_type)
+                   "customerDeposit": self._deposit, "customerPayment": self._payment,
+                   "itemFulfillment": self._item_fulfillment}.get(record_type)
         if handler is None:
             raise NetSuiteError(405, "INVALID_REQUEST", f"Record type {record_type} does not support this "
                                                         "operation.")
@@ -422,6 +423,76 @@ class Writer:
             pct = number(rate.strip()[:-1], "discountrate", "discountRate")
             return (subtotal * pct / 100).quantize(Decimal("0.01"))
         return number(rate, "discountrate", "discountRate").quantize(Decimal("0.01"))
+
+    # ---------------------------------------------------------------------------------- item fulfillment
+    _FULFILLMENT_FIELDS = frozenset({"package", "memo"})
+
+    def _item_fulfillment(self, b: dict, rid: int | None, eid: str | None, mode: str, replace) -> int:
+        """PATCH of a shipped fulfillment's ``package`` sublist (tracking numbers) and ``memo``.
+
+        ``package`` is not keyed (reference §4.4): its lines are appended unless ``?replace=package``, and
+        ``{"package": null}`` / ``{"package": {"items": null}}`` clears it. Package lines live in the
+        ``trackingnumber`` tables, so a line without a tracking number is not kept. Saving moves
+        ``lastModifiedDate``, as any record save does in NetSuite."""
+        if mode != "patch" or rid is None:
+            raise NetSuiteError(405, "INVALID_REQUEST", "The sandbox creates item fulfillments only by shipping a "
+                                "sales order; itemFulfillment supports GET and PATCH here.")
+        unsupported = sorted(set(b) - self._FULFILLMENT_FIELDS - {"id", "links"})
+        if unsupported:
+            raise user_error(f"The sandbox can change only package and memo on an item fulfillment, not "
+                             f"{', '.join(unsupported)}.", unsupported[0])
+        db, cur, ts = self.db, self.db.cursor(), now()
+        head: dict = {"lastmodifieddate": ts}
+        if "memo" in b:
+            head["memo"] = text(b["memo"], "memo", "memo")
+        if "package" in b:
+            numbers = self._package_numbers(b["package"])
+            if numbers is None or "package" in replace:
+                old = [r[0] for r in db.all("SELECT trackingnumber FROM trackingnumbermap WHERE transaction = ?",
+                                            [rid])]
+                cur.execute("DELETE FROM trackingnumbermap WHERE transaction = ?", [rid])
+                if old:
+                    cur.execute(f"DELETE FROM trackingnumber WHERE id IN ({', '.join('?' * len(old))})", old)
+            for number in numbers or []:
+                tracking_id = db.next_id("tracking")
+                cur.execute("INSERT INTO trackingnumber VALUES (?, ?, NULL)", [tracking_id, number])
+                cur.execute("INSERT INTO trackingnumbermap VALUES (?, ?)", [rid, tracking_id])
+            self._relink_tracking(rid)
+        cur.execute(f"UPDATE transaction SET {', '.join(f'{c} = ?' for c in head)} WHERE id = ?",
+                    [*head.values(), rid])
+        return rid
+
+    @staticmethod
+    def _package_numbers(value) -> list[str] | None:
+        """Tracking numbers of a ``package`` body value; None when it clears the sublist."""
+        if value is None:
+            return None
+        lines = value.get("items") if isinstance(value, dict) else None
+        if isinstance(value, dict) and lines is None and "items" in value:
+            return None
+        if not isinstance(lines, list):
+            raise invalid_field_value(value, "package", "package")
+        numbers = []
+        for i, line in enumerate(lines):
+            if not isinstance(line, dict):
+                raise invalid_field_value(line, "package", f"package.items[{i}]")
+            number = text(lower_keys(line).get("packagetrackingnumber"), "packagetrackingnumber",
+                          f"package.items[{i}].packageTrackingNumber")
+            if number and number.strip():
+                numbers.append(number.strip())
+        return numbers
+
+    def _relink_tracking(self, fulfillment_id: int) -> None:
+        """Keep the sales order's ``linkedTrackingNumbers`` equal to its fulfillments' tracking numbers."""
+        db = self.db
+        for (so_id,) in db.all("SELECT DISTINCT previousdoc FROM previoustransactionlinelink WHERE nextdoc = ?",
+                               [fulfillment_id]):
+            numbers = [n for (n,) in db.all(
+                "SELECT tn.trackingnumber FROM trackingnumbermap m JOIN trackingnumber tn ON tn.id = m.trackingnumber "
+                "WHERE m.transaction IN (SELECT DISTINCT nextdoc FROM previoustransactionlinelink "
+                "WHERE previousdoc = ? AND nexttype = 'ItemShip') ORDER BY tn.id", [so_id])]
+            db.cursor().execute("UPDATE transaction SET linkedtrackingnumberlist = ? WHERE id = ?",
+                                [" ".join(numbers) or None, so_id])
 
     # ------------------------------------------------------------------------------ deposits / payments
     def _payment_common(self, b: dict, rid, eid, mode: str, trantype: str, record_type: str) -> tuple[int, dict]:

@@ -1,4 +1,4 @@
-"""Order lifecycle: orderCreate, orderUpdate, orderCancel, fulfillmentCreate.
+"""Order lifecycle: orderCreate, orderUpdate, orderCancel, fulfillmentCreate, fulfillmentTrackingInfoUpdate.
 
 Each function runs under the store lock and returns ``(result, events)``; events are (topic, order
 record) pairs the backend turns into webhook payloads after the lock is released.
@@ -388,8 +388,7 @@ def create_fulfillment(store: Store, data: dict) -> tuple[dict, list]:
             "__typename": "Fulfillment", "id": gid("Fulfillment", n), "legacyResourceId": str(n), "_n": n,
             "name": f"{order['name']}-F{len(order['_fulfillments']) + 1}", "status": "SUCCESS",
             "createdAt": stamp, "updatedAt": stamp, "_order": order_n,
-            "trackingInfo": [{"company": tracking.get("company"), "number": tracking.get("number"),
-                              "url": tracking.get("url")}] if tracking else [],
+            "trackingInfo": tracking_rows(tracking),
             "_lines": [(fl["lineItem"], qty) for _, fl, qty in plan],
             "_location": plan[0][0]["_location"],
         }
@@ -403,3 +402,32 @@ def create_fulfillment(store: Store, data: dict) -> tuple[dict, list]:
     events = [("fulfillments/create", fulfillment), ("orders/updated", record)]
     events += [("inventory_levels/update", lv) for lv in touched]
     return fulfillment, events
+
+
+def tracking_rows(tracking: dict | None) -> list[dict]:
+    """``FulfillmentTrackingInput`` → the fulfillment's ``trackingInfo`` list: one entry per number, ``numbers``
+    taking precedence over ``number`` and ``urls`` paired with ``numbers`` by position (published schema)."""
+    if not tracking:
+        return []
+    company = tracking.get("company")
+    numbers = tracking.get("numbers")
+    if numbers:
+        urls = list(tracking.get("urls") or [])
+        return [{"company": company, "number": n, "url": urls[i] if i < len(urls) else None}
+                for i, n in enumerate(numbers)]
+    if tracking.get("number") is None and tracking.get("url") is None and company is None:
+        return []
+    return [{"company": company, "number": tracking.get("number"), "url": tracking.get("url")}]
+
+
+def update_tracking(store: Store, fulfillment_id: str, tracking: dict) -> tuple[dict, list]:
+    """``fulfillmentTrackingInfoUpdate``: the fulfillment's tracking is replaced by the input's."""
+    stamp = iso(now_dt())
+    with store.lock:
+        n = parse_gid(fulfillment_id, "Fulfillment")
+        current = store.fulfillments.get(n) if n is not None else None
+        if current is None:
+            raise UserError(["fulfillmentId"], "Fulfillment does not exist.")
+        fulfillment = {**current, "trackingInfo": tracking_rows(tracking), "updatedAt": stamp}
+        store.fulfillments[n] = fulfillment
+    return fulfillment, [("fulfillments/update", fulfillment)]

@@ -296,6 +296,11 @@ def resolve_fulfillment_create(_, info, fulfillment, message=None):
     return _run(info, lambda: orders.create_fulfillment(_store(info), fulfillment), "fulfillment")
 
 
+@mutation.field("fulfillmentTrackingInfoUpdate")
+def resolve_fulfillment_tracking_update(_, info, fulfillmentId, trackingInfoInput, notifyCustomer=None):
+    return _run(info, lambda: orders.update_tracking(_store(info), fulfillmentId, trackingInfoInput), "fulfillment")
+
+
 @mutation.field("inventorySetQuantities")
 def resolve_set_quantities(_, info, input):
     directive = info.schema.get_directive("idempotent")

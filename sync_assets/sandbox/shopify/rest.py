@@ -64,7 +64,8 @@ def fulfillment_payload(store: Store, f: dict) -> dict:
         "id": f["_n"], "admin_graphql_api_id": f["id"], "order_id": f["_order"], "name": f["name"],
         "status": "success", "created_at": f["createdAt"], "updated_at": f["updatedAt"],
         "location_id": f["_location"], "tracking_company": t.get("company"), "tracking_number": t.get("number"),
-        "tracking_url": t.get("url"), "tracking_numbers": [t["number"]] if t.get("number") else [],
+        "tracking_url": t.get("url"), "tracking_numbers": [x["number"] for x in f["trackingInfo"] if x.get("number")],
+        "tracking_urls": [x["url"] for x in f["trackingInfo"] if x.get("url")],
         "line_items": [{"id": li["_n"], "sku": li["sku"], "quantity": qty} for li, qty in f["_lines"]],
     }
 

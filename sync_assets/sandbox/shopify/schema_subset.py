@@ -70,6 +70,7 @@ SUBSET: dict[str, list[str]] = {
         "inventorySetQuantities(input)",
         "productSet(input synchronous identifier)",
         "fulfillmentCreate(fulfillment message)",
+        "fulfillmentTrackingInfoUpdate(fulfillmentId trackingInfoInput notifyCustomer)",
         "bulkOperationRunQuery(query groupObjects)",
     ],
     "Node": ["id"],
@@ -184,6 +185,7 @@ SUBSET: dict[str, list[str]] = {
     "ProductSetPayload": ["product", "userErrors"],
     "ProductSetUserError": ["code", "field", "message"],
     "FulfillmentCreatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentTrackingInfoUpdatePayload": ["fulfillment", "userErrors"],
     "BulkOperationRunQueryPayload": ["bulkOperation", "userErrors"],
     "BulkOperationUserError": ["code", "field", "message"],
     # inputs
@@ -231,7 +233,7 @@ SUBSET: dict[str, list[str]] = {
     "FulfillmentInput": ["lineItemsByFulfillmentOrder", "notifyCustomer", "trackingInfo"],
     "FulfillmentOrderLineItemsInput": ["fulfillmentOrderId", "fulfillmentOrderLineItems"],
     "FulfillmentOrderLineItemInput": ["id", "quantity"],
-    "FulfillmentTrackingInput": ["company", "number", "url"],
+    "FulfillmentTrackingInput": ["company", "number", "url", "numbers", "urls"],
 }
 
 _SPEC_RE = re.compile(r"^(\w+)(?:\(([\w ]*)\))?$")
