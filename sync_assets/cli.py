@@ -114,6 +114,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         with_sandbox = _uses_sandbox() and not args.no_sandbox
         if with_sandbox:
             children.append(_start_sandbox())
+        children.append(subprocess.Popen(run_worker_command(), cwd=settings.PROJECT_ROOT))
         dagster = subprocess.Popen(dagster_dev_command(args.host, args.port), cwd=settings.PROJECT_ROOT)
         children.append(dagster)
         if not args.no_webhooks:
@@ -149,6 +150,16 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_worker(args: argparse.Namespace) -> int:
+    from sync_assets.run_worker.server import main as run_worker_main
+
+    return run_worker_main(os.environ.get("DAGSTER_HOME") or str(_prepare_dagster_home()))
+
+
+def run_worker_command() -> list[str]:
+    return [sys.executable, "-m", "sync_assets.cli", "run-worker"]
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     for s in settings.SETTINGS:
         value = "********" if s.secret and not s.is_default() else s.value()
@@ -180,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     wh.add_argument("--dagster-url", default=settings.get("DAGSTER_WEBSERVER_URL"),
                     help="the Dagster webserver whose GraphQL API launches runs")
     wh.set_defaults(func=cmd_webhooks)
+
+    rw = sub.add_parser("run-worker", help="preload the project and fork a process per Dagster run (faster run start)")
+    rw.set_defaults(func=cmd_run_worker)
 
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)

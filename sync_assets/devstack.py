@@ -37,8 +37,10 @@ from sync_assets.cli import (
     dagster_dev_command,
     install_instance_config,
     register_sandbox_webhooks,
+    run_worker_command,
     webhooks_command,
 )
+from sync_assets.run_worker.protocol import socket_path as run_worker_socket
 from sync_assets.sandbox import credentials
 from sync_assets.sandbox.control_client import SandboxControl
 from sync_assets.sandbox.process import running_sandbox
@@ -181,6 +183,7 @@ class DevStack:
         self.ledger_path = self.data_dir / "state" / "ledger.sqlite"
         self.dagster_log = self.root / "dagster.log"
         self.webhooks_log = self.root / "webhooks.log"
+        self.run_worker_log = self.root / "run_worker.log"
         self.sandbox_url = ""
         self.dagster_url = ""
         self.webhooks_url = ""
@@ -225,12 +228,14 @@ class DevStack:
             "DAGSTER_WEBSERVER_URL": self.dagster_url,
             **self.extra_env,
         })  # fmt: skip
+        self._run_worker = self._spawn(run_worker_command(), self.run_worker_log, signal.SIGTERM)
         self._dagster = self._spawn(dagster_dev_command("127.0.0.1", dagster_port, self.workspace), self.dagster_log, signal.SIGINT)
         if self.with_webhooks:
             self._receiver = self._spawn(
                 webhooks_command("127.0.0.1", webhooks_port, self.dagster_url), self.webhooks_log, signal.SIGTERM
             )
         self._wait(deadline, "the code location to load", self._location_loaded)
+        self._wait(deadline, "the run worker to preload the project", self._run_worker_listening)
         self._wait(deadline, f"the daemon's first tick of {', '.join(self.realtime_sensors)}", self._sensors_ticked)
         if self.with_webhooks:
             self._wait(deadline, "the webhook receiver", self._receiver_healthy)
@@ -252,7 +257,7 @@ class DevStack:
 
     def _wait(self, deadline: float, what: str, ready) -> None:
         while True:
-            for name in ("_dagster", "_receiver"):
+            for name in ("_run_worker", "_dagster", "_receiver"):
                 process = getattr(self, name, None)
                 if process is not None and process.poll() is not None:
                     raise StackError(f"{name[1:]} exited with {process.returncode} while waiting for {what}\n{self.logs()}")
@@ -264,6 +269,14 @@ class DevStack:
             if time.monotonic() > deadline:
                 raise StackError(f"timed out waiting for {what}\n{self.logs()}")
             time.sleep(0.25)
+
+    def _run_worker_listening(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(run_worker_socket(self.home)))
+            except OSError:
+                return False
+        return True
 
     def _location_loaded(self) -> bool:
         entries = self.graphql(_WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]
@@ -379,7 +392,8 @@ class DevStack:
         return Ledger(self.ledger_path)
 
     def logs(self, chars: int = 4000) -> str:
-        parts = [f"--- dagster dev ({self.dagster_log}) ---\n{tail(self.dagster_log, chars)}"]
+        parts = [f"--- dagster dev ({self.dagster_log}) ---\n{tail(self.dagster_log, chars)}",
+                 f"--- run worker ({self.run_worker_log}) ---\n{tail(self.run_worker_log, chars // 4)}"]
         if self.with_webhooks:
             parts.append(f"--- webhook receiver ({self.webhooks_log}) ---\n{tail(self.webhooks_log, chars // 2)}")
         if getattr(self, "sandbox_log", None):
