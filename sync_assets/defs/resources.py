@@ -21,7 +21,7 @@ from sync_assets.state.ledger import Ledger
 def from_env(name: str) -> str | dg.EnvVar:
     """``EnvVar(name)`` when the variable is set, else the sandbox default (public, harmless to show)."""
     setting = settings.BY_NAME[name]
-    return setting.default if setting.is_default() else dg.EnvVar(name)
+    return setting.value() if setting.is_default() else dg.EnvVar(name)
 
 
 class ShopifyResource(dg.ConfigurableResource):
