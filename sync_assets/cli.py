@@ -144,8 +144,14 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     from sync_assets.webhooks.receiver import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        # Checked before anything starts, so a bad list stops the receiver with one clear line, no traceback.
+        secrets = settings.get_secret_list("SHOPIFY_WEBHOOK_SECRET")
+    except settings.SettingError as error:
+        print(f"sync-assets webhooks: {error}", file=sys.stderr, flush=True)
+        return 2
     hours = float(settings.get("WEBHOOKS_MAX_AGE_HOURS"))
-    serve(args.host, args.port, ledger_path=settings.get("LEDGER_PATH"), secret=settings.get("SHOPIFY_WEBHOOK_SECRET"),
+    serve(args.host, args.port, ledger_path=settings.get("LEDGER_PATH"), secret=secrets,
           dagster_url=args.dagster_url, max_age_seconds=hours * 3600)
     return 0
 

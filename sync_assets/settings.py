@@ -7,6 +7,7 @@ configured by setting these variables (see README, "Pointing it at a real store 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPIFY_SHOP_URL", "{sandbox}", "Base URL of the store, e.g. https://my-shop.myshopify.com."),
     Setting("SHOPIFY_ACCESS_TOKEN", sandbox.SHOPIFY_ACCESS_TOKEN, "Admin API access token (shpat_...).", secret=True),
     Setting("SHOPIFY_API_VERSION", sandbox.SHOPIFY_API_VERSION, "Pinned Admin API version."),
-    Setting("SHOPIFY_WEBHOOK_SECRET", sandbox.SHOPIFY_WEBHOOK_SECRET, "App client secret that signs webhooks.", secret=True),
+    Setting("SHOPIFY_WEBHOOK_SECRET", sandbox.SHOPIFY_WEBHOOK_SECRET,
+            "App client secret that signs webhooks; during a rotation NEW,OLD (comma-separated, newest first).", secret=True),
     Setting("NETSUITE_BASE_URL", "{sandbox}",
             "REST services base URL, e.g. https://1234567-sb1.suitetalk.api.netsuite.com."),
     Setting("NETSUITE_ACCOUNT_ID", sandbox.NETSUITE_ACCOUNT_ID, "Account id as in the realm: upper case, underscore (1234567_SB1)."),
@@ -96,3 +98,29 @@ def get_int(name: str, *, minimum: int = 0) -> int:
     if value < minimum:
         raise SettingError(f"{name} must be ≥ {minimum}, got {value} ({BY_NAME[name].help})")
     return value
+
+
+def parse_secret_list(name: str, raw: str | Sequence[str]) -> tuple[str, ...]:
+    """``raw`` as comma-separated secrets (or already a sequence), newest first, each stripped of blanks.
+
+    Several secrets let a verifier accept old and new while a secret is rotated. Errors name the variable and
+    the entry's position, never a value: the message may reach a terminal or a log.
+    """
+    entries = [entry.strip() for entry in (raw.split(",") if isinstance(raw, str) else raw)]
+    if entries in ([], [""]):
+        raise SettingError(f"{name} is empty; set at least one secret")
+    seen: dict[str, int] = {}
+    for number, entry in enumerate(entries, start=1):
+        where = f"{name}: secret #{number} of {len(entries)}"
+        if not entry:
+            raise SettingError(f"{where} is empty; list the secrets comma-separated, newest first, with no empty entries")
+        if any(ch.isspace() for ch in entry):
+            raise SettingError(f"{where} contains whitespace; separate secrets with commas, not spaces")
+        if entry in seen:
+            raise SettingError(f"{where} repeats secret #{seen[entry]}; list each secret once")
+        seen[entry] = number
+    return tuple(entries)
+
+
+def get_secret_list(name: str) -> tuple[str, ...]:
+    return parse_secret_list(name, get(name))

@@ -36,3 +36,38 @@ def test_sandbox_subcommand_hands_its_flags_to_the_sandbox(capsys):
         main(["sandbox", "--help"])
     assert exit_info.value.code == 0
     assert "--orders-per-minute" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("raw", "secrets"),
+    [
+        ("only-one", ("only-one",)),
+        ("newest,older", ("newest", "older")),
+        (" newest , older ", ("newest", "older")),
+        (["newest", "older"], ("newest", "older")),
+    ],
+)
+def test_secret_list_newest_first(raw, secrets):
+    assert settings.parse_secret_list("SHOPIFY_WEBHOOK_SECRET", raw) == secrets
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "is empty"),
+        ([], "is empty"),
+        ("top-secret,,other-secret", "#2 of 3 is empty"),
+        ("top-secret,", "#2 of 2 is empty"),
+        ("top-secret other-secret", "#1 of 1 contains whitespace"),
+        ("top-secret,other-secret,top-secret", "#3 of 3 repeats secret #1"),
+    ],
+)
+def test_a_bad_secret_list_names_the_variable_and_position_not_the_value(monkeypatch, raw, problem):
+    with pytest.raises(settings.SettingError, match=problem) as error:
+        settings.parse_secret_list("SHOPIFY_WEBHOOK_SECRET", raw)
+    message = str(error.value)
+    assert "SHOPIFY_WEBHOOK_SECRET" in message and "top-secret" not in message and "other-secret" not in message
+    if isinstance(raw, str):
+        monkeypatch.setenv("SHOPIFY_WEBHOOK_SECRET", raw)
+        with pytest.raises(settings.SettingError, match=problem):
+            settings.get_secret_list("SHOPIFY_WEBHOOK_SECRET")

@@ -4,7 +4,11 @@
 
 1. the HMAC: ``X-Shopify-Hmac-Sha256`` must equal base64(HMAC-SHA256(app secret, raw body)), compared in
    constant time on the bytes as received, before anything parses them (a re-serialised body would not
-   match) → otherwise 401, nothing stored;
+   match) → otherwise 401, nothing stored. While the app's client secret is rotated, Shopify signs with the
+   oldest secret not yet revoked, and switches to the new one up to an hour after the revocation
+   (shopify.dev …/client-secrets/rotate-revoke-client-credentials; …/webhooks/verify-deliveries), so
+   ``SHOPIFY_WEBHOOK_SECRET`` may list several secrets, newest first, and a body signed by any of them is
+   accepted; ``GET /webhooks/health`` shows when each last matched, so the old one can be dropped safely;
 2. the headers Shopify always sends: topic, an event id (``X-Shopify-Event-Id``, else
    ``X-Shopify-Webhook-Id``) and ``X-Shopify-Triggered-At`` → otherwise 400;
 3. staleness: Shopify retries a failed delivery 8 times over 4 hours and documents webhooks arriving up to
@@ -32,12 +36,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import flask
 
+from sync_assets.settings import parse_secret_list
 from sync_assets.webhooks.routes import ROUTES, Route, route_for_topic
 
 if TYPE_CHECKING:
@@ -50,6 +55,7 @@ DEFAULT_MAX_AGE_SECONDS = 48 * 3600.0
 FUTURE_SKEW_SECONDS = 15 * 60.0
 MAX_BODY_BYTES = 10 * 1024 * 1024
 PATH = "/webhooks/shopify"
+SECRET_SETTING = "SHOPIFY_WEBHOOK_SECRET"
 
 
 def expected_signature(secret: str, raw_body: bytes) -> str:
@@ -61,6 +67,62 @@ def verify_signature(secret: str, raw_body: bytes, signature: str | None) -> boo
     if not signature:
         return False
     return hmac.compare_digest(expected_signature(secret, raw_body).encode(), signature.strip().encode())
+
+
+class SigningSecrets:
+    """The app client secrets a delivery may be signed with, newest first, and how often each matched.
+
+    Never shows a secret: not in its repr, its logs nor its usage report (positions only, #1 = newest).
+    """
+
+    def __init__(self, secrets: str | Sequence[str], clock: Callable[[], float] = time.time) -> None:
+        self._secrets = parse_secret_list(SECRET_SETTING, secrets)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._matched = [0] * len(self._secrets)
+        self._last_matched: list[float | None] = [None] * len(self._secrets)
+
+    def __repr__(self) -> str:
+        return f"SigningSecrets({len(self._secrets)} secret(s))"
+
+    def match(self, raw_body: bytes, signature: str | None) -> int | None:
+        """Position (0 = newest) of the secret that signed ``raw_body``, or None: a forgery.
+
+        Every secret is compared, each in constant time, so the time taken does not tell which one matched.
+        """
+        matched = None
+        for index, secret in enumerate(self._secrets):
+            if verify_signature(secret, raw_body, signature) and matched is None:
+                matched = index
+        if matched is not None:
+            self._record(matched)
+        return matched
+
+    def _record(self, index: int) -> None:
+        with self._lock:
+            first_use = self._matched[index] == 0
+            self._matched[index] += 1
+            self._last_matched[index] = self._clock()
+        if index > 0 and first_use:
+            # Expected until the old secret is revoked in Shopify, which signs with the oldest unrevoked one.
+            log.info(
+                "webhook signed with previous secret #%d of %s (Shopify signs with the oldest unrevoked client "
+                "secret); once it is revoked in Shopify and /webhooks/health shows no recent delivery signed "
+                "with it, remove it from %s",
+                index + 1, SECRET_SETTING, SECRET_SETTING,
+            )
+
+    def usage(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "secret": index + 1,
+                    "matched": count,
+                    "last_matched_at": None if last is None
+                    else datetime.fromtimestamp(last, timezone.utc).isoformat(timespec="seconds"),
+                }
+                for index, (count, last) in enumerate(zip(self._matched, self._last_matched))
+            ]
 
 
 def inbox_key(topic: str, event_id: str | None, webhook_id: str | None) -> str | None:
@@ -116,14 +178,15 @@ def _header(request: flask.Request, name: str) -> str | None:
 def create_app(
     ledger: Ledger,
     *,
-    secret: str,
+    secret: str | Sequence[str],
     launcher: Launcher | None = None,
     routes: tuple[Route, ...] = ROUTES,
     max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
     clock: Callable[[], float] = time.time,
 ) -> flask.Flask:
-    if not secret:
-        raise ValueError("SHOPIFY_WEBHOOK_SECRET is empty: webhooks cannot be verified")
+    """``secret``: ``SHOPIFY_WEBHOOK_SECRET``'s value (one secret, or several comma-separated, newest first)
+    or the secrets as a sequence; a malformed list raises ``settings.SettingError``."""
+    secrets = SigningSecrets(secret, clock)
     if max_age_seconds <= 0:
         raise ValueError(f"the webhook max age must be positive, got {max_age_seconds!r} s")
     stats = ReceiverStats()
@@ -139,7 +202,7 @@ def create_app(
     @app.post(PATH)
     def receive() -> tuple[flask.Response, int]:
         raw = flask.request.get_data(cache=False)
-        if not verify_signature(secret, raw, _header(flask.request, "Hmac-Sha256")):
+        if secrets.match(raw, _header(flask.request, "Hmac-Sha256")) is None:
             return refuse("signature", 401, "X-Shopify-Hmac-Sha256 is missing or does not match the body")
         topic = _header(flask.request, "Topic")
         if not topic:
@@ -193,6 +256,7 @@ def create_app(
             counters=counters,
             launcher=launcher_stats,
             inbox=ledger.inbox_counts(),
+            signing_secrets=secrets.usage(),
         )
 
     @app.errorhandler(413)
@@ -208,7 +272,7 @@ def serve(
     port: int,
     *,
     ledger_path: str,
-    secret: str,
+    secret: str | Sequence[str],
     dagster_url: str,
     max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
 ) -> None:
