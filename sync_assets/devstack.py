@@ -114,7 +114,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _child_env(overrides: Mapping[str, str]) -> dict[str, str]:
+def child_env(overrides: Mapping[str, str]) -> dict[str, str]:
     ours = set(settings.BY_NAME)
     env = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("SANDBOX_")}
     env.pop("DAGSTER_IS_DEV_CLI", None)
@@ -218,7 +218,7 @@ class DevStack:
         self.webhooks_url = f"http://127.0.0.1:{webhooks_port}/webhooks/shopify"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         install_instance_config(self.home)
-        self.env = _child_env({
+        self.env = child_env({
             "SYNC_ASSETS_DATA_DIR": str(self.data_dir),
             "DAGSTER_HOME": str(self.home),
             "SHOPIFY_SHOP_URL": self.sandbox_url,

@@ -9,13 +9,22 @@ from __future__ import annotations
 import os
 import signal
 
-
-from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, LaunchRunContext, WorkerStatus
+from dagster._core.launcher import (
+    CheckRunHealthResult,
+    DefaultRunLauncher,
+    LaunchRunContext,
+    WorkerStatus,
+)
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
-from sync_assets.run_worker.protocol import WorkerUnavailable, request_run, socket_path
+from sync_assets.run_worker.protocol import (
+    WorkerUnavailable,
+    process_alive,
+    request_run,
+    socket_path,
+)
 
 WORKER_TAG = "sync_assets/run_worker"
 PID_TAG = "sync_assets/run_worker_pid"
@@ -73,7 +82,7 @@ class WarmRunLauncher(DefaultRunLauncher):
         if not _warm(run):
             return CheckRunHealthResult(WorkerStatus.RUNNING, "started by the code server; not checked")
         pid = run.tags[PID_TAG]
-        if _alive(int(pid)):
+        if process_alive(int(pid)):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker process {pid} has exited")
 
@@ -81,19 +90,3 @@ class WarmRunLauncher(DefaultRunLauncher):
 def _warm(run: DagsterRun) -> bool:
     # A retried run inherits its parent's tags; the launcher overwrites WORKER_TAG on every launch.
     return run.tags.get(WORKER_TAG) == "warm" and run.tags.get(PID_TAG, "").isdigit()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-

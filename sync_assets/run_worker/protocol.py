@@ -73,3 +73,18 @@ def request_run(path: Path, serialized_args: str, timeout: float = 5.0) -> int:
     if "pid" in answer and isinstance(answer["pid"], int):
         return answer["pid"]
     raise WorkerUnavailable(f"run worker refused: {answer.get('refused', answer)}")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

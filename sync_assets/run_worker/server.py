@@ -22,7 +22,13 @@ import time
 import traceback
 from pathlib import Path
 
-from sync_assets.run_worker.protocol import WorkerUnavailable, read_line, send_line, socket_path
+from sync_assets.run_worker.protocol import (
+    WorkerUnavailable,
+    process_alive,
+    read_line,
+    send_line,
+    socket_path,
+)
 
 log = logging.getLogger("sync_assets.run_worker")
 
@@ -53,6 +59,7 @@ class RunWorker:
         self.path = path
         self.definitions_module = definitions_module
         self._watched: dict[str, float] = {}
+        self._children: set[int] = set()
 
     def preload(self) -> float:
         """Import everything a run needs and build the definitions once; the seconds it took.
@@ -109,6 +116,27 @@ class RunWorker:
                     return self._reload(changed, listener)
         finally:
             listener.close()
+            _unlink(self.path)
+            self._interrupt_runs()
+
+    def _interrupt_runs(self, grace_seconds: float = 15.0) -> None:
+        """On shutdown, interrupt the runs still going, as Ctrl-C in a terminal would.
+
+        Without it a run outlives ``sync-assets dev`` (it is not in the code server's process tree) and
+        retries against services that are gone; interrupted, Dagster marks it canceled or failed, and the
+        next start's runs take its work (ledger claims expire, the watermark never moved past it).
+        """
+        running = {pid for pid in self._children if process_alive(pid)}
+        for pid in running:
+            log.warning("interrupting run process %s", pid)
+            os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + grace_seconds
+        while running and time.monotonic() < deadline:
+            time.sleep(0.1)
+            running = {pid for pid in running if process_alive(pid)}
+        for pid in running:
+            log.warning("run process %s ignored the interrupt for %.0f s: killed", pid, grace_seconds)
+            os.kill(pid, signal.SIGKILL)
 
     def _reload(self, changed: list[str], listener: socket.socket) -> None:
         log.warning("project files changed (%s, ...): reloading the run worker", changed[0])
@@ -126,8 +154,8 @@ class RunWorker:
             request = read_line(conn)
             serialized = request["execute_run"]
             if not isinstance(serialized, str):
-                raise ValueError("execute_run must be a serialized ExecuteRunArgs string")
-        except (OSError, ValueError, KeyError, WorkerUnavailable) as exc:
+                raise TypeError("execute_run must be a serialized ExecuteRunArgs string")
+        except (OSError, ValueError, TypeError, KeyError, WorkerUnavailable) as exc:
             _answer(conn, {"refused": f"bad request: {exc}"})
             return []
         mismatch = self._foreign(serialized)
@@ -146,6 +174,7 @@ class RunWorker:
             conn.close()
             listener.close()
             _execute_run_in_child(serialized)  # never returns
+        self._children = {p for p in self._children if process_alive(p)} | {pid}
         _answer(conn, {"pid": pid})
         return []
 
@@ -156,7 +185,7 @@ class RunWorker:
 
         try:
             origin = deserialize_value(serialized, ExecuteRunArgs).job_origin.repository_origin
-        except Exception as exc:  # a serdes error names the field; the launcher falls back either way
+        except Exception as exc:  # noqa: BLE001 — any serdes error means: not ours; the launcher falls back
             return f"bad request: {exc}"
         module = getattr(origin.code_pointer, "module", None)
         if module != self.definitions_module:
@@ -185,7 +214,7 @@ def _execute_run_in_child(serialized: str) -> None:
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
+    except BaseException:  # noqa: BLE001 — a forked child must reach os._exit, never the parent's loop
         traceback.print_exc()
     finally:
         try:

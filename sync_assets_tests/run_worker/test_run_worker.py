@@ -25,7 +25,7 @@ from sync_assets import settings
 from sync_assets.cli import install_instance_config, run_worker_command
 from sync_assets.defs.operations import DEAD_LETTERS, REFRESH_JOB
 from sync_assets.run_worker.launcher import PID_TAG, WORKER_TAG, WarmRunLauncher
-from sync_assets.run_worker.protocol import WorkerUnavailable, request_run, socket_path
+from sync_assets.run_worker.protocol import WorkerUnavailable, process_alive, request_run, socket_path
 
 STARTUP_SECONDS = 120.0  # the worker imports dagster and the project: seconds, more on a loaded machine
 RUN_SECONDS = 90.0
@@ -61,7 +61,13 @@ def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
     home = install_instance_config(tmp_path / "home")
     policy = tmp_path / "sync_policy.yaml"
     shutil.copyfile(settings.PROJECT_ROOT / "sync_assets" / "sync_policy.yaml", policy)
-    env = {"DAGSTER_HOME": str(home), "SYNC_ASSETS_DATA_DIR": str(tmp_path / "data"), "SYNC_POLICY_PATH": str(policy)}
+    # Shopify and NetSuite for these runs: a port that queues connections and never answers them.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(16)
+    silent = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+    env = {"DAGSTER_HOME": str(home), "SYNC_ASSETS_DATA_DIR": str(tmp_path / "data"), "SYNC_POLICY_PATH": str(policy),
+           "SHOPIFY_SHOP_URL": silent, "NETSUITE_BASE_URL": silent}  # fmt: skip
     for name, value in env.items():  # the launching side (this test) must see the same instance and settings
         monkeypatch.setenv(name, value)
     log = tmp_path / "run_worker.log"
@@ -73,6 +79,7 @@ def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
         handle.wait_listening()
         yield handle
     finally:
+        blackhole.close()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(10)
@@ -174,6 +181,25 @@ def test_an_edited_policy_makes_the_worker_reload_before_the_next_run(worker: Wo
         finished = _wait_finished(instance, run.run_id)
         assert finished.status == dg.DagsterRunStatus.SUCCESS
         assert finished.tags[WORKER_TAG] == "warm"
+
+
+def test_stopping_the_worker_interrupts_the_runs_it_started(worker: Worker) -> None:
+    """A run whose Shopify never answers is in flight when the worker is stopped: it must not outlive it."""
+    with dg.DagsterInstance.get() as instance:
+        run = _create_run(instance, "orders_sync")
+        instance.launch_run(run.run_id, workspace=None)
+        pid = int(instance.get_run_by_id(run.run_id).tags[PID_TAG])
+        deadline = time.monotonic() + RUN_SECONDS
+        while instance.get_run_by_id(run.run_id).status != dg.DagsterRunStatus.STARTED:
+            assert time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)
+
+        worker.process.send_signal(signal.SIGTERM)
+        worker.process.wait(30)
+        finished = _wait_finished(instance, run.run_id)
+        assert finished.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE)
+        assert not process_alive(pid)
+        assert not worker.socket.exists()
 
 
 def test_socket_path_fits_the_platform_limit(tmp_path: Path) -> None:

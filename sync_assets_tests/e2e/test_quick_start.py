@@ -1,0 +1,97 @@
+"""The README's first command, as a user runs it: ``sync-assets dev`` with no settings at all (the sandbox's
+defaults), in a throw-away data folder. The living shop places orders; they must reach NetSuite through
+warm-started runs, the UI must answer, and Ctrl-C must stop every process the command started.
+
+Only the ports and the data folder differ from the quick start (so it runs beside a developer's own).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sync_assets import settings
+from sync_assets.devstack import child_env, free_port, tail
+from sync_assets.state.ledger import Ledger
+
+pytestmark = pytest.mark.daemon
+
+GIVE_UP_SECONDS = 180.0
+_RUNS = '{ runsOrError(limit: 50) { ... on Runs { results { jobName status tags { key value } } } } }'
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _runs(port: int) -> list[dict]:
+    try:
+        answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": _RUNS}, timeout=30).json()
+    except (requests.RequestException, ValueError):
+        return []  # the webserver is still starting
+    return ((answer.get("data") or {}).get("runsOrError") or {}).get("results") or []
+
+
+def _orders_done(ledger_path: Path) -> int:
+    if not ledger_path.exists():
+        return 0
+    ledger = Ledger(ledger_path)
+    try:
+        return len(ledger.entries("orders", status="done"))
+    finally:
+        ledger.close()
+
+
+def test_sync_assets_dev_runs_the_product_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = child_env({
+        "SYNC_ASSETS_DATA_DIR": str(tmp_path / "data"),
+        "SANDBOX_PORT": str(free_port()),
+        "WEBHOOKS_PORT": str(free_port()),
+        "SANDBOX_ORDERS_PER_MINUTE": "30",
+    })  # fmt: skip
+    log_path = tmp_path / "dev.log"
+    with open(log_path, "w") as log:
+        dev = subprocess.Popen([sys.executable, "-m", "sync_assets.cli", "dev", "--port", str(port)],
+                               cwd=settings.PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + GIVE_UP_SECONDS
+        ledger_path = tmp_path / "data" / "state" / "ledger.sqlite"
+        runs: list[dict] = []
+        while _orders_done(ledger_path) < 2 or not any(
+            r["jobName"] == "orders_sync" and r["status"] == "SUCCESS" for r in runs
+        ):
+            assert dev.poll() is None, f"sync-assets dev exited with {dev.returncode}:\n{tail(log_path, 6000)}"
+            assert time.monotonic() < deadline, f"no orders synced in {GIVE_UP_SECONDS} s:\n{tail(log_path, 6000)}"
+            time.sleep(0.5)
+            runs = _runs(port)
+        workers = {t["value"] for r in runs for t in r["tags"] if t["key"] == "sync_assets/run_worker"}
+        assert "warm" in workers, runs
+        assert "Sensor tick caught an error" not in log_path.read_text(), tail(log_path, 6000)
+    finally:
+        dev.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the command
+        try:
+            dev.wait(60)
+        except subprocess.TimeoutExpired:
+            pass
+        stopped = dev.poll() is not None
+        deadline = time.monotonic() + 30
+        while _group_alive(dev.pid) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        leftovers = _group_alive(dev.pid)
+        if leftovers:
+            os.killpg(dev.pid, signal.SIGKILL)
+    assert stopped, f"sync-assets dev did not stop on SIGINT:\n{tail(log_path, 3000)}"
+    assert not leftovers, f"processes of sync-assets dev outlived it:\n{tail(log_path, 3000)}"
