@@ -144,13 +144,9 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
     from sync_assets.webhooks.receiver import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        # Checked before anything starts, so a bad list stops the receiver with one clear line, no traceback.
-        secrets = settings.get_secret_list("SHOPIFY_WEBHOOK_SECRET")
-    except settings.SettingError as error:
-        print(f"sync-assets webhooks: {error}", file=sys.stderr, flush=True)
-        return 2
-    hours = float(settings.get("WEBHOOKS_MAX_AGE_HOURS"))
+    # Checked before anything starts, so a bad value stops the receiver with one clear line (see main).
+    secrets = settings.get_secret_list("SHOPIFY_WEBHOOK_SECRET")
+    hours = settings.get_int("WEBHOOKS_MAX_AGE_HOURS", minimum=1)
     serve(args.host, args.port, ledger_path=settings.get("LEDGER_PATH"), secret=secrets,
           dagster_url=args.dagster_url, max_age_seconds=hours * 3600)
     return 0
@@ -175,6 +171,14 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except settings.SettingError as error:  # names the variable and what it should be; no traceback
+        print(f"sync-assets: {error}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="sync-assets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

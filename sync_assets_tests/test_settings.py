@@ -71,3 +71,14 @@ def test_a_bad_secret_list_names_the_variable_and_position_not_the_value(monkeyp
         monkeypatch.setenv("SHOPIFY_WEBHOOK_SECRET", raw)
         with pytest.raises(settings.SettingError, match=problem):
             settings.get_secret_list("SHOPIFY_WEBHOOK_SECRET")
+
+
+@pytest.mark.parametrize(("name", "raw", "argv"), [
+    ("WEBHOOKS_MAX_AGE_HOURS", "two days", ["webhooks", "--port", "1"]),
+    ("WEBHOOKS_PORT", "eighty", ["webhooks"]),
+])  # fmt: skip
+def test_commands_stop_on_a_bad_setting_with_one_line_naming_it(monkeypatch, capsys, name, raw, argv):
+    monkeypatch.setenv(name, raw)
+    assert main(argv) == 2  # before anything binds a port
+    err = capsys.readouterr().err
+    assert err.startswith(f"sync-assets: {name} must be") and raw in err and "Traceback" not in err

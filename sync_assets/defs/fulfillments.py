@@ -39,8 +39,9 @@ def _probe(config: FulfillmentsFlowConfig):
         if not pending:
             return None
         ids = ",".join(sorted(f.id for f in pending))
-        return PendingWork(short_digest(ids),
-                           f"{len(pending)} shipped NetSuite fulfillment(s)", len(pending))
+        tracking = sum(1 for f in pending if f.tracking_only)
+        summary = f"{len(pending) - tracking} shipped NetSuite fulfillment(s), {tracking} tracking change(s)"
+        return PendingWork(short_digest(ids), summary, len(pending))
 
     return probe
 
