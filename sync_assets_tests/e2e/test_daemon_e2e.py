@@ -1,9 +1,9 @@
 """The product end to end, through a real ``dagster dev`` (webserver, daemon, code server, run processes),
 the real webhook receiver and the sandbox, all in a temporary folder on free ports.
 
-One storefront order is synced by the polling sensor alone (no webhooks registered), one by the webhook
-path alone (the orders sensor stopped), and the inventory flow then carries NetSuite's quantities for the
-ordered SKU to the storefront. Only outcomes are asserted; the waits are give-up points, not budgets.
+Storefront orders are placed with Admin GraphQL ``orderCreate``: one is synced by the polling sensor alone
+(no webhooks registered), one by the webhook path alone (the orders sensor stopped), and the inventory
+flow then carries NetSuite's quantities for the ordered SKU to the storefront. Only outcomes are asserted; the waits are give-up points, not budgets.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from sync_assets.connectors.shopify.orders import get_orders
+from sync_assets.connectors.shopify.orders import create_order, get_orders
 from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG
-from sync_assets.devstack import DevStack, RunInfo, undiscounted_order_seeds
+from sync_assets.devstack import DevStack, RunInfo
 from sync_assets.flows import reference
 from sync_assets.domain.ids import order_external_id
 from sync_assets_tests.e2e.stack import eventually, netsuite_available, sales_order, storefront_available
@@ -35,9 +35,21 @@ def _orders_runs_after(stack: DevStack, since: float) -> list[RunInfo]:
     return [r for r in stack.runs({FLOW_TAG: "orders"}) if r.created >= since]
 
 
-def _place_one(stack: DevStack, seed: int) -> tuple[dict, float]:
+_VARIANTS = "query { productVariants(first: 50) { nodes { id sku price } } }"
+
+
+def _place_one(shopify, n: int) -> tuple[dict, float]:
+    """A paid one-line order placed as a merchant's app would: Admin GraphQL ``orderCreate``, over HTTP."""
+    variants = [v for v in shopify.execute(_VARIANTS)["productVariants"]["nodes"] if v.get("sku")]
+    variant = variants[n % len(variants)]
     placed_at = time.time()
-    (order,) = stack.control.place_orders(1, seed=seed)
+    created = create_order(shopify, {
+        "email": f"e2e-{n}-{int(placed_at)}@example.com",
+        "lineItems": [{"variantId": variant["id"], "quantity": 1}],
+        "transactions": [{"kind": "SALE", "status": "SUCCESS",
+                          "amountSet": {"shopMoney": {"amount": variant["price"], "currencyCode": "USD"}}}],
+    })  # fmt: skip
+    (order,) = get_orders(shopify, [created["id"]])
     return order, placed_at
 
 
@@ -62,11 +74,10 @@ def _successful_run(stack: DevStack, since: float, trigger: str) -> list[RunInfo
 def test_orders_reach_netsuite_by_polling_and_by_webhook_then_inventory_reaches_the_storefront(stack: DevStack) -> None:
     netsuite = stack.netsuite_client()
     shopify = stack.shopify_client()
-    seeds = undiscounted_order_seeds(stack.catalog)  # discounted orders are dead-lettered by the shipped policy
 
     # 1. Polling only: nothing tells Dagster about the order but the orders sensor's own probe.
     stack.unregister_webhooks()
-    polled, since = _place_one(stack, next(seeds))
+    polled, since = _place_one(shopify, 1)
     _assert_synced_once(stack, netsuite, polled)
     eventually(stack, "the sensor-triggered orders run to succeed", lambda: _successful_run(stack, since, "sensor"))
     assert all(r.tags.get(TRIGGER_TAG) == "sensor" for r in _orders_runs_after(stack, since))
@@ -75,7 +86,7 @@ def test_orders_reach_netsuite_by_polling_and_by_webhook_then_inventory_reaches_
     stack.set_sensor("orders_sensor", running=False)
     try:
         stack.register_webhooks()
-        hooked, since = _place_one(stack, next(seeds))
+        hooked, since = _place_one(shopify, 2)
         _assert_synced_once(stack, netsuite, hooked)
         eventually(stack, "the webhook-launched orders run to succeed",
                    lambda: _successful_run(stack, since, "webhook"))  # fmt: skip
@@ -85,8 +96,7 @@ def test_orders_reach_netsuite_by_polling_and_by_webhook_then_inventory_reaches_
 
     # 3. Inventory: NetSuite's numbers for the ordered SKU (committed by the sales order, then raised by a
     # receipt only NetSuite knows of) reach the storefront through the inventory sensor's runs.
-    (full,) = get_orders(shopify, [hooked["id"]])
-    sku = next(line["sku"] for line in full["lineItems"] if line.get("sku"))
+    sku = next(line["sku"] for line in hooked["lineItems"] if line.get("sku"))
     locations = stack.control.catalog()["locations"]
     stack.control.receive_inventory(sku, locations[0]["key"], 7)
 
