@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -103,31 +104,68 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+class _Restartable:
+    """A helper process ``sync-assets dev`` keeps up: restarted when it dies, at most once per ``pause`` s."""
+
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen], pause: float = 10.0) -> None:
+        self.name, self._start, self._pause = name, start, pause
+        self.proc = start()
+        self._started = time.monotonic()
+
+    def revive_if_dead(self) -> None:
+        if self.proc.poll() is None or time.monotonic() - self._started < self._pause:
+            return
+        print(f"sync-assets: the {self.name} exited with code {self.proc.returncode}; restarting it",
+              file=sys.stderr, flush=True)  # fmt: skip
+        self.proc = self._start()
+        self._started = time.monotonic()
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     # Ctrl-C and a service manager's SIGTERM both stop every child cleanly. Installing the handler also
     # undoes an inherited "ignore SIGINT" (a shell's background job), which children would inherit too.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     home = _prepare_dagster_home()
-    children: list[subprocess.Popen] = []
+    dagster_url = f"http://{args.host}:{args.port}"
+    sandbox: subprocess.Popen | None = None
+    dagster: subprocess.Popen | None = None
+    # Runs fall back to a fresh process without the run worker, and polling covers for the receiver, so
+    # neither is fatal; but the lane is slower without them: bring them back.
+    worker: _Restartable | None = None
+    receiver: _Restartable | None = None
     try:
         with_sandbox = _uses_sandbox() and not args.no_sandbox
         if with_sandbox:
-            children.append(_start_sandbox())
-        children.append(subprocess.Popen(run_worker_command(), cwd=settings.PROJECT_ROOT))
+            sandbox = _start_sandbox()
+        worker = _Restartable("run worker", lambda: subprocess.Popen(run_worker_command(), cwd=settings.PROJECT_ROOT))
         dagster = subprocess.Popen(dagster_dev_command(args.host, args.port), cwd=settings.PROJECT_ROOT)
-        children.append(dagster)
         if not args.no_webhooks:
-            children.append(_start_webhooks(f"http://{args.host}:{args.port}", register_with_sandbox=with_sandbox))
-        print(f"sync-assets: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
-        return dagster.wait()
+            registered = [False]
+
+            def start_receiver() -> subprocess.Popen:  # registered with the sandbox once, not per restart
+                proc = _start_webhooks(dagster_url, register_with_sandbox=with_sandbox and not registered[0])
+                registered[0] = True
+                return proc
+
+            receiver = _Restartable("webhook receiver", start_receiver)
+        print(f"sync-assets: Dagster UI on {dagster_url} (DAGSTER_HOME={home})", flush=True)
+        while dagster.poll() is None:
+            for helper in (worker, receiver):
+                if helper is not None:
+                    helper.revive_if_dead()
+            time.sleep(1.0)
+        return dagster.returncode
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in reversed(children):
+        # Stopped in reverse order of need: receiver, Dagster, run worker (interrupts its runs), sandbox.
+        started = [sandbox, worker and worker.proc, dagster, receiver and receiver.proc]
+        children = [c for c in reversed(started) if c is not None]
+        for proc in children:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-        for proc in reversed(children):
+        for proc in children:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -169,11 +169,14 @@ class RunWorker:
             _unlink(self.path)
             _answer(conn, {"refused": f"project code changed ({changed[0]}); the worker is reloading"})
             return changed
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            conn.close()
-            listener.close()
-            _execute_run_in_child(serialized)  # never returns
+            try:
+                conn.close()
+                listener.close()
+            finally:  # even on an interrupt right after the fork: the child must never run the parent's loop
+                _execute_run_in_child(serialized, parent)  # never returns
         self._children = {p for p in self._children if process_alive(p)} | {pid}
         _answer(conn, {"pid": pid})
         return []
@@ -202,12 +205,30 @@ def _answer(conn: socket.socket, message: dict) -> None:
         log.warning("could not answer the launcher: %s", exc)
 
 
-def _execute_run_in_child(serialized: str) -> None:
+def _interrupt_when_parent_dies(parent: int) -> None:
+    """Linux: SIGINT this run if the worker dies (killed, OOM) rather than leave it orphaned.
+
+    An orphan would outlive ``sync-assets dev`` (a new worker does not know it) and keep retrying against
+    services that are gone; interrupted, Dagster records it as failed and run retries take it up. A worker
+    that re-executes itself to load new code keeps its pid, so its runs go on. Elsewhere: a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGINT)
+    if os.getppid() != parent:  # the worker died between fork and prctl
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def _execute_run_in_child(serialized: str, parent: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _interrupt_when_parent_dies(parent)
         from dagster._cli.api import execute_run_command
 
         execute_run_command.main(args=[serialized], prog_name="dagster api execute_run", standalone_mode=False)

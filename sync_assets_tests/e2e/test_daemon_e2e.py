@@ -17,9 +17,14 @@ import pytest
 from sync_assets.connectors.shopify.orders import create_order, get_orders
 from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG
 from sync_assets.devstack import DevStack, RunInfo
-from sync_assets.flows import reference
 from sync_assets.domain.ids import order_external_id
-from sync_assets_tests.e2e.stack import eventually, netsuite_available, sales_order, storefront_available
+from sync_assets.flows import reference
+from sync_assets_tests.e2e.stack import (
+    eventually,
+    netsuite_available,
+    sales_order,
+    storefront_available,
+)
 
 pytestmark = pytest.mark.daemon
 

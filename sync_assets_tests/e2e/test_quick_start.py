@@ -8,6 +8,7 @@ Only the ports and the data folder differ from the quick start (so it runs besid
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,10 @@ def _runs(port: int) -> list[dict]:
     except (requests.RequestException, ValueError):
         return []  # the webserver is still starting
     return ((answer.get("data") or {}).get("runsOrError") or {}).get("results") or []
+
+
+def _worker_pids(log_path: Path) -> list[int]:
+    return [int(m) for m in re.findall(r"run worker ready on .* \(pid (\d+)\)", log_path.read_text())]
 
 
 def _orders_done(ledger_path: Path) -> int:
@@ -80,6 +85,14 @@ def test_sync_assets_dev_runs_the_product_and_stops_cleanly(tmp_path: Path) -> N
         workers = {t["value"] for r in runs for t in r["tags"] if t["key"] == "sync_assets/run_worker"}
         assert "warm" in workers, runs
         assert "Sensor tick caught an error" not in log_path.read_text(), tail(log_path, 6000)
+
+        # A run worker that dies is brought back (runs meanwhile start the default way).
+        (first,) = _worker_pids(log_path)
+        os.kill(first, signal.SIGKILL)
+        while len(_worker_pids(log_path)) < 2:
+            assert time.monotonic() < deadline + 60, f"the run worker was not restarted:\n{tail(log_path, 3000)}"
+            time.sleep(0.5)
+        assert "the run worker exited with code -9; restarting it" in log_path.read_text()
     finally:
         dev.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the command
         try:

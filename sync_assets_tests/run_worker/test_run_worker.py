@@ -183,8 +183,12 @@ def test_an_edited_policy_makes_the_worker_reload_before_the_next_run(worker: Wo
         assert finished.tags[WORKER_TAG] == "warm"
 
 
-def test_stopping_the_worker_interrupts_the_runs_it_started(worker: Worker) -> None:
-    """A run whose Shopify never answers is in flight when the worker is stopped: it must not outlive it."""
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_worker_that_stops_or_dies_interrupts_the_runs_it_started(worker: Worker, how: signal.Signals) -> None:
+    """A run whose Shopify never answers is in flight when the worker goes: it must not outlive it.
+
+    Stopped, the worker interrupts its runs itself; killed, the kernel signals them (parent-death signal).
+    """
     with dg.DagsterInstance.get() as instance:
         run = _create_run(instance, "orders_sync")
         instance.launch_run(run.run_id, workspace=None)
@@ -194,12 +198,16 @@ def test_stopping_the_worker_interrupts_the_runs_it_started(worker: Worker) -> N
             assert time.monotonic() < deadline, "the run never started"
             time.sleep(0.1)
 
-        worker.process.send_signal(signal.SIGTERM)
+        worker.process.send_signal(how)
         worker.process.wait(30)
         finished = _wait_finished(instance, run.run_id)
         assert finished.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE)
+        exit_deadline = time.monotonic() + 15  # the run is recorded as ended just before its process exits
+        while process_alive(pid) and time.monotonic() < exit_deadline:
+            time.sleep(0.1)
         assert not process_alive(pid)
-        assert not worker.socket.exists()
+        if how == signal.SIGTERM:
+            assert not worker.socket.exists()
 
 
 def test_socket_path_fits_the_platform_limit(tmp_path: Path) -> None:
