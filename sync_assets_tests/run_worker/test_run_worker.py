@@ -25,7 +25,12 @@ from sync_assets import settings
 from sync_assets.cli import install_instance_config, run_worker_command
 from sync_assets.defs.operations import DEAD_LETTERS, REFRESH_JOB
 from sync_assets.run_worker.launcher import PID_TAG, WORKER_TAG, WarmRunLauncher
-from sync_assets.run_worker.protocol import WorkerUnavailable, process_alive, request_run, socket_path
+from sync_assets.run_worker.protocol import (
+    WorkerUnavailable,
+    process_alive,
+    request_run,
+    socket_path,
+)
 
 STARTUP_SECONDS = 120.0  # the worker imports dagster and the project: seconds, more on a loaded machine
 RUN_SECONDS = 90.0
