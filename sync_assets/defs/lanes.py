@@ -29,6 +29,7 @@ from sync_assets.domain.policy import EntityPolicy
 FLOW_TAG = "sync_assets/flow"
 FINGERPRINT_TAG = "sync_assets/fingerprint"
 TRIGGER_TAG = "sync_assets/trigger"
+SENSOR_TRIGGER = "sensor"
 
 IN_FLIGHT_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -102,7 +103,7 @@ def realtime_sensor(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition:
         job=flow.job,
         minimum_interval_seconds=policy.interval_seconds or 1,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys=set(flow.resource_keys),
+        required_resource_keys=set(flow.resource_keys) | {"ledger"},  # the launch lease
         description=f"Real-time lane: {flow.description or flow.entity}. Polls every "
         f"{policy.interval_seconds or 1} s; one run in flight at most.",
     )
@@ -115,12 +116,16 @@ def realtime_sensor(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition:
         work = flow.probe(context, policy)
         if work is None:
             return dg.SkipReason(f"nothing new for {flow.entity}")
+        ledger = context.resources.ledger.get_ledger()
+        if not ledger.take_launch_lease(flow.entity, SENSOR_TRIGGER):
+            holder = ledger.launch_lease_holder(flow.entity) or "another trigger"
+            return dg.SkipReason(f"{holder} is launching a run for {flow.entity}; it takes what arrived")
         attempt = finished_attempts(context.instance, flow.entity, work.fingerprint)
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
                     run_key=f"{flow.entity}:{work.fingerprint}:{attempt}",
-                    tags=flow_tags(flow.entity, "sensor", work.fingerprint),
+                    tags=flow_tags(flow.entity, SENSOR_TRIGGER, work.fingerprint),
                 )
             ],
             cursor=work.summary,

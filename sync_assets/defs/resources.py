@@ -13,8 +13,14 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from sync_assets import settings
-from sync_assets.connectors.netsuite import ClientCredentialsAuth, NetSuiteClient, TokenBasedAuth, token_url_for
+from sync_assets.connectors.netsuite import (
+    ClientCredentialsAuth,
+    NetSuiteClient,
+    TokenBasedAuth,
+    token_url_for,
+)
 from sync_assets.connectors.shopify import ShopifyClient
+from sync_assets.defs.lanes import FLOW_TAG
 from sync_assets.state.ledger import Ledger
 
 
@@ -95,6 +101,12 @@ class LedgerResource(dg.ConfigurableResource):
         if self._ledger is None:
             self._ledger = Ledger(self.path)
         return self._ledger
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A flow's run has started: Dagster lists it in flight now, so the trigger's launch lease can go.
+        flow = (context.dagster_run.tags if context.dagster_run else {}).get(FLOW_TAG)
+        if flow:
+            self.get_ledger().release_launch_lease(flow)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._ledger is not None:

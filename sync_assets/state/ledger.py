@@ -16,6 +16,11 @@ Ledger rows, per (flow, source id):
   every target write is an idempotent upsert (external ids / idempotency keys).
 * ``dead`` rows with the same hash are skipped too (no hot retry loop on a bad record); an operator's
   ``mark_replayed`` or a changed payload makes them claimable again.
+
+Launch leases, per flow, close the gap in "one run in flight per flow": a trigger (the polling sensor, the
+webhook launcher) looks for a run in flight, then asks Dagster for one, which exists only a moment later.
+Two triggers can both see none in that moment. Each takes the flow's launch lease before asking; the
+run releases it when it starts (the ledger resource does), by when Dagster lists it as in flight.
 """
 
 from __future__ import annotations
@@ -79,6 +84,11 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inbox_topic ON inbox (topic, status, seq);
+CREATE TABLE IF NOT EXISTS launch_leases (
+    flow TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -89,6 +99,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 """
 
 DEFAULT_LEASE_SECONDS = 300.0
+# Covers a trigger's decision → Dagster's run created (≤ 1-3 s on a busy machine); also how long a lease
+# whose run never came (Dagster skipped a duplicate run key) holds the other trigger back.
+LAUNCH_LEASE_SECONDS = 15.0
 
 
 def _now_iso() -> str:
@@ -479,6 +492,36 @@ class Ledger:
         if topic:
             sql, args = sql + " WHERE topic = ?", [topic]
         return {r["status"]: r["n"] for r in self._connection().execute(sql + " GROUP BY status", args)}
+
+    # -- launch leases -------------------------------------------------------------------------------
+
+    def take_launch_lease(self, flow: str, holder: str, ttl_seconds: float = LAUNCH_LEASE_SECONDS) -> bool:
+        """The right to launch ``flow``'s next run: True if free, expired or already ``holder``'s."""
+        now = time.time()
+        with self._transaction() as conn:
+            row = conn.execute("SELECT holder, expires_at FROM launch_leases WHERE flow = ?", (flow,)).fetchone()
+            if row is not None and row["holder"] != holder and row["expires_at"] > now:
+                return False
+            conn.execute(
+                "INSERT INTO launch_leases (flow, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(flow) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                (flow, holder, now + ttl_seconds),
+            )
+            return True
+
+    def launch_lease_holder(self, flow: str) -> str | None:
+        row = self._connection().execute(
+            "SELECT holder FROM launch_leases WHERE flow = ? AND expires_at > ?", (flow, time.time())
+        ).fetchone()
+        return None if row is None else row["holder"]
+
+    def release_launch_lease(self, flow: str, holder: str | None = None) -> None:
+        """Release it (only ``holder``'s, when given): the run exists now, Dagster lists it in flight."""
+        with self._transaction() as conn:
+            if holder is None:
+                conn.execute("DELETE FROM launch_leases WHERE flow = ?", (flow,))
+            else:
+                conn.execute("DELETE FROM launch_leases WHERE flow = ? AND holder = ?", (flow, holder))
 
     # -- alerts --------------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ Nothing is lost while Dagster is unreachable or a launch fails: the events are d
 the launcher retries with backoff (a run that failed backs off too, so a broken job cannot become a run
 storm). The polling sensor remains the safety net for webhooks that never come.
 
-There is a small window where this thread and the sensor both see "nothing in flight" and both launch;
-the job tolerates it (inbox leases and ledger claims hand each record to one run), it only costs a run.
+Between "nothing in flight" and Dagster listing the new run there is a moment in which the sensor could
+decide the same; both take the ledger's launch lease for the flow first, so only one launches.
 
 The Dagster side is the :class:`RunPort` interface, so the coalescing logic is tested without a
 webserver; :class:`GraphQLRunPort` is the real one. Dagster itself is imported lazily, in this thread,
@@ -283,7 +283,15 @@ class Launcher:
                         self._counts["failed_runs"] += 1
                     return self._fail(route, f"run {finished} of {route.job_name} ended {status}", count=False)
                 state.failures = 0  # only a run that ended well proves the flow healthy again
-            run_id = self._port.launch(route)
+            if not self._ledger.take_launch_lease(route.entity, TRIGGER):
+                # The polling sensor is asking Dagster for a run this moment: that run takes these events.
+                with self._lock:
+                    self._counts["waits_for_in_flight"] += 1
+                return self._poll
+            try:
+                run_id = self._port.launch(route)
+            finally:  # launched (Dagster lists the run in flight now) or not launched at all
+                self._ledger.release_launch_lease(route.entity, TRIGGER)
         except LaunchError as error:
             return self._fail(route, str(error))
         state.last_run = run_id

@@ -54,8 +54,20 @@ def test_sensor_requests_one_coalesced_run_then_skips_and_the_job_syncs(sandbox,
         assert not skip.run_requests and "in flight" in skip.skip_message
         instance.report_run_failed(busy)
 
+        # The webhook launcher is asking Dagster for a run this moment: the sensor must not ask too.
+        ledger = resources["ledger"].get_ledger()
+        assert ledger.launch_lease_holder("orders") == "sensor"  # from the ticks above (no daemon made their runs)
+        assert not ledger.take_launch_lease("orders", "webhook")
+        ledger.release_launch_lease("orders")
+        assert ledger.take_launch_lease("orders", "webhook")
+        skip = tick()
+        assert not skip.run_requests and skip.skip_message == "webhook is launching a run for orders; it takes what arrived"
+        ledger.release_launch_lease("orders")
+        assert tick().run_requests and ledger.launch_lease_holder("orders") == "sensor"
+
         result = defs.resolve_job_def("orders_sync").execute_in_process(instance=instance)
         assert result.success
+        assert ledger.launch_lease_holder("orders") is None  # the run released the sensor's lease as it started
         check = result.get_asset_check_evaluations()[0]
         assert check.passed and check.metadata["orders_checked"].value == 3
         meta = result.asset_materializations_for_node("orders_to_netsuite")[0].metadata

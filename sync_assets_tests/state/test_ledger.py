@@ -197,3 +197,20 @@ def test_sigkill_at_random_points_leaves_a_consistent_file(tmp_path):
     # and the file is still writable by a fresh process
     led.mark_done("orders", "x", "1", "h")
     conn.close()
+
+
+def test_launch_lease_lets_one_trigger_launch_at_a_time(ledger, monkeypatch):
+    assert ledger.take_launch_lease("orders", "sensor")
+    assert ledger.take_launch_lease("orders", "sensor")  # its own: a later tick may ask again
+    assert not ledger.take_launch_lease("orders", "webhook")
+    assert ledger.take_launch_lease("inventory", "webhook")  # per flow
+    assert ledger.launch_lease_holder("orders") == "sensor"
+    ledger.release_launch_lease("orders", "webhook")  # not its lease: nothing happens
+    assert ledger.launch_lease_holder("orders") == "sensor"
+    ledger.release_launch_lease("orders")  # the run started
+    assert ledger.take_launch_lease("orders", "webhook")
+    # A lease whose run never came expires.
+    later = time.time() + 16
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert ledger.launch_lease_holder("orders") is None
+    assert ledger.take_launch_lease("orders", "sensor")

@@ -213,3 +213,26 @@ def test_events_waiting_from_before_a_restart_are_launched_at_start(ledger: Ledg
         _wait_for(lambda: len(dagster.launched) == 1)
     finally:
         launcher.stop()
+
+
+def test_waits_while_the_sensor_is_launching_then_releases_its_own_lease(ledger: Ledger, dagster: FakeDagster) -> None:
+    # The sensor saw nothing in flight and is asking Dagster for a run that Dagster does not list yet.
+    assert ledger.take_launch_lease("orders", "sensor")
+    launcher = Launcher(ledger, dagster)
+    put(ledger, 3)
+    launcher.run_once()
+    assert dagster.launched == []
+    ledger.release_launch_lease("orders")  # that run started (and is done: nothing in flight)
+    launcher.run_once()
+    assert len(dagster.launched) == 1
+    assert ledger.launch_lease_holder("orders") is None  # released once Dagster had the run
+    dagster.finish(dagster.launched[0])
+
+    def refuse(route: Route) -> str:
+        raise LaunchError("launchRun refused")
+
+    dagster.launch = refuse  # type: ignore[method-assign]
+    put(ledger, 1, start=3)
+    launcher.run_once()  # a failed launch must not keep the lease either
+    assert launcher.stats()["launches"] == 1
+    assert ledger.launch_lease_holder("orders") is None
