@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from sync_assets import settings  # noqa: E402
 from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG  # noqa: E402
-from sync_assets.devstack import DevStack, done_times  # noqa: E402
+from sync_assets.devstack import DevStack, RunInfo, done_times  # noqa: E402
 from sync_assets.domain.ids import order_external_id  # noqa: E402
 from sync_assets.flows import reference  # noqa: E402
 
@@ -57,6 +57,7 @@ def figures(ctx) -> list:
     return [
         Figure("burst", "time to drain", "s", [r["drain_seconds"]], note=note),
         Figure("burst", "orders runs", "runs", [r["runs"]], "a handful, not one per order"),
+        Figure("burst", "orders runs in flight at once", "runs", [r["peak_runs"]], "1"),
         Figure("burst", "failed runs + dead letters + undone", "count",
                [r["failed_runs"] + r["dead_letters"] + r["undone"]], "0"),  # fmt: skip
         Figure("burst", "NetSuite peak in flight", "requests", [r["netsuite_peak"] or 0], f"≤ {r['limit']}"),
@@ -117,7 +118,8 @@ def run(count: int, root: Path, *, webhooks: bool) -> dict:
     print(f"\n-- drained {len(done)}/{count} orders in {drain:.1f} s after the burst began "
           f"({len(done) / drain if drain > 0 else float('nan'):.1f} orders/s; placing them took {placed:.1f} s)")
     print(f"   read back through SuiteQL: {len(in_netsuite)} sales orders, {len(duplicates)} duplicated external ids")
-    print(f"   orders runs: {len(runs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_status.items())) or 'none'})")
+    print(f"   orders runs: {len(runs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_status.items())) or 'none'}); "
+          f"at most {peak_runs_in_flight(runs)} in flight at once")
     for r in sorted(runs, key=lambda r: r.created):
         took = (r.ended - r.started) if r.ended and r.started else float("nan")
         print(f"     {r.run_id[:8]} {r.tags.get(TRIGGER_TAG, '?'):8} {r.status:8} created +{r.created - t0:6.1f} s, ran {took:6.1f} s")
@@ -136,8 +138,19 @@ def run(count: int, root: Path, *, webhooks: bool) -> dict:
         "failed_runs": sum(r.status == "FAILURE" for r in runs), "dead_letters": len(dead),
         "undone": len(failed_entries), "in_netsuite": len(in_netsuite), "duplicates": len(duplicates),
         "netsuite_peak": counters.get("netsuite_peak_admitted"), "netsuite_throttled": c.get("netsuite.throttled", 0),
-        "shopify_throttled": c.get("shopify.throttled", 0),
+        "shopify_throttled": c.get("shopify.throttled", 0), "peak_runs": peak_runs_in_flight(runs),
     }  # fmt: skip
+
+
+def peak_runs_in_flight(runs: list[RunInfo]) -> int:
+    """Most orders runs alive at one moment, from creation to end (the coalescing invariant says 1)."""
+    edges = sorted([(r.created, 1) for r in runs] + [(r.ended or float("inf"), -1) for r in runs],
+                   key=lambda edge: (edge[0], edge[1]))  # an end before a start at the same instant
+    peak = alive = 0
+    for _, step in edges:
+        alive += step
+        peak = max(peak, alive)
+    return peak
 
 
 if __name__ == "__main__":
