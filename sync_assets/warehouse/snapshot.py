@@ -81,7 +81,7 @@ def _copy_into(conn: duckdb.DuckDBPyConnection, src: str, tmp: Path, exported_at
         try:
             for schema in SCHEMAS:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAP}.{schema}")
-            for name in (*RAW_TABLES, *STAGING_VIEWS, *ANALYTICS_VIEWS):
+            for name in (*RAW_TABLES, *_flow_raw_tables(conn, src), *STAGING_VIEWS, *ANALYTICS_VIEWS):
                 created = conn.execute(f"CREATE TABLE {_SNAP}.{name} AS SELECT * FROM {src}.{name}").fetchall()
                 counts[name] = created[0][0]  # CTAS answers with its row count
             conn.execute(
@@ -96,6 +96,15 @@ def _copy_into(conn: duckdb.DuckDBPyConnection, src: str, tmp: Path, exported_at
     finally:
         conn.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
     return counts
+
+
+def _flow_raw_tables(conn: duckdb.DuckDBPyConnection, src: str) -> list[str]:
+    """Raw tables a flow creates itself (e.g. ``raw.reconciliation_findings``), beyond the shared schema's."""
+    rows = conn.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'raw'",
+        [src.strip('"')],
+    ).fetchall()
+    return sorted(name for (name,) in rows if name not in RAW_TABLES)
 
 
 def _write_parquet(tmp_db: Path, parquet_dir: Path, tag: str) -> dict[str, Path]:

@@ -55,6 +55,20 @@ def test_snapshot_is_complete_materialised_and_has_parquet(conn, wh_path, tmp_pa
     assert sorted(p.name for p in target.parent.iterdir()) == ["parquet", "warehouse.duckdb"]  # no temp left
 
 
+def test_raw_tables_a_flow_creates_itself_are_exported_too(conn, wh_path, tmp_path):
+    from sync_assets.flows.reconciliation import REPORT_DDL, REPORT_TABLE
+
+    _load(conn, [1], "r1")
+    conn.execute(REPORT_DDL)
+    conn.execute(f"INSERT INTO {REPORT_TABLE} (run_id, checked_at, kind, order_id, requeued) "
+                 "VALUES ('r1', now(), 'missing', 'gid://shopify/Order/1', true)")  # fmt: skip
+    conn.close()
+    result = export_snapshot(wh_path, tmp_path / "snap.duckdb")
+    assert result.row_counts[REPORT_TABLE] == 1
+    with duckdb.connect(str(tmp_path / "snap.duckdb"), read_only=True) as snap:
+        assert snap.execute(f"SELECT kind, requeued FROM {REPORT_TABLE}").fetchall() == [("missing", True)]
+
+
 def test_locked_live_file_retries_then_fails_clearly_leaving_old_snapshot(conn, wh_path, tmp_path):
     _load(conn, [1], "r1")
     conn.close()
