@@ -61,7 +61,7 @@ from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
-from sync_assets.flows.metering import api_numbers, stats_delta
+from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
 
@@ -122,14 +122,10 @@ class FulfillmentsRunResult:
     def numbers(self) -> dict[str, int | float]:
         lags = [o.lag_seconds for o in self.outcomes.values() if o.lag_seconds is not None]
         return {
-            "records": len(self.outcomes),
-            "written": self.count(SYNCED),
+            **record_numbers(synced=self.count(SYNCED), skipped=self.count(SKIPPED), dead_lettered=self.count(DEAD),
+                             failed=self.count(FAILED), lags=lags),
             "adopted": sum(1 for o in self.outcomes.values() if o.adopted),
             "tracking_updates": sum(1 for o in self.outcomes.values() if o.tracking_sent),
-            "unchanged": self.count(SKIPPED),
-            "dead_lettered": self.count(DEAD),
-            "failed": self.count(FAILED),
-            "lag_seconds_max": float(max(lags)) if lags else 0.0,
             **api_numbers(self.shopify_stats, self.netsuite_stats),
         }
 

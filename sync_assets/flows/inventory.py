@@ -54,7 +54,7 @@ from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory
-from sync_assets.flows.metering import api_numbers, stats_delta
+from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
 
@@ -123,13 +123,9 @@ class InventoryRunResult:
 
     def numbers(self) -> dict[str, int | float]:
         return {
-            "records": len(self.snapshots),
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "dead_lettered": len(self.dead_lettered),
-            "failed": len(self.failed),
+            **record_numbers(synced=self.written, skipped=self.unchanged, dead_lettered=len(self.dead_lettered),
+                             failed=len(self.failed), lags=self.lag_seconds),
             "stale_retries": self.stale_retries,
-            "lag_seconds_max": float(max(self.lag_seconds)) if self.lag_seconds else 0.0,
             **api_numbers(self.shopify_stats, self.netsuite_stats),
         }
 

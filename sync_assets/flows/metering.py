@@ -1,8 +1,25 @@
-"""API usage of one run, shared by every flow: what the clients' stats moved by, as numeric metadata."""
+"""One run's numbers, named alike in every flow so the UI's plots compare: records by outcome, lag, and
+API usage (what the clients' stats moved by)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Iterable, Mapping
+
+
+def record_numbers(*, synced: int, skipped: int, dead_lettered: int, failed: int,
+                   lags: Iterable[float] = ()) -> dict[str, int | float]:  # fmt: skip
+    """Records this run considered, by outcome, and how far behind their source they landed (seconds)."""
+    ordered = sorted(lags)
+    return {
+        "records": synced + skipped + dead_lettered + failed,
+        "records_synced": synced,
+        "records_skipped": skipped,
+        "records_dead_lettered": dead_lettered,
+        "records_failed": failed,
+        "lag_seconds_p50": float(statistics.median(ordered)) if ordered else 0.0,
+        "lag_seconds_max": float(ordered[-1]) if ordered else 0.0,
+    }
 
 
 def stats_delta(after: Mapping[str, float], before: Mapping[str, float]) -> dict[str, float]:

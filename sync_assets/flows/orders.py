@@ -30,7 +30,6 @@ Plain Python over the clients, the ledger and a warehouse connection factory: no
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,7 +38,6 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
 from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
@@ -59,7 +57,7 @@ from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, 
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.state.ledger import Claim, Ledger
-from sync_assets.flows.metering import api_numbers, stats_delta
+from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 
 log = logging.getLogger(__name__)
 
@@ -144,18 +142,13 @@ class OrdersRunResult:
 
     def numbers(self) -> dict[str, float | int]:
         """The run's numeric metadata (the Dagster UI plots these)."""
-        lags = self.lags
         return {
-            "records_synced": self.count(SYNCED),
-            "records_skipped": self.count(SKIPPED),
-            "records_dead_lettered": self.count(DEAD),
-            "records_failed": self.count(FAILED),
+            **record_numbers(synced=self.count(SYNCED), skipped=self.count(SKIPPED), dead_lettered=self.count(DEAD),
+                             failed=self.count(FAILED), lags=self.lags),
             "inbox_events": self.inbox_events,
             "orders_read_via_bulk": int(self.read_via_bulk),
             "customers_created": self.customers_created,
             "deposits_written": self.deposits_written,
-            "lag_seconds_p50": float(statistics.median(lags)) if lags else 0.0,
-            "lag_seconds_max": float(lags[-1]) if lags else 0.0,
             **api_numbers(self.shopify_stats, self.netsuite_stats),
             "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
         }

@@ -37,7 +37,7 @@ def test_sensor_and_asset(sandbox, tmp_path):
         result = dg.materialize([asset], resources=resources, instance=instance)
         assert result.success
         [materialization] = result.asset_materializations_for_node("shopify__fulfillments")
-        assert materialization.metadata["written"].value == 2
+        assert materialization.metadata["records_synced"].value == 2
         [check] = result.get_asset_check_evaluations()
         assert check.passed and check.check_name == defs_fulfillments.ONCE_CHECK
         assert not evaluate(sensor, instance, resources).run_requests
@@ -53,5 +53,5 @@ def test_sensor_and_asset(sandbox, tmp_path):
         result = dg.materialize([asset], resources=resources, instance=instance)
         [materialization] = result.asset_materializations_for_node("shopify__fulfillments")
         assert materialization.metadata["tracking_updates"].value == 1
-        assert materialization.metadata["written"].value == 1
+        assert materialization.metadata["records_synced"].value == 1
         assert not evaluate(sensor, instance, resources).run_requests

@@ -48,7 +48,7 @@ def test_sensor_run_and_skip(sandbox, tmp_path):
         metadata = {m.asset_key: m.metadata for m in levels}
         numbers = {k: v.value for k, v in metadata[defs_inventory.LEVELS].items()}
         assert numbers["records"] > 0 and numbers["records"] % 2 == 0  # every changed SKU × 2 locations
-        assert numbers["written"] + numbers["unchanged"] == numbers["records"] and numbers["shopify_api_calls"] > 0
+        assert numbers["records_synced"] + numbers["records_skipped"] == numbers["records"] and numbers["shopify_api_calls"] > 0
         assert metadata[defs_inventory.SNAPSHOTS]["dagster/row_count"].value == metadata[defs_inventory.LEVELS]["records"].value
         [check] = result.get_asset_check_evaluations()
         assert check.passed and check.check_name == defs_inventory.NON_NEGATIVE_CHECK

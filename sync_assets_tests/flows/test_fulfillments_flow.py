@@ -132,7 +132,7 @@ def test_tracking_added_or_changed_later_reaches_shopify_once_per_value(sandbox,
     assert pending.id == a.id and pending.tracking_only
     added = flow.run_fulfillments_flow(shopify, netsuite, ledger, NO_OVERLAP)
     assert list(added.outcomes) == [a.id] and added.outcomes[a.id].status == flow.SYNCED
-    assert added.numbers()["tracking_updates"] == 1 and added.numbers()["written"] == 1
+    assert added.numbers()["tracking_updates"] == 1 and added.numbers()["records_synced"] == 1
     assert shown(shopify, a.order_gid) == ["1ZLATE0001"]
     assert len(fulfillments_of(shopify, a.order_gid)) == 1  # updated in place, not a second fulfillment
 
