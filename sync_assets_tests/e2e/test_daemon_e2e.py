@@ -8,6 +8,8 @@ flow then carries NetSuite's quantities for the ordered SKU to the storefront. O
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -19,6 +21,7 @@ from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG
 from sync_assets.devstack import DevStack, RunInfo
 from sync_assets.domain.ids import order_external_id
 from sync_assets.flows import reference
+from sync_assets.run_worker.launcher import PID_TAG
 from sync_assets_tests.e2e.stack import (
     eventually,
     netsuite_available,
@@ -115,3 +118,30 @@ def test_orders_reach_netsuite_by_polling_and_by_webhook_then_inventory_reaches_
     assert any(b for _, b in pairs.values()), pairs  # the SKU is stocked somewhere: not a 0 == 0 pass
     failed = [r for r in stack.runs() if r.status == "FAILURE"]
     assert not failed, f"runs failed: {failed}\n{stack.logs()}"
+
+
+def test_a_run_killed_mid_batch_is_failed_by_the_daemon_and_its_order_still_arrives_once(stack: DevStack) -> None:
+    """SIGKILL the process of an orders run while NetSuite answers slowly: run monitoring (the launcher's
+    pid health check) must fail the run, or its flow would count it in flight forever; a later run syncs
+    the order, exactly once."""
+    netsuite = stack.netsuite_client()
+    shopify = stack.shopify_client()
+    stack.control.set_faults("slow", service="netsuite", seconds=2.0)
+    try:
+        order, since = _place_one(shopify, 3)
+
+        def running_run() -> RunInfo | None:
+            runs = [r for r in _orders_runs_after(stack, since) if r.status == "STARTED" and PID_TAG in r.tags]
+            return runs[0] if runs else None
+
+        victim = eventually(stack, "an orders run in flight for the order", running_run)
+        os.kill(int(victim.tags[PID_TAG]), signal.SIGKILL)
+    finally:
+        stack.control.clear_faults()
+
+    def failed() -> RunInfo | None:
+        (run,) = [r for r in stack.runs({FLOW_TAG: "orders"}) if r.run_id == victim.run_id]
+        return run if run.status == "FAILURE" else None
+
+    eventually(stack, f"the daemon to fail killed run {victim.run_id[:8]}", failed)
+    _assert_synced_once(stack, netsuite, order)
