@@ -33,7 +33,8 @@ from sync_assets.run_worker.protocol import (
 log = logging.getLogger("sync_assets.run_worker")
 
 DEFINITIONS_MODULE = "sync_assets.definitions"
-# Imported by every run after RUN_START; loading them once here is the point of the worker.
+# What a run imports on its way to RUN_START and after it (instance storages, execution, the project):
+# loading them once here is the point of the worker.
 PRELOAD = (
     "dagster._cli.api",
     "dagster._core.execution.api",
@@ -43,8 +44,6 @@ PRELOAD = (
     "dagster._core.storage.event_log.sqlite.sqlite_event_log",
     "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
     "dagster._core.storage.local_compute_log_manager",
-    "dagster._core.storage.noop_compute_log_manager",
-    "dagster._core.launcher.sync_in_memory_run_launcher",
     "dagster._utils.test",
     "dagster._core.run_coordinator.default_run_coordinator",
     "sync_assets.run_worker.launcher",
