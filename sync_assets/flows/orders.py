@@ -15,7 +15,8 @@ One call of :func:`run_orders_flow` is one batch:
    is written for it) and gives the payload hash the ledger claims with — an unchanged re-delivery is
    skipped, an edit is re-sent.
 3. **Write**: customers (external id, then email, else upsert by external id), then per order the sales
-   order (``PUT salesOrder/eid:…?replace=item``) and its deposits, each an upsert by external id, so an
+   order (``PUT salesOrder/eid:…?replace=item``), its deposits and its refunds (customer refunds against
+   the deposit; the ledger's ``refunds`` flow skips those already written), each an upsert by external id, so an
    answer lost after NetSuite committed is harmless to repeat. The ledger says ``done`` only after
    NetSuite confirmed. NetSuite refusing a record dead-letters it; NetSuite unavailable releases the
    claim and stops writing (the next run retries).
@@ -51,7 +52,7 @@ from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import id_sort_key
 from sync_assets.domain.money import money_bag, nodes, payload_hash
 from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order, resolve_item_id
-from sync_assets.domain.payments import PaymentContext, deposits_for_order
+from sync_assets.domain.payments import DepositNotInNetSuite, PaymentContext, deposits_for_order, refunds_for_order
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
 from sync_assets.flows import reference
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 FLOW = "orders"
 CUSTOMERS_FLOW = "customers"
 PAYMENTS_FLOW = "payments"
+REFUNDS_FLOW = "refunds"
 TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
 _PLACEHOLDER_ID = "0"
 _DUPLICATE_PAUSES = (0.5, 1.0, 2.0)  # stands in for ids only NetSuite can give, while validating and hashing
@@ -128,6 +130,7 @@ class OrdersRunResult:
     customers_created: int = 0
     customers_matched: int = 0
     deposits_written: int = 0
+    refunds_written: int = 0
     netsuite_unavailable: str | None = None  # why writing stopped early, if it did
     shopify_stats: dict[str, float] = field(default_factory=dict)
     netsuite_stats: dict[str, float] = field(default_factory=dict)
@@ -149,6 +152,7 @@ class OrdersRunResult:
             "orders_read_via_bulk": int(self.read_via_bulk),
             "customers_created": self.customers_created,
             "deposits_written": self.deposits_written,
+            "refunds_written": self.refunds_written,
             **api_numbers(self.shopify_stats, self.netsuite_stats),
             "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
         }
@@ -485,8 +489,12 @@ def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: Orders
         ctx = _mapping_context(skus, currencies, policy, config, _PLACEHOLDER_ID)
         p.draft = map_order_to_sales_order(order, ctx)
         deposits = deposits_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
+        # A refund changes neither the sales order nor the deposits: its own hash makes the order new work.
+        refunds, rejected = refunds_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies),
+                                              {d.external_id: _PLACEHOLDER_ID for d in deposits})
         customer_ref = p.customer_key.external_id if p.customer_key else f"default:{p.default_customer}"
-        p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits]])
+        p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits],
+                               [r.payload_hash for r in refunds], [r.error.reason for r in rejected]])
     except MappingError as exc:
         p.error = exc
     return p
@@ -555,6 +563,8 @@ class _Writer:
         except (_Unavailable, TransientError, ThrottledError) as exc:
             self._stop(f"NetSuite unavailable: {exc}")
             self._release(p, outcome, str(exc))
+        except DepositNotInNetSuite as exc:  # the order is retried next run, when its deposit is there
+            self._release(p, outcome, str(exc))
         except AuthenticationError as exc:
             self._stop(f"NetSuite refused the credentials: {exc}")
             self._release(p, outcome, str(exc))
@@ -571,18 +581,42 @@ class _Writer:
         assert p.draft is not None
         draft = _remap(p, customer_id)
         so_id = self._upsert("salesOrder", draft.external_id, draft.body, replace=("item",))
-        deposit_ids = []
+        deposit_ids: dict[str, str] = {}
         for deposit in deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id)):
             deposit_id = self._upsert("customerDeposit", deposit.external_id, deposit.body)
             self.ledger.mark_done(PAYMENTS_FLOW, deposit.source_id, deposit_id, deposit.payload_hash)
-            deposit_ids.append(deposit_id)
+            deposit_ids[deposit.external_id] = deposit_id
+        refunds_written = self._write_refunds(order, customer_id, deposit_ids)
         self.ledger.mark_done(FLOW, p.source_id, so_id, claim.payload_hash)
         outcome.written_at = time.time()
         outcome.status, outcome.target_id, outcome.customer_id = SYNCED, so_id, customer_id
-        outcome.external_id, outcome.deposit_ids, outcome.cancelled = draft.external_id, tuple(deposit_ids), draft.is_cancellation
+        outcome.external_id, outcome.deposit_ids, outcome.cancelled = draft.external_id, tuple(deposit_ids.values()), draft.is_cancellation
         outcome.expected_total = _storefront_total(order)
         with self._lock:
             self.result.deposits_written += len(deposit_ids)
+            self.result.refunds_written += refunds_written
+
+    def _write_refunds(self, order: dict, customer_id: str, deposit_ids: Mapping[str, str]) -> int:
+        """Upsert the order's refunds not yet written at this payload; a refund that cannot be mapped, or that
+        NetSuite refuses, is dead-lettered alone (flow ``refunds``) and the order still syncs."""
+        drafts, rejected = refunds_for_order(order, PaymentContext(customer_id, self.currencies), deposit_ids)
+        for bad in rejected:
+            self.ledger.dead_letter(REFUNDS_FLOW, bad.source_id, bad.error.reason, bad.transaction, bad.error.field_path)
+        written = 0
+        for refund in drafts:
+            if self.ledger.settled(REFUNDS_FLOW, refund.source_id, refund.payload_hash):
+                continue
+            try:
+                refund_id = self._upsert("customerRefund", refund.external_id, refund.body)
+            except RequestRejected as exc:
+                if isinstance(exc, (NetSuiteRecordLocked, NetSuiteDuplicateRecord)):
+                    raise
+                self.ledger.dead_letter(REFUNDS_FLOW, refund.source_id, f"NetSuite refused the customer refund: {exc}",
+                                        refund.body, getattr(exc, "error_path", None))
+                continue
+            self.ledger.mark_done(REFUNDS_FLOW, refund.source_id, refund_id, refund.payload_hash)
+            written += 1
+        return written
 
     def _upsert(self, record_type: str, external_id: str, body: dict, **kw) -> str:
         """An upsert by external id. "Already exists" on a PUT means an earlier attempt of this same write

@@ -12,6 +12,8 @@ gets a 400 ``{"error": "..."}`` that names the field.
   shopify_throttle_status, bulk_seconds}
 - ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
+- ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order
+  (a REFUND transaction; ``orders/updated`` fires). ``unchecked`` allows more than Shopify would refund
 - ``POST netsuite/receive_inventory`` {sku, location_key, quantity}: goods arrive at a NetSuite location
 - ``POST netsuite/fulfill_sales_orders`` {older_than_seconds}: NetSuite ships open sales orders that old
 - ``GET|POST|DELETE webhooks`` {address, topics, duplicate_rate, reorder}
@@ -25,6 +27,7 @@ import flask
 
 from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
 from sync_assets.sandbox.generator import CatalogSpecError
+from sync_assets.sandbox.shopify import UserError
 from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
 
 if TYPE_CHECKING:
@@ -102,6 +105,25 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ControlError(f"orders: seed must be an integer, got {seed!r}")
         return flask.jsonify(orders=sandbox.place_orders(count, seed))
+
+    @bp.post("/shopify/refund")
+    def refund() -> flask.Response:
+        body = _only(_body(), "refund", ("order_id", "amount", "parent_transaction_id", "unchecked"))
+        order_id, amount, parent = body.get("order_id"), body.get("amount"), body.get("parent_transaction_id")
+        if not isinstance(order_id, str) or (parent is not None and not isinstance(parent, str)):
+            raise ControlError("refund: order_id (and parent_transaction_id, if given) must be strings")
+        if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+            raise ControlError(f"refund: amount must be a decimal string or number, got {amount!r}")
+        unchecked = body.get("unchecked", False)
+        if not isinstance(unchecked, bool):
+            raise ControlError(f"refund: unchecked must be a boolean, got {unchecked!r}")
+        try:
+            order = sandbox.shopify.refund_order(order_id, amount, parent, unchecked)
+        except UserError as error:
+            raise ControlError(f"refund: {'.'.join(error.field or [])}: {error}") from None
+        return flask.jsonify(order_id=order["id"], updated_at=order["updatedAt"],
+                             financial_status=order["displayFinancialStatus"],
+                             refund_id=order["transactions"][-1]["id"])
 
     @bp.post("/netsuite/receive_inventory")
     def receive_inventory() -> flask.Response:

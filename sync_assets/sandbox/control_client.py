@@ -112,6 +112,14 @@ class SandboxControl:
             body["seed"] = seed
         return self._call("POST", "orders", body)["orders"]
 
+    def refund_order(self, order_id: str, amount: str, *, parent_transaction_id: str | None = None,
+                     unchecked: bool = False) -> dict[str, Any]:
+        """Refund part of a paid Shopify order: {order_id, updated_at, financial_status, refund_id}."""
+        body: dict[str, Any] = {"order_id": order_id, "amount": amount, "unchecked": unchecked}
+        if parent_transaction_id is not None:
+            body["parent_transaction_id"] = parent_transaction_id
+        return self._call("POST", "shopify/refund", body)
+
     def receive_inventory(self, sku: str, location_key: str, quantity: int) -> dict[str, Any]:
         """A NetSuite inventory receipt: on hand (and available) of ``sku`` at ``location_key`` += quantity."""
         return self._call(

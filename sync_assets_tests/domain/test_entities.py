@@ -11,7 +11,7 @@ from sync_assets.domain.fulfillments import FulfillmentContext, is_shipped, map_
 from sync_assets.domain.inventory import (
     NetSuiteLevel, SafetyStock, available_to_sell, compute_available, diff_against_storefront,
 )
-from sync_assets.domain.payments import PaymentContext, deposits_for_order
+from sync_assets.domain.payments import DepositNotInNetSuite, PaymentContext, deposits_for_order, refunds_for_order
 from sync_assets_tests.domain.factories import money, order
 
 
@@ -58,6 +58,52 @@ def test_deposit_per_successful_sale_or_capture():
     with pytest.raises(MappingError, match="malformed money"):
         deposits_for_order(order(transactions=[{"id": "7", "kind": "SALE", "status": "SUCCESS", "amountSet": money("x")}]),
                            PaymentContext("107", {"USD": "1"}))
+
+
+def _txn(n: int, kind: str, amount: str, parent: int | None = None, currency: str = "USD", **extra) -> dict:
+    return {"id": f"gid://shopify/OrderTransaction/{n}", "kind": kind, "status": "SUCCESS", "gateway": "stripe",
+            "processedAt": "2025-09-22T10:00:00Z", "amountSet": money(amount, currency),
+            "parentTransaction": {"id": f"gid://shopify/OrderTransaction/{parent}"} if parent else None, **extra}
+
+
+_DEPOSITS = {"shopify-payment-1": "501", "shopify-payment-2": "502"}
+
+
+def test_refund_against_the_parent_deposit_then_any_deposit_with_enough_left():
+    o = order(transactions=[_txn(1, "SALE", "10.00"), _txn(2, "SALE", "20.00"), _txn(3, "REFUND", "4.00", parent=2),
+                            _txn(4, "REFUND", "8.00"), {**_txn(5, "REFUND", "1.00"), "status": "FAILURE"}])
+    drafts, rejected = refunds_for_order(o, PaymentContext("107", {"USD": "1"}), _DEPOSITS)
+    assert rejected == []
+    first, second = drafts
+    assert first.external_id == "shopify-refund-3" and first.deposit_external_id == "shopify-payment-2"
+    assert first.body == {"externalId": "shopify-refund-3", "customer": {"id": "107"}, "currency": {"id": "1"},
+                          "tranDate": "2025-09-22", "memo": "Shopify #1001 refund via stripe",
+                          "deposit": {"items": [{"doc": {"id": "502"}, "apply": True, "amount": 4.0}]}}
+    assert second.deposit_external_id == "shopify-payment-1"  # no parent: the first deposit with 8.00 left
+
+
+def test_bad_refunds_are_rejected_alone_with_the_field_named():
+    o = order(transactions=[_txn(1, "SALE", "10.00"), _txn(2, "SALE", "20.00"), _txn(3, "REFUND", "6.00", parent=1),
+                            _txn(4, "REFUND", "5.00", parent=1), _txn(5, "REFUND", "x"),
+                            _txn(6, "REFUND", "1.00", currency="JPY"), _txn(7, "REFUND", "25.00"),
+                            _txn(8, "REFUND", "4.00", parent=1)])
+    drafts, rejected = refunds_for_order(o, PaymentContext("107", {"USD": "1"}), _DEPOSITS)
+    assert [d.external_id for d in drafts] == ["shopify-refund-3", "shopify-refund-8"]  # 6 + 4 = the whole 10.00
+    reasons = {r.source_id.rsplit("/", 1)[-1]: (r.error.field_path, r.error.reason) for r in rejected}
+    assert reasons["4"] == ("transactions[3].amountSet.shopMoney.amount",
+                            "refund of 5.00 USD is more than the 4.00 left on deposit shopify-payment-1")
+    assert reasons["5"][0] == "transactions[4].amountSet.shopMoney.amount" and "malformed money" in reasons["5"][1]
+    assert reasons["6"] == ("transactions[5].amountSet.shopMoney.currencyCode", "currency JPY is not supported")
+    assert reasons["7"][1] == "refund of 25.00 USD is more than the 24.00 left on the order's deposits"
+
+
+def test_a_refund_whose_deposit_has_no_netsuite_id_waits():
+    o = order(transactions=[_txn(1, "SALE", "10.00"), _txn(3, "REFUND", "6.00", parent=1)])
+    with pytest.raises(DepositNotInNetSuite, match="shopify-refund-3 waits for deposit shopify-payment-1"):
+        refunds_for_order(o, PaymentContext("107", {"USD": "1"}), {})
+    unpaid = order(transactions=[_txn(3, "REFUND", "6.00")])
+    _, [rejected] = refunds_for_order(unpaid, PaymentContext("107", {"USD": "1"}), {})
+    assert rejected.error.reason == "refund of 6.00 USD is more than the 0.00 left on the order's deposits"
 
 
 def test_available_to_sell_never_negative():

@@ -139,3 +139,50 @@ def test_concurrency_limit_answers_429() -> None:
     assert third.get_json()["o:errorDetails"][0]["o:errorCode"] == "CONCURRENCY_LIMIT_EXCEEDED"
     assert sorted(results) == [200, 200]
     assert counters.snapshot()["netsuite.throttled"] == 1 and backend.peak_in_flight() == 2
+
+
+def _refund(deposit_id: str, amount, customer: str = "1") -> dict:
+    return {"customer": {"id": customer}, "currency": {"id": "1"}, "tranDate": "2026-03-15", "memo": "returned",
+            "deposit": {"items": [{"doc": {"id": deposit_id}, "apply": True, "amount": amount}]}}
+
+
+def test_customer_refund_applies_against_the_deposit_and_shows_in_suiteql() -> None:
+    _, client, _ = make()
+    dep = client.call("PUT", f"{R}/customerDeposit/eid:PAY-R", body={"customer": {"id": "1"}, "payment": 50,
+                                                                     "currency": {"id": "1"}})
+    dep_id = dep.headers["Location"].rsplit("/", 1)[-1]
+    first = client.call("PUT", f"{R}/customerRefund/eid:RF-1", body=_refund(dep_id, 30))
+    assert first.status_code == 204
+    again = client.call("PUT", f"{R}/customerRefund/eid:RF-1", body=_refund(dep_id, 30))  # upsert: not counted twice
+    assert again.status_code == 204 and again.headers["Location"] == first.headers["Location"]
+    got = client.call("GET", f"{R}/customerRefund/eid:RF-1").get_json()
+    assert got["total"] == 30 and got["customer"]["id"] == "1" and got["externalId"] == "RF-1"
+    too_much = client.call("PUT", f"{R}/customerRefund/eid:RF-2", body=_refund(dep_id, 20.01))
+    assert too_much.status_code == 400
+    detail = too_much.get_json()["o:errorDetails"][0]
+    assert detail["o:errorPath"] == "deposit.items[0].amount" and "remaining amount (20" in detail["detail"]
+    assert client.call("PUT", f"{R}/customerRefund/eid:RF-2", body=_refund(dep_id, 20)).status_code == 204
+    rows = client.suiteql("SELECT t.externalid, t.foreigntotal, l.previousdoc FROM transaction t JOIN "
+                          "previoustransactionlinelink l ON l.nextdoc = t.id WHERE t.type = 'CustRfnd' "
+                          "ORDER BY t.externalid").get_json()["items"]
+    assert [(r["externalid"], r["foreigntotal"], r["previousdoc"]) for r in rows] == [
+        ("RF-1", "30", dep_id), ("RF-2", "20", dep_id)]
+
+
+def test_customer_refund_refuses_unknown_or_foreign_deposits_and_customers() -> None:
+    _, client, _ = make()
+    dep = client.call("PUT", f"{R}/customerDeposit/eid:PAY-S", body={"customer": {"id": "1"}, "payment": 10})
+    dep_id = dep.headers["Location"].rsplit("/", 1)[-1]
+    cases = [
+        (_refund("99999", 5), "deposit.items[0].doc"),
+        (_refund(dep_id, 5, customer="99999"), "customer"),
+        (_refund(dep_id, 5, customer="2"), "deposit.items[0].doc"),  # someone else's deposit
+        ({"customer": {"id": "1"}}, "deposit"),
+        (_refund(dep_id, 0), "deposit.items[0].amount"),
+    ]
+    for body, path in cases:
+        resp = client.call("PUT", f"{R}/customerRefund/eid:RF-BAD", body=body)
+        assert resp.status_code == 400, body
+        assert resp.get_json()["o:errorDetails"][0]["o:errorPath"] == path, body
+    assert client.call("GET", f"{R}/customerRefund/eid:RF-BAD").status_code == 404
+    assert client.suiteql("SELECT id FROM transaction WHERE type = 'CustRfnd'").get_json()["items"] == []

@@ -24,7 +24,7 @@ from .writes import RECORD_TABLES, Writer, find_id, require
 RECORD_PREFIX = "/services/rest/record/v1"
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 SINGULAR = "application/vnd.oracle.resource+json; type=singular"
-WRITABLE = {"customer", "salesOrder", "customerDeposit", "customerPayment", "itemFulfillment"}  # itemFulfillment: PATCH only
+WRITABLE = {"customer", "salesOrder", "customerDeposit", "customerPayment", "customerRefund", "itemFulfillment"}  # itemFulfillment: PATCH only
 GET_PARAMS = {"expandSubResources", "fields", "expand", "simpleEnumFormat"}
 
 

@@ -124,7 +124,7 @@ class AccountDB:
         self._ids = {kind: itertools.count(start) for kind, start in
                      {"item": 1, "location": 1, "pricelevel": 1, "customer": 1, "transaction": 1,
                       "tracking": 1}.items()}
-        self._tranids = {t: itertools.count(1001) for t in ("SalesOrd", "ItemShip", "CustDep", "CustPymt")}
+        self._tranids = {t: itertools.count(1001) for t in ("SalesOrd", "ItemShip", "CustDep", "CustPymt", "CustRfnd")}
 
     def reset(self) -> None:
         with self.write_lock:
@@ -153,7 +153,7 @@ class AccountDB:
             return range(start, start + n)
 
     def next_tranid(self, trantype: str) -> str:
-        prefix = {"SalesOrd": "SO", "ItemShip": "IF", "CustDep": "DEP", "CustPymt": "PYMT"}[trantype]
+        prefix = {"SalesOrd": "SO", "ItemShip": "IF", "CustDep": "DEP", "CustPymt": "PYMT", "CustRfnd": "RFND"}[trantype]
         with self.write_lock:
             return f"{prefix}{next(self._tranids[trantype])}"
 

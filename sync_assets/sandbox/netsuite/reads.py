@@ -51,7 +51,7 @@ class Renderer:
         if row is None:
             return None
         record = {"salesorder": "salesOrder", "itemfulfillment": "itemFulfillment", "customerdeposit":
-                  "customerDeposit", "customerpayment": "customerPayment"}.get(row[0], row[0])
+                  "customerDeposit", "customerpayment": "customerPayment", "customerrefund": "customerRefund"}.get(row[0], row[0])
         return self.ref(record, rid, row[1])
 
     def sublist(self, path: str, lines: list[dict], expand: bool) -> dict:
@@ -180,6 +180,15 @@ class Renderer:
         lines = [self.clean({"doc": self.tran_ref(a["doc"]), "apply": a["apply"], "amount": self.num(a["amount"]),
                              "line": n}) for n, a in enumerate(extras.get("apply", []))]
         body["apply"] = self.sublist(f"customerPayment/{rid}/apply", lines, expand)
+        return self.clean(body)
+
+    def _customerRefund(self, rid: int, expand: bool) -> dict:
+        """Like NetSuite, a GET leaves the ``deposit`` sublist empty (Oracle: "the deposit sublist in the GET
+        request is empty"); what the refund paid out of which deposit is in SuiteQL's
+        ``previoustransactionlinelink``."""
+        body, _ = self._payment_head(rid, "customerRefund")
+        del body["payment"]
+        body["deposit"] = self.sublist(f"customerRefund/{rid}/deposit", [], expand)
         return self.clean(body)
 
     def _inventoryItem(self, rid: int, expand: bool) -> dict:

@@ -16,9 +16,10 @@ from .db import AccountDB, now
 from .errors import NetSuiteError, already_exists, invalid_field_value, not_found
 
 RECORD_TABLES = {"customer": "customer", "salesOrder": "transaction", "customerDeposit": "transaction",
-                 "customerPayment": "transaction", "itemFulfillment": "transaction", "inventoryItem": "item"}
+                 "customerPayment": "transaction", "customerRefund": "transaction", "itemFulfillment": "transaction",
+                 "inventoryItem": "item"}
 TRAN_TYPES = {"salesOrder": "SalesOrd", "customerDeposit": "CustDep", "customerPayment": "CustPymt",
-              "itemFulfillment": "ItemShip"}
+              "customerRefund": "CustRfnd", "itemFulfillment": "ItemShip"}
 
 
 def lower_keys(body: dict) -> dict:
@@ -133,7 +134,7 @@ class Writer:
                                                         "to malformed syntax.")
         handler = {"customer": self._customer, "salesOrder": self._sales_order,
                    "customerDeposit": self._deposit, "customerPayment": self._payment,
-                   "itemFulfillment": self._item_fulfillment}.get(record_type)
+                   "customerRefund": self._refund, "itemFulfillment": self._item_fulfillment}.get(record_type)
         if handler is None:
             raise NetSuiteError(405, "INVALID_REQUEST", f"Record type {record_type} does not support this "
                                                         "operation.")
@@ -495,7 +496,10 @@ class Writer:
                                 [" ".join(numbers) or None, so_id])
 
     # ------------------------------------------------------------------------------ deposits / payments
-    def _payment_common(self, b: dict, rid, eid, mode: str, trantype: str, record_type: str) -> tuple[int, dict]:
+    def _payment_common(self, b: dict, rid, eid, mode: str, trantype: str, record_type: str,
+                        amount_field: bool = True) -> tuple[int, dict]:
+        """Header of a deposit, payment or refund; ``amount_field``: the body carries ``payment`` (a refund's
+        total is instead the sum of what it applies)."""
         db, ts = self.db, now()
         existing = rid is not None
         head: dict = {}
@@ -503,13 +507,15 @@ class Writer:
             head["entity"] = resolve_ref(db, b["customer"], "customer", "customer", "customer")
         elif not existing:
             raise missing("Customer", "customer")
-        if "payment" in b:
+        if amount_field and "payment" in b:
             amount = number(b["payment"], "payment", "payment")
             if amount <= 0:
                 raise invalid_field_value(b["payment"], "payment", "payment")
             head["foreigntotal"] = amount
-        elif not existing:
+        elif amount_field and not existing:
             raise missing("Payment Amount", "payment")
+        if not existing and not amount_field:
+            head["foreigntotal"] = Decimal(0)
         if "trandate" in b:
             head["trandate"] = date(b["trandate"], "trandate", "tranDate")
         if "currency" in b:
@@ -523,7 +529,7 @@ class Writer:
             check_new_external_id(db, record_type, head["externalid"])
             rid = db.next_id("transaction")
             head.update(id=rid, tranid=db.next_tranid(trantype), type=trantype, recordtype=record_type.lower(),
-                        status="B" if trantype == "CustPymt" else "A", createddate=ts, lastmodifieddate=ts,
+                        status={"CustPymt": "B", "CustRfnd": None}.get(trantype, "A"), createddate=ts, lastmodifieddate=ts,
                         posting="T", voided="F")
             head.setdefault("trandate", ts.date())
             head.setdefault("currency", 1)
@@ -574,6 +580,52 @@ class Writer:
                 amount = number(s["amount"], "amount", f"{path}.amount") if "amount" in s else None
                 applied.append({"doc": doc, "apply": apply, "amount": amount})
             stored["apply"] = applied
+        self._mainline(rid, None)
+        return rid
+
+    def _refund(self, b: dict, rid, eid, mode: str, replace) -> int:
+        """A customer refund paid out of customer deposits (its ``deposit`` sublist: ``doc``, ``apply``,
+        ``amount``). Each applied amount must fit what the deposit still holds after its other refunds; the
+        refund's total is the sum applied. The links land in ``previoustransactionlinelink`` (deposit →
+        refund), which is how SuiteQL sees what a refund paid out of which deposit."""
+        if rid is None and "deposit" not in b:
+            raise missing("Deposits", "deposit")
+        rid, stored = self._payment_common(b, rid, eid, mode, "CustRfnd", "customerRefund", amount_field=False)
+        db, cur, ts = self.db, self.db.cursor(), now()
+        entity = db.one("SELECT entity FROM transaction WHERE id = ?", [rid])[0]
+        if "deposit" in b:
+            lines = b["deposit"].get("items") if isinstance(b["deposit"], dict) else None
+            if not isinstance(lines, list):
+                raise invalid_field_value(b["deposit"], "deposit", "deposit")
+            cur.execute("DELETE FROM previoustransactionlinelink WHERE nextdoc = ? AND nexttype = 'CustRfnd'", [rid])
+            for i, spec in enumerate(lines):
+                path = f"deposit.items[{i}]"
+                if not isinstance(spec, dict):
+                    raise invalid_field_value(spec, "deposit", path)
+                s = lower_keys(spec)
+                doc = resolve_ref(db, s.get("doc"), "transaction", "doc", f"{path}.doc", "AND type = 'CustDep'")
+                if not boolean(s.get("apply", True), "apply", f"{path}.apply"):
+                    continue
+                dep_entity, dep_total = db.one("SELECT entity, foreigntotal FROM transaction WHERE id = ?", [doc])
+                if dep_entity != entity:
+                    raise user_error("The deposit belongs to another customer.", f"{path}.doc")
+                if "amount" not in s:
+                    raise missing("Amount", f"{path}.amount")
+                amount = number(s["amount"], "amount", f"{path}.amount")
+                refunded = Decimal(str(db.one(
+                    "SELECT coalesce(sum(foreignamount), 0) FROM previoustransactionlinelink WHERE previousdoc = ? "
+                    "AND nexttype = 'CustRfnd'", [doc])[0]))
+                remaining = Decimal(str(dep_total)) - refunded
+                if amount <= 0 or amount > remaining:
+                    raise user_error(f"The amount to refund ({amount}) must be more than 0 and not more than "
+                                     f"the deposit's remaining amount ({remaining}).", f"{path}.amount")
+                cur.execute("INSERT INTO previoustransactionlinelink VALUES (?, 0, ?, 0, 'CustDep', 'CustRfnd', "
+                            "'DepRfnd', ?, ?)", [doc, rid, amount, ts])
+        total = db.one("SELECT sum(foreignamount) FROM previoustransactionlinelink WHERE nextdoc = ? "
+                       "AND nexttype = 'CustRfnd'", [rid])[0]
+        if total is None:
+            raise user_error("You must apply the refund to at least one deposit.", "deposit")
+        cur.execute("UPDATE transaction SET foreigntotal = ? WHERE id = ?", [total, rid])
         self._mainline(rid, None)
         return rid
 

@@ -107,6 +107,13 @@ class ShopifyBackend:
         self._emit(events)
         return record
 
+    def refund_order(self, order_id: str, amount, parent_id: str | None = None, unchecked: bool = False) -> dict:
+        """Refund part of a paid order (see :func:`orders.refund_order`). Raises UserError on bad input."""
+        record, events = orders.refund_order(self.store, order_id, amount, parent_id, unchecked)
+        self.counters.incr("shopify.writes")
+        self._emit(events)
+        return record
+
     def _emit(self, events) -> None:
         for topic, obj in events:
             if not self._subscribers:

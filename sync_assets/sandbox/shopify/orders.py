@@ -431,3 +431,47 @@ def update_tracking(store: Store, fulfillment_id: str, tracking: dict) -> tuple[
         fulfillment = {**current, "trackingInfo": tracking_rows(tracking), "updatedAt": stamp}
         store.fulfillments[n] = fulfillment
     return fulfillment, [("fulfillments/update", fulfillment)]
+
+
+def refund_order(store: Store, order_id: str, amount, parent_id: str | None = None,
+                 unchecked: bool = False) -> tuple[dict, list]:
+    """A successful ``REFUND`` transaction on a paid order, as a refund issued in the admin leaves it: its
+    ``parentTransaction`` is the refunded sale or capture (``parent_id``, else the first successful one), the
+    financial status moves to (PARTIALLY_)REFUNDED, ``updatedAt`` moves and ``orders/updated`` fires.
+    Shopify refuses to refund more than the parent still holds; ``unchecked`` skips that check so tests can
+    hand the sync a refund its NetSuite side cannot match."""
+    with store.lock:
+        n = _order_number(store, order_id, ["orderId"])
+        order = store.orders[n]
+        cur, pres = order["currencyCode"], order["presentmentCurrencyCode"]
+        value = _dec(amount, ["amount"])
+        if not value.is_finite() or value <= 0:
+            raise UserError(["amount"], "Refund amount must be greater than 0", "INVALID")
+        txns = order["transactions"]
+        paid = [t for t in txns if t["kind"] in _PAID_KINDS and t["status"] == "SUCCESS"]
+        parent = next((t for t in paid if t["id"] == parent_id), None) if parent_id else (paid[0] if paid else None)
+        if parent is None:
+            raise UserError(["parentTransactionId"], "No successful sale or capture to refund", "NOT_FOUND")
+
+        def refunded(of: dict) -> Decimal:
+            return sum((Decimal(t["amountSet"]["shopMoney"]["amount"]) for t in txns if t["kind"] == "REFUND"
+                        and t["status"] == "SUCCESS" and (t["parentTransaction"] or {}).get("id") == of["id"]),
+                       Decimal(0))
+
+        if not unchecked and value > Decimal(parent["amountSet"]["shopMoney"]["amount"]) - refunded(parent):
+            raise UserError(["amount"], "Refund amount exceeds the amount available to refund", "INVALID")
+        tn, stamp = store.next_id("OrderTransaction"), iso(now_dt())
+        shop_paid = Decimal(parent["amountSet"]["shopMoney"]["amount"])
+        rate = Decimal(parent["amountSet"]["presentmentMoney"]["amount"]) / shop_paid if shop_paid else Decimal(1)
+        refund = {
+            "__typename": "OrderTransaction", "id": gid("OrderTransaction", tn), "kind": "REFUND",
+            "status": "SUCCESS", "gateway": parent["gateway"],
+            "amountSet": bag(value, cur, (value * rate).quantize(Decimal("0.01")), pres),
+            "createdAt": stamp, "processedAt": stamp, "test": parent["test"], "parentTransaction": parent,
+        }
+        all_txns = [*txns, refund]
+        total_paid = sum((Decimal(t["amountSet"]["shopMoney"]["amount"]) for t in paid), Decimal(0))
+        total_refunded = sum((refunded(t) for t in paid), Decimal(0)) + value
+        status = "REFUNDED" if total_refunded >= total_paid else "PARTIALLY_REFUNDED"
+        record = _replace(store, n, transactions=all_txns, displayFinancialStatus=status)
+    return record, [("orders/updated", record)]
