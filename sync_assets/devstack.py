@@ -40,6 +40,7 @@ from sync_assets.cli import (
     run_worker_command,
     webhooks_command,
 )
+from sync_assets.run_worker.protocol import is_listening
 from sync_assets.run_worker.protocol import socket_path as run_worker_socket
 from sync_assets.sandbox import credentials
 from sync_assets.sandbox.control_client import SandboxControl
@@ -271,12 +272,7 @@ class DevStack:
             time.sleep(0.25)
 
     def _run_worker_listening(self) -> bool:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(str(run_worker_socket(self.home)))
-            except OSError:
-                return False
-        return True
+        return is_listening(run_worker_socket(self.home))
 
     def _location_loaded(self) -> bool:
         entries = self.graphql(_WORKSPACE_QUERY)["workspaceOrError"]["locationEntries"]

@@ -57,6 +57,16 @@ def read_line(conn: socket.socket) -> dict:
     return message
 
 
+def is_listening(path: Path) -> bool:
+    """Whether a run worker accepts connections at ``path`` (a probe it answers by ignoring)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(os.fspath(path))
+        except OSError:
+            return False
+    return True
+
+
 def request_run(path: Path, serialized_args: str, timeout: float = 5.0) -> int:
     """Ask the worker at ``path`` to execute a run; the pid of the process running it.
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sync_assets.run_worker.protocol import (
     WorkerUnavailable,
+    is_listening,
     process_alive,
     read_line,
     send_line,
@@ -112,10 +113,10 @@ class RunWorker:
                 with conn:
                     changed = self._handle(conn, listener)
                 if changed:
-                    return self._reload(changed, listener)
+                    return self._reload(changed)
         finally:
             listener.close()
-            _unlink(self.path)
+            self.path.unlink(missing_ok=True)
             self._interrupt_runs()
 
     def _interrupt_runs(self, grace_seconds: float = 15.0) -> None:
@@ -137,10 +138,10 @@ class RunWorker:
             log.warning("run process %s ignored the interrupt for %.0f s: killed", pid, grace_seconds)
             os.kill(pid, signal.SIGKILL)
 
-    def _reload(self, changed: list[str], listener: socket.socket) -> None:
+    def _reload(self, changed: list[str]) -> None:
+        """Re-execute this process (same pid: its runs go on) to load the edited code; :meth:`_handle` has
+        already stopped listening."""
         log.warning("project files changed (%s, ...): reloading the run worker", changed[0])
-        listener.close()
-        _unlink(self.path)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
@@ -165,7 +166,7 @@ class RunWorker:
         if changed:
             # Stop listening before answering, so whoever hears the refusal cannot reach this old process.
             listener.close()
-            _unlink(self.path)
+            self.path.unlink(missing_ok=True)
             _answer(conn, {"refused": f"project code changed ({changed[0]}); the worker is reloading"})
             return changed
         parent = os.getpid()
@@ -245,15 +246,9 @@ def _execute_run_in_child(serialized: str, parent: int) -> None:
 
 
 def _listen(path: Path) -> socket.socket:
-    if path.exists():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(os.fspath(path))
-        except OSError:
-            _unlink(path)  # left by a worker that died
-        else:
-            probe.close()
-            raise SystemExit(f"sync-assets run-worker: another run worker already listens on {path}")
+    if is_listening(path):
+        raise SystemExit(f"sync-assets run-worker: another run worker already listens on {path}")
+    path.unlink(missing_ok=True)  # left by a worker that died
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)  # owner only: a request runs code as this user
     try:
@@ -262,13 +257,6 @@ def _listen(path: Path) -> socket.socket:
         os.umask(old_umask)
     listener.listen(64)
     return listener
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def main(dagster_home: str | None = None) -> int:

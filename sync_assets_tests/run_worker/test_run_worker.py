@@ -27,6 +27,7 @@ from sync_assets.defs.operations import DEAD_LETTERS, REFRESH_JOB
 from sync_assets.run_worker.launcher import PID_TAG, WORKER_TAG, WarmRunLauncher
 from sync_assets.run_worker.protocol import (
     WorkerUnavailable,
+    is_listening,
     process_alive,
     request_run,
     socket_path,
@@ -52,12 +53,9 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"run worker exited:\n{self.log.read_text()[-3000:]}"
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.connect(str(self.socket))
-                    return
-                except OSError:
-                    time.sleep(0.1)
+            if is_listening(self.socket):
+                return
+            time.sleep(0.1)
         raise AssertionError(f"run worker not listening after {timeout} s:\n{self.log.read_text()[-3000:]}")
 
 
