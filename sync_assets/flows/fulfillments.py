@@ -39,16 +39,25 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.errors import (
+    RequestRejected,
+    ThrottledError,
+    TransientError,
+)
+from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts
+from sync_assets.connectors.netsuite.suiteql import ts_column, ts_literal
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyTransientError
-from sync_assets.connectors.shopify.fulfillment import create_fulfillment, fulfillment_orders, update_tracking
+from sync_assets.connectors.shopify.fulfillment import (
+    create_fulfillment,
+    fulfillment_orders,
+    update_tracking,
+)
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.fulfillments import (
     FulfillmentContext,
@@ -92,6 +101,7 @@ class NetSuiteFulfillment:
     modified: str  # naive NetSuite time, 'YYYY-MM-DD HH24:MI:SS'
     sales_order_id: str
     order_gid: str
+    tracking: tuple[str, ...] = ()  # its tracking numbers in NetSuite's order, read with it
     tracking_only: bool = False  # already in Shopify: only its changed tracking is to send
 
 
@@ -141,23 +151,33 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
     since = (now - timedelta(seconds=config.initial_lookback_seconds) if mark is None
              else mark.updated_at - timedelta(seconds=policy.overlap_seconds))
     since_ns = since.astimezone(ZoneInfo(config.netsuite_timezone)).replace(tzinfo=None, microsecond=0)
+    # Tracking numbers come in the same query (a row per number): the probe compares them with what Shopify
+    # was sent, and the run reuses them, so neither asks NetSuite again.
     rows = netsuite.suiteql(
         f"SELECT DISTINCT f.id, f.tranid, {ts_column('f.lastmodifieddate', 'modified')}, so.id AS salesorder, "
-        "so.externalid AS orderexternalid FROM transaction f "
+        "so.externalid AS orderexternalid, t.id AS trackingid, t.trackingnumber FROM transaction f "
         "JOIN previoustransactionlinelink l ON l.nextdoc = f.id "
         "JOIN transaction so ON so.id = l.previousdoc "
+        "LEFT JOIN trackingnumbermap m ON m.transaction = f.id "
+        "LEFT JOIN trackingnumber t ON t.id = m.trackingnumber "
         f"WHERE f.type = 'ItemShip' AND f.status = 'C' AND so.type = 'SalesOrd' "
-        f"AND f.lastmodifieddate >= {ts_literal(since_ns)} AND so.externalid LIKE :prefix ORDER BY f.id",
+        f"AND f.lastmodifieddate >= {ts_literal(since_ns)} AND so.externalid LIKE :prefix ORDER BY f.id, t.id",
         {"prefix": _ORDER_PREFIX + "%"},
     )
-    found: dict[str, NetSuiteFulfillment] = {}
+    heads: dict[str, dict] = {}
+    tracking: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         legacy = str(row.get("orderexternalid", ""))[len(_ORDER_PREFIX):]
         if not legacy.isdigit():
             continue
-        found.setdefault(str(row["id"]), NetSuiteFulfillment(
-            str(row["id"]), row.get("tranid", ""), row.get("modified", ""), str(row["salesorder"]),
-            f"gid://shopify/Order/{legacy}"))
+        heads.setdefault(str(row["id"]), {**row, "order_gid": f"gid://shopify/Order/{legacy}"})
+        if row.get("trackingnumber"):
+            tracking[str(row["id"])].append(row["trackingnumber"])
+    found = {
+        fid: NetSuiteFulfillment(fid, row.get("tranid", ""), row.get("modified", ""), str(row["salesorder"]),
+                                 row["order_gid"], tuple(tracking.get(fid, ())))
+        for fid, row in heads.items()
+    }
     pending, sent = [], []
     for f in found.values():
         synced = ledger.get_entry(ORDERS_FLOW, f.order_gid)
@@ -168,14 +188,11 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
             sent.append(f)
         elif not ledger.settled(FLOW, f.id, _IDENTITY):
             pending.append(f)
-    if sent:
-        ctx = FulfillmentContext({}, config.carrier_map, config.notify_customer)
-        numbers = read_tracking_numbers(netsuite, [f.id for f in sent])
-        for f in sent:
-            version = tracking_version(tracking_info(_tracking_record(numbers.get(f.id, [])), ctx))
-            if not ledger.settled(TRACKING_FLOW, f.id, version):
-                pending.append(NetSuiteFulfillment(f.id, f.tranid, f.modified, f.sales_order_id, f.order_gid,
-                                                   tracking_only=True))
+    ctx = FulfillmentContext({}, config.carrier_map, config.notify_customer)
+    for f in sent:
+        version = tracking_version(tracking_info(_tracking_record(f.tracking), ctx))
+        if not ledger.settled(TRACKING_FLOW, f.id, version):
+            pending.append(replace(f, tracking_only=True))
     return sorted(pending, key=lambda f: int(f.id))
 
 
@@ -230,34 +247,19 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
             quantity = float(row.get("quantity") or 0)
             if quantity < 0:  # shipped lines are negative; positive ones are internal bin moves
                 lines[str(row["transaction"])][str(row["item"])] += int(round(-quantity))
-    tracking = read_tracking_numbers(netsuite, [f.id for f in pending])
     skus = reference.skus_by_item_id(netsuite, {item for per in lines.values() for item in per})
     records: dict = {"_item_skus": skus}
     for f in pending:
         records[f.id] = {
             "id": f.id, "tranid": f.tranid, "createdfrom": f.sales_order_id, "status": "C",
-            "shopifyorder": f.order_gid, "trackingnumbers": tracking.get(f.id, []),
+            "shopifyorder": f.order_gid, "trackingnumbers": list(f.tracking),
             "item": {"items": [{"item": {"id": item}, "quantity": qty} for item, qty in lines.get(f.id, {}).items()]},
-            **_tracking_record(tracking.get(f.id, [])),
+            **_tracking_record(f.tracking),
         }
     return records
 
 
-def read_tracking_numbers(netsuite, fulfillment_ids: list[str]) -> dict[str, list[str]]:
-    """NetSuite fulfillment id → its tracking numbers in NetSuite's order (one bound query per chunk)."""
-    tracking: dict[str, list[str]] = defaultdict(list)
-    for batch in reference.chunks([int(i) for i in fulfillment_ids]):
-        for row in netsuite.suiteql(
-            "SELECT m.transaction, t.id, t.trackingnumber FROM trackingnumbermap m "
-            "JOIN trackingnumber t ON t.id = m.trackingnumber WHERE m.transaction IN :ids "
-            "ORDER BY m.transaction, t.id", {"ids": batch}
-        ):
-            if row.get("trackingnumber"):
-                tracking[str(row["transaction"])].append(row["trackingnumber"])
-    return dict(tracking)
-
-
-def _tracking_record(numbers: list[str]) -> dict:
+def _tracking_record(numbers: Sequence[str]) -> dict:
     """The ``package`` sublist the domain's tracking functions read; the probe and the run both build the
     record through here so they hash the same tracking value."""
     return {"package": {"items": [{"packageTrackingNumber": n} for n in numbers]}}
@@ -440,4 +442,4 @@ def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: Ful
 
 
 __all__ = ["FLOW", "TRACKING_FLOW", "FulfillmentsFlowConfig", "FulfillmentsRunResult", "find_pending",
-           "read_tracking_numbers", "run_fulfillments_flow"]
+           "run_fulfillments_flow"]
