@@ -12,7 +12,7 @@ its deposits still sync.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -88,12 +88,14 @@ def refund_external_id(transaction_gid: object, field_path: str) -> str:
     return checked_external_id(f"shopify-refund-{legacy_id(transaction_gid, field_path)}")
 
 
-def refunds_for_order(order: Mapping, ctx: PaymentContext,
-                      deposit_ids: Mapping[str, str]) -> tuple[list[RefundDraft], list[RefundRejected]]:
+def refunds_for_order(order: Mapping, ctx: PaymentContext, deposit_ids: Mapping[str, str], *,
+                      deposits: Sequence[DepositDraft] | None = None) -> tuple[list[RefundDraft], list[RefundRejected]]:
     """One ``customerRefund`` body per successful refund, in transaction order, each applied to one deposit:
     its parent transaction's when that is a deposit, else the first with enough left. ``deposit_ids``: NetSuite
-    id per deposit external id. Raises :class:`DepositNotInNetSuite` when the chosen deposit has none."""
-    deposits = deposits_for_order(order, ctx)
+    id per deposit external id; ``deposits``: the order's deposit drafts when the caller has them already.
+    Raises :class:`DepositNotInNetSuite` when the chosen deposit has none."""
+    if deposits is None:
+        deposits = deposits_for_order(order, ctx)
     left = {d.external_id: _decimal_cents(d.body["payment"]) for d in deposits}
     by_source = {d.source_id: d.external_id for d in deposits}
     drafts: list[RefundDraft] = []
@@ -106,7 +108,6 @@ def refunds_for_order(order: Mapping, ctx: PaymentContext,
         except MappingError as exc:
             rejected.append(RefundRejected(source_id, txn, exc))
             continue
-        left[draft.deposit_external_id] -= _decimal_cents(draft.body["deposit"]["items"][0]["amount"])
         drafts.append(draft)
     return drafts, rejected
 
@@ -133,6 +134,7 @@ def _refund(order: Mapping, txn: Mapping, path: str, ctx: PaymentContext, left: 
                            f"{path}.amountSet.shopMoney.amount")
     if deposit not in deposit_ids:
         raise DepositNotInNetSuite(f"refund {external_id} waits for deposit {deposit} to reach NetSuite")
+    left[deposit] -= amount  # what later refunds of this order can still take from it
     body: dict = {
         "externalId": external_id,
         "customer": {"id": ctx.customer_id},

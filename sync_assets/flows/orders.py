@@ -52,7 +52,13 @@ from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import id_sort_key
 from sync_assets.domain.money import money_bag, nodes, payload_hash
 from sync_assets.domain.orders import MappingContext, SalesOrderDraft, map_order_to_sales_order, resolve_item_id
-from sync_assets.domain.payments import DepositNotInNetSuite, PaymentContext, deposits_for_order, refunds_for_order
+from sync_assets.domain.payments import (
+    DepositDraft,
+    DepositNotInNetSuite,
+    PaymentContext,
+    deposits_for_order,
+    refunds_for_order,
+)
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
 from sync_assets.flows import reference
@@ -491,7 +497,7 @@ def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: Orders
         deposits = deposits_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
         # A refund changes neither the sales order nor the deposits: its own hash makes the order new work.
         refunds, rejected = refunds_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies),
-                                              {d.external_id: _PLACEHOLDER_ID for d in deposits})
+                                              {d.external_id: _PLACEHOLDER_ID for d in deposits}, deposits=deposits)
         customer_ref = p.customer_key.external_id if p.customer_key else f"default:{p.default_customer}"
         p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits],
                                [r.payload_hash for r in refunds], [r.error.reason for r in rejected]])
@@ -581,12 +587,13 @@ class _Writer:
         assert p.draft is not None
         draft = _remap(p, customer_id)
         so_id = self._upsert("salesOrder", draft.external_id, draft.body, replace=("item",))
+        deposits = deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id))
         deposit_ids: dict[str, str] = {}
-        for deposit in deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id)):
+        for deposit in deposits:
             deposit_id = self._upsert("customerDeposit", deposit.external_id, deposit.body)
             self.ledger.mark_done(PAYMENTS_FLOW, deposit.source_id, deposit_id, deposit.payload_hash)
             deposit_ids[deposit.external_id] = deposit_id
-        refunds_written = self._write_refunds(order, customer_id, deposit_ids)
+        refunds_written = self._write_refunds(order, customer_id, deposits, deposit_ids)
         self.ledger.mark_done(FLOW, p.source_id, so_id, claim.payload_hash)
         outcome.written_at = time.time()
         outcome.status, outcome.target_id, outcome.customer_id = SYNCED, so_id, customer_id
@@ -596,10 +603,12 @@ class _Writer:
             self.result.deposits_written += len(deposit_ids)
             self.result.refunds_written += refunds_written
 
-    def _write_refunds(self, order: dict, customer_id: str, deposit_ids: Mapping[str, str]) -> int:
+    def _write_refunds(self, order: dict, customer_id: str, deposits: list[DepositDraft],
+                       deposit_ids: Mapping[str, str]) -> int:
         """Upsert the order's refunds not yet written at this payload; a refund that cannot be mapped, or that
         NetSuite refuses, is dead-lettered alone (flow ``refunds``) and the order still syncs."""
-        drafts, rejected = refunds_for_order(order, PaymentContext(customer_id, self.currencies), deposit_ids)
+        drafts, rejected = refunds_for_order(order, PaymentContext(customer_id, self.currencies), deposit_ids,
+                                             deposits=deposits)
         for bad in rejected:
             self.ledger.dead_letter(REFUNDS_FLOW, bad.source_id, bad.error.reason, bad.transaction, bad.error.field_path)
         written = 0
