@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from sync_assets import settings
+from sync_assets import process_tree, settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -126,6 +126,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     # undoes an inherited "ignore SIGINT" (a shell's background job), which children would inherit too.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
+    process_tree.become_subreaper()
     home = _prepare_dagster_home()
     dagster_url = f"http://{args.host}:{args.port}"
     sandbox: subprocess.Popen | None = None
@@ -154,22 +155,38 @@ def cmd_dev(args: argparse.Namespace) -> int:
             for helper in (worker, receiver):
                 if helper is not None:
                     helper.revive_if_dead()
+            started = (sandbox, dagster, worker.proc, receiver and receiver.proc)
+            process_tree.reap_adopted(started=[p.pid for p in started if p is not None])
             time.sleep(1.0)
         return dagster.returncode
     except KeyboardInterrupt:
         return 0
     finally:
-        # Stopped in reverse order of need: receiver, Dagster, run worker (interrupts its runs), sandbox.
-        started = [sandbox, worker and worker.proc, dagster, receiver and receiver.proc]
-        children = [c for c in reversed(started) if c is not None]
-        for proc in children:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in children:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # The sandbox goes last, so no run in flight retries against a NetSuite already gone. First the
+        # receiver, Dagster and the run worker (which interrupts its runs); then whatever they left behind:
+        # Dagster's code server and the runs it started while the worker was down (see process_tree).
+        _stop([receiver and receiver.proc, dagster, worker and worker.proc])
+        left = process_tree.stop_leftovers(spare=[sandbox.pid] if sandbox else [])
+        if left:
+            print(f"sync-assets: stopped {len(left)} process(es) Dagster left running", file=sys.stderr, flush=True)
+        _stop([sandbox])
+
+
+STOP_SECONDS = 20.0
+
+
+def _stop(procs: list[subprocess.Popen | None], timeout: float = STOP_SECONDS) -> None:
+    """SIGINT each live process, wait for all of them together, SIGKILL what is left at the deadline."""
+    live = [p for p in procs if p is not None and p.poll() is None]
+    for proc in live:
+        proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for proc in live:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -104,7 +104,7 @@ class LedgerResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # A flow's run has started: Dagster lists it in flight now, so the trigger's launch lease can go.
-        flow = (context.dagster_run.tags if context.dagster_run else {}).get(FLOW_TAG)
+        flow = (context.run.tags if context.run else {}).get(FLOW_TAG)
         if flow:
             self.get_ledger().release_launch_lease(flow)
 

@@ -21,7 +21,6 @@ import json
 import logging
 import random
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -129,6 +128,9 @@ class WebhookDispatcher:
         self._subscriptions: list[Subscription] = []
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox-webhook")
         self._generation = 0  # bumped by clear(): pending deliveries of old subscriptions give up
+        # Set by close(): deliveries waiting to retry give up at once, so the server stops without waiting
+        # out their backoff (the pool's threads are joined at interpreter exit).
+        self._closed = threading.Event()
 
     def subscribe(
         self, address: str, topics: list[str] | None = None, duplicate_rate: float = 0.0, reorder: bool = False
@@ -157,6 +159,7 @@ class WebhookDispatcher:
             self._generation += 1
 
     def close(self) -> None:
+        self._closed.set()
         self.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -189,8 +192,8 @@ class WebhookDispatcher:
     def _deliver(
         self, sub: Subscription, body: bytes, headers: dict[str, str], generation: int, duplicate: bool
     ) -> None:
-        if sub.reorder:
-            time.sleep(sub.rng.uniform(0, REORDER_WINDOW_SECONDS))
+        if sub.reorder and self._closed.wait(sub.rng.uniform(0, REORDER_WINDOW_SECONDS)):
+            return
         topic = headers["X-Shopify-Topic"]
         for attempt in range(self._attempts):
             if not self._current(generation):
@@ -212,7 +215,8 @@ class WebhookDispatcher:
                 return
             self._counters.incr("webhooks.failed_attempts")
             log.info("webhook %s to %s failed (%s), attempt %d", topic, sub.address, reason, attempt + 1)
-            time.sleep(min(30.0, self._retry_base * 2**attempt))
+            if self._closed.wait(min(30.0, self._retry_base * 2**attempt)):
+                return
         with self._lock:
             sub.abandoned += 1
         self._counters.incr("webhooks.abandoned")

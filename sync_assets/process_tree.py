@@ -1,0 +1,110 @@
+"""The processes under ``sync-assets dev``, so that Ctrl-C stops all of them (Linux; elsewhere a no-op).
+
+Dagster's default launcher (used while the run worker is down) runs each run as a child of the code
+server, and ``dagster dev`` stops without waiting for the code server, which in turn waits for its runs.
+Left alone, those processes would be re-parented to init and outlive the command, still retrying against
+a sandbox that is gone. ``sync-assets dev`` therefore makes itself a child subreaper (orphaned
+descendants are re-parented to it instead) and, on the way out, interrupts whatever is left below it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+
+_LINUX = sys.platform.startswith("linux")
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (``PR_SET_CHILD_SUBREAPER``); not inherited by children."""
+    if _LINUX:
+        import ctypes
+
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def _parents() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, state letter) of every process, from /proc."""
+    table: dict[int, tuple[int, str]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat_file:
+                stat = stat_file.read()
+        except OSError:
+            continue  # it exited while we looked
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]  # the command name may hold spaces or ")"
+        table[int(name)] = (int(ppid), state)
+    return table
+
+
+def descendants(root: int, *, spare: Iterable[int] = ()) -> list[int]:
+    """Live processes below ``root``, except the subtrees rooted at ``spare``."""
+    if not _LINUX:
+        return []
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, state) in _parents().items():
+        if state != "Z":
+            children.setdefault(ppid, []).append(pid)
+    spared, found, todo = set(spare), [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in spared:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def reap_adopted(started: Iterable[int]) -> None:
+    """Collect the exit status of adopted orphans that ended (else they stay zombies).
+
+    Only pids we did not start ourselves: the others belong to their ``Popen`` objects.
+    """
+    if not _LINUX:
+        return
+    me, ours = os.getpid(), set(started)
+    for pid, (ppid, state) in _parents().items():
+        if ppid == me and state == "Z" and pid not in ours:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _signal_all(pids: Iterable[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def stop_leftovers(*, spare: Iterable[int] = (), timeout: float = 15.0) -> list[int]:
+    """Interrupt every process still below us (bar the subtrees of ``spare``), as Ctrl-C would; kill what
+    remains after ``timeout``. Returns the pids that were found.
+
+    Called once the processes we started, other than ``spare``, have been stopped and reaped, so what is
+    left is theirs: code servers, runs started by them, log tailers.
+    """
+    me, spare = os.getpid(), set(spare)
+    started = spare
+    left = descendants(me, spare=spare)
+    if not left:
+        return []
+    _signal_all(left, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap_adopted(started)
+        if not descendants(me, spare=spare):
+            return left
+        time.sleep(0.2)
+    _signal_all(descendants(me, spare=spare), signal.SIGKILL)
+    time.sleep(0.2)
+    reap_adopted(started)
+    return left
