@@ -87,21 +87,29 @@ def _start_sandbox() -> subprocess.Popen:
         "--data-dir", str(data_dir),
         "--orders-per-minute", settings.get("SANDBOX_ORDERS_PER_MINUTE"),
     ]
-    proc = subprocess.Popen(cmd)
+    proc = process_tree.spawn(cmd)
     _wait_healthy(settings.sandbox_url(), proc)
     return proc
 
 
 def _start_webhooks(dagster_url: str, *, register_with_sandbox: bool) -> subprocess.Popen:
     port = settings.get("WEBHOOKS_PORT")
-    proc = subprocess.Popen(webhooks_command("127.0.0.1", port, dagster_url))
+    proc = process_tree.spawn(webhooks_command("127.0.0.1", port, dagster_url))
     if register_with_sandbox:
         register_sandbox_webhooks(settings.get("SHOPIFY_SHOP_URL"), f"http://127.0.0.1:{port}/webhooks/shopify")
     return proc
 
 
+_stopping = False
+
+
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    # Once: a second Ctrl-C (or `uv run` passing the first one on as well) must not cut the orderly stop
+    # short; it is bounded (about a minute at worst) and says what it is doing.
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        raise KeyboardInterrupt
 
 
 class _Restartable:
@@ -139,8 +147,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         with_sandbox = _uses_sandbox() and not args.no_sandbox
         if with_sandbox:
             sandbox = _start_sandbox()
-        worker = _Restartable("run worker", lambda: subprocess.Popen(run_worker_command(), cwd=settings.PROJECT_ROOT))
-        dagster = subprocess.Popen(dagster_dev_command(args.host, args.port), cwd=settings.PROJECT_ROOT)
+        worker = _Restartable("run worker", lambda: process_tree.spawn(run_worker_command(), cwd=settings.PROJECT_ROOT))
+        dagster = process_tree.spawn(dagster_dev_command(args.host, args.port), cwd=settings.PROJECT_ROOT)
         if not args.no_webhooks:
             registered = [False]
 
@@ -162,6 +170,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        print("sync-assets: stopping the webhook receiver, Dagster and the run worker, then the sandbox",
+              file=sys.stderr, flush=True)  # fmt: skip
         # The sandbox goes last, so no run in flight retries against a NetSuite already gone. First the
         # receiver, Dagster and the run worker (which interrupts its runs); then whatever they left behind:
         # Dagster's code server and the runs it started while the worker was down (see process_tree).

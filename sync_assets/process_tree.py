@@ -1,5 +1,9 @@
 """The processes under ``sync-assets dev``, so that Ctrl-C stops all of them (Linux; elsewhere a no-op).
 
+Each helper ``sync-assets dev`` starts runs in a process group of its own (``spawn``): a terminal's Ctrl-C
+then reaches ``dev`` alone, which stops the helpers one stage at a time, rather than every process at once
+and then each again. In exchange, a helper gets SIGTERM if ``dev`` itself dies (``PR_SET_PDEATHSIG``).
+
 Dagster's default launcher (used while the run worker is down) runs each run as a child of the code
 server, and ``dagster dev`` stops without waiting for the code server, which in turn waits for its runs.
 Left alone, those processes would be re-parented to init and outlive the command, still retrying against
@@ -12,11 +16,27 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
 
 _LINUX = sys.platform.startswith("linux")
+
+
+def _terminate_with_parent() -> None:  # runs in the child, between fork and exec
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """Start a helper in its own process group, with no terminal input, terminated if we die."""
+    # preexec_fn is unsafe only with other threads running; `dev` starts its helpers from its only thread.
+    return subprocess.Popen(cmd, process_group=0, stdin=subprocess.DEVNULL,
+                            preexec_fn=_terminate_with_parent if _LINUX else None,  # noqa: PLW1509
+                            **kwargs)  # fmt: skip
 
 
 def become_subreaper() -> None:
@@ -79,6 +99,17 @@ def reap_adopted(started: Iterable[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
+def _ends_with_its_run(pid: int) -> bool:
+    """Dagster's compute-log helpers (``tail -F`` and the script watching it) stop by themselves once their
+    run process has gone; interrupted, each would print a traceback."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().split(b"\0")
+    except OSError:
+        return False
+    return argv[0] == b"tail" or any(arg.endswith(b"/watch_orphans.py") for arg in argv[:2])
+
+
 def _signal_all(pids: Iterable[int], signum: signal.Signals) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -97,7 +128,7 @@ def stop_leftovers(*, spare: Iterable[int] = (), timeout: float = 15.0) -> list[
     left = descendants(me, spare=spare)
     if not left:
         return []
-    _signal_all(left, signal.SIGINT)
+    _signal_all([pid for pid in left if not _ends_with_its_run(pid)], signal.SIGINT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reap_adopted(started)

@@ -7,6 +7,7 @@ Only the ports and the data folder differ from the quick start (so it runs besid
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -30,8 +31,9 @@ GIVE_UP_SECONDS = 180.0
 _RUNS = '{ runsOrError(limit: 50) { ... on Runs { results { jobName status tags { key value } } } } }'
 
 
-def _group_members(pgid: int) -> list[str]:
-    """``pid: command line`` of each live (not zombie) process in the group, from /proc."""
+def _session_members(sid: int) -> list[str]:
+    """``pid: command line`` of each live (not zombie) process in the session, from /proc. `dev` puts its
+    helpers in process groups of their own, but they stay in its session."""
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -39,7 +41,7 @@ def _group_members(pgid: int) -> list[str]:
         try:
             stat = (entry / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
+            if int(fields[3]) == sid and fields[0] != "Z":
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
                 members.append(f"{entry.name}: {cmdline[:300]}")
         except (OSError, ValueError):
@@ -58,6 +60,12 @@ def _runs(port: int) -> list[dict]:
 def _stored_runs(tmp_path: Path) -> list[dg.DagsterRun]:
     with dg.DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
         return list(instance.get_runs())
+
+
+def _kill_session(sid: int) -> None:
+    for member in _session_members(sid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(member.split(":")[0]), signal.SIGKILL)
 
 
 def _in_flight(runs: list[dict], *, worker: str) -> list[dict]:
@@ -123,17 +131,19 @@ def test_sync_assets_dev_runs_the_product_and_stops_cleanly(tmp_path: Path) -> N
         assert "the run worker exited with code -9; restarting it" in log_path.read_text()
     finally:
         dev.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the command
+        time.sleep(0.3)
+        dev.send_signal(signal.SIGINT)  # `uv run` may pass the same Ctrl-C on; or an impatient second one
         try:
             dev.wait(60)
         except subprocess.TimeoutExpired:
             pass
         stopped = dev.poll() is not None
         deadline = time.monotonic() + 3  # `dev` returns once its processes have gone; a moment for the kernel
-        while _group_members(dev.pid) and time.monotonic() < deadline:
+        while _session_members(dev.pid) and time.monotonic() < deadline:
             time.sleep(0.25)
-        leftovers = _group_members(dev.pid)
+        leftovers = _session_members(dev.pid)
         if leftovers:
-            os.killpg(dev.pid, signal.SIGKILL)
+            _kill_session(dev.pid)
     assert stopped, f"sync-assets dev did not stop on SIGINT:\n{tail(log_path, 3000)}"
     assert not leftovers, "processes of sync-assets dev outlived it:\n" + "\n".join(leftovers) + f"\n\n{tail(log_path, 3000)}"
     # Interrupted, not abandoned: every run recorded its end, so none holds its flow "in flight" next time.
