@@ -24,11 +24,19 @@ from collections.abc import Iterable
 _LINUX = sys.platform.startswith("linux")
 
 
-def _terminate_with_parent() -> None:  # runs in the child, between fork and exec
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl(option: int, value: int) -> None:
+    """Linux ``prctl(2)`` with one argument (callers check the platform)."""
     import ctypes
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _terminate_with_parent() -> None:  # runs in the child, between fork and exec
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
@@ -42,10 +50,7 @@ def spawn(cmd: list[str], **kwargs) -> subprocess.Popen:
 def become_subreaper() -> None:
     """Adopt orphaned descendants (``PR_SET_CHILD_SUBREAPER``); not inherited by children."""
     if _LINUX:
-        import ctypes
-
-        pr_set_child_subreaper = 36
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def _parents() -> dict[int, tuple[int, str]]:
@@ -124,18 +129,17 @@ def stop_leftovers(*, spare: Iterable[int] = (), timeout: float = 15.0) -> list[
     left is theirs: code servers, runs started by them, log tailers.
     """
     me, spare = os.getpid(), set(spare)
-    started = spare
     left = descendants(me, spare=spare)
     if not left:
         return []
     _signal_all([pid for pid in left if not _ends_with_its_run(pid)], signal.SIGINT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reap_adopted(started)
+        reap_adopted(spare)
         if not descendants(me, spare=spare):
             return left
         time.sleep(0.2)
     _signal_all(descendants(me, spare=spare), signal.SIGKILL)
     time.sleep(0.2)
-    reap_adopted(started)
+    reap_adopted(spare)
     return left

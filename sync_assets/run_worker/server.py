@@ -22,6 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
+from sync_assets import process_tree
 from sync_assets.run_worker.protocol import (
     WorkerUnavailable,
     is_listening,
@@ -214,10 +215,7 @@ def _interrupt_when_parent_dies(parent: int) -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGINT)
+    process_tree.prctl(process_tree.PR_SET_PDEATHSIG, signal.SIGINT)
     if os.getppid() != parent:  # the worker died between fork and prctl
         os.kill(os.getpid(), signal.SIGINT)
 
