@@ -173,9 +173,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("sync-assets: stopping the webhook receiver, Dagster and the run worker, then the sandbox",
               file=sys.stderr, flush=True)  # fmt: skip
         # The sandbox goes last, so no run in flight retries against a NetSuite already gone. First the
-        # receiver, Dagster and the run worker (which interrupts its runs); then whatever they left behind:
+        # triggers (receiver, Dagster); then the run worker, which interrupts its runs (not sooner: sensor
+        # ticks still finishing while Dagster stops launch runs on it); then whatever they left behind:
         # Dagster's code server and the runs it started while the worker was down (see process_tree).
-        _stop([receiver and receiver.proc, dagster, worker and worker.proc])
+        _stop([receiver and receiver.proc, dagster])
+        _stop([worker and worker.proc])
         left = process_tree.stop_leftovers(spare=[sandbox.pid] if sandbox else [])
         if left:
             print(f"sync-assets: stopped {len(left)} process(es) Dagster left running", file=sys.stderr, flush=True)
