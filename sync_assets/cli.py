@@ -135,6 +135,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     process_tree.become_subreaper()
+    reaper = process_tree.OrphanReaper()
     home = _prepare_dagster_home()
     dagster_url = f"http://{args.host}:{args.port}"
     sandbox: subprocess.Popen | None = None
@@ -164,7 +165,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 if helper is not None:
                     helper.revive_if_dead()
             started = (sandbox, dagster, worker.proc, receiver and receiver.proc)
-            process_tree.reap_adopted(started=[p.pid for p in started if p is not None])
+            reaper.reap(p.pid for p in started if p is not None)
             time.sleep(1.0)
         return dagster.returncode
     except KeyboardInterrupt:
@@ -188,17 +189,11 @@ STOP_SECONDS = 20.0
 
 
 def _stop(procs: list[subprocess.Popen | None], timeout: float = STOP_SECONDS) -> None:
-    """SIGINT each live process, wait for all of them together, SIGKILL what is left at the deadline."""
+    """Interrupt the live ones, wait for all of them together, kill what is left at the deadline."""
     live = [p for p in procs if p is not None and p.poll() is None]
+    process_tree.interrupt_then_kill([p.pid for p in live], lambda: [p.pid for p in live if p.poll() is None], timeout)
     for proc in live:
-        proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + timeout
-    for proc in live:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.wait()
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 
 _LINUX = sys.platform.startswith("linux")
 
@@ -53,6 +53,17 @@ def become_subreaper() -> None:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, pgrp, session, ...), or None
+    when there is no such process (or no /proc). The name is skipped whole: it may hold spaces or ")"."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            stat = stat_file.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def _parents() -> dict[int, tuple[int, str]]:
     """pid → (parent pid, state letter) of every process, from /proc."""
     table: dict[int, tuple[int, str]] = {}
@@ -61,15 +72,9 @@ def _parents() -> dict[int, tuple[int, str]]:
     except OSError:
         return table
     for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as stat_file:
-                stat = stat_file.read()
-        except OSError:
-            continue  # it exited while we looked
-        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]  # the command name may hold spaces or ")"
-        table[int(name)] = (int(ppid), state)
+        fields = stat_fields(int(name)) if name.isdigit() else None
+        if fields is not None:  # else not a process, or it exited while we looked
+            table[int(name)] = (int(fields[1]), fields[0])
     return table
 
 
@@ -104,6 +109,24 @@ def reap_adopted(started: Iterable[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
+class OrphanReaper:
+    """:func:`reap_adopted` for a supervisor's loop, scanning /proc only after a SIGCHLD said some child
+    ended: on a host with thousands of processes a scan every second would cost a good part of a core."""
+
+    def __init__(self) -> None:
+        self._child_ended = True
+        if _LINUX:
+            signal.signal(signal.SIGCHLD, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self._child_ended = True
+
+    def reap(self, started: Iterable[int]) -> None:
+        if self._child_ended:
+            self._child_ended = False  # before the scan: a child ending during it is noted again
+            reap_adopted(started)
+
+
 def _ends_with_its_run(pid: int) -> bool:
     """Dagster's compute-log helpers (``tail -F`` and the script watching it) stop by themselves once their
     run process has gone; interrupted, each would print a traceback."""
@@ -121,9 +144,23 @@ def _signal_all(pids: Iterable[int], signum: signal.Signals) -> None:
             os.kill(pid, signum)
 
 
+def interrupt_then_kill(interrupt: Iterable[int], remaining: Callable[[], Collection[int]],
+                        grace_seconds: float) -> list[int]:  # fmt: skip
+    """SIGINT ``interrupt`` (as Ctrl-C would), wait until ``remaining()`` lists nothing or ``grace_seconds``
+    have passed, then SIGKILL whatever it still lists. Returns the pids that had to be killed."""
+    _signal_all(interrupt, signal.SIGINT)
+    deadline = time.monotonic() + grace_seconds
+    left = remaining()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = remaining()
+    _signal_all(left, signal.SIGKILL)
+    return list(left)
+
+
 def stop_leftovers(*, spare: Iterable[int] = (), timeout: float = 15.0) -> list[int]:
-    """Interrupt every process still below us (bar the subtrees of ``spare``), as Ctrl-C would; kill what
-    remains after ``timeout``. Returns the pids that were found.
+    """Interrupt every process still below us (bar the subtrees of ``spare``); kill what remains after
+    ``timeout``. Returns the pids that were found.
 
     Called once the processes we started, other than ``spare``, have been stopped and reaped, so what is
     left is theirs: code servers, runs started by them, log tailers.
@@ -132,14 +169,12 @@ def stop_leftovers(*, spare: Iterable[int] = (), timeout: float = 15.0) -> list[
     left = descendants(me, spare=spare)
     if not left:
         return []
-    _signal_all([pid for pid in left if not _ends_with_its_run(pid)], signal.SIGINT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def remaining() -> list[int]:
         reap_adopted(spare)
-        if not descendants(me, spare=spare):
-            return left
-        time.sleep(0.2)
-    _signal_all(descendants(me, spare=spare), signal.SIGKILL)
-    time.sleep(0.2)
-    reap_adopted(spare)
+        return descendants(me, spare=spare)
+
+    if interrupt_then_kill([pid for pid in left if not _ends_with_its_run(pid)], remaining, timeout):
+        time.sleep(0.2)  # for the kernel to deliver the kills, then collect the zombies
+        reap_adopted(spare)
     return left

@@ -7,7 +7,7 @@ run; the child executes the run through Dagster's own ``dagster api execute_run`
 one container launchers (docker, k8s) run, so event logging, interrupts and failure reporting are
 Dagster's, not ours.
 
-* :mod:`.protocol` – the socket and the one-line request both sides speak (stdlib only).
+* :mod:`.protocol` – the socket and the one-line request both sides speak (no Dagster imports).
 * :mod:`.server` – the preloaded parent that forks (``sync-assets run-worker``).
 * :mod:`.launcher` – :class:`~.launcher.WarmRunLauncher`, named in ``dagster_instance.yaml``; it falls back
   to Dagster's default launcher whenever the worker is not there or refuses.

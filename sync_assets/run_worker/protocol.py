@@ -13,6 +13,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+from sync_assets.process_tree import stat_fields
+
 SOCKET_NAME = "run_worker.sock"
 # sun_path is 108 bytes on Linux (104 on macOS); deep DAGSTER_HOMEs (pytest's tmp paths) do not fit.
 _MAX_SOCKET_PATH = 100
@@ -93,8 +95,5 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    fields = stat_fields(pid)  # None without /proc: then the signal's answer stands
+    return fields is None or fields[0] != "Z"

@@ -127,17 +127,13 @@ class RunWorker:
         retries against services that are gone; interrupted, Dagster marks it canceled or failed, and the
         next start's runs take its work (ledger claims expire, the watermark never moved past it).
         """
-        running = {pid for pid in self._children if process_alive(pid)}
+        running = [pid for pid in self._children if process_alive(pid)]
         for pid in running:
             log.warning("interrupting run process %s", pid)
-            os.kill(pid, signal.SIGINT)
-        deadline = time.monotonic() + grace_seconds
-        while running and time.monotonic() < deadline:
-            time.sleep(0.1)
-            running = {pid for pid in running if process_alive(pid)}
-        for pid in running:
+        killed = process_tree.interrupt_then_kill(running, lambda: [p for p in running if process_alive(p)],
+                                                  grace_seconds)  # fmt: skip
+        for pid in killed:
             log.warning("run process %s ignored the interrupt for %.0f s: killed", pid, grace_seconds)
-            os.kill(pid, signal.SIGKILL)
 
     def _reload(self, changed: list[str]) -> None:
         """Re-execute this process (same pid: its runs go on) to load the edited code; :meth:`_handle` has

@@ -22,6 +22,7 @@ import requests
 
 from sync_assets import settings
 from sync_assets.devstack import child_env, free_port, tail
+from sync_assets.process_tree import stat_fields
 from sync_assets.sandbox.control_client import SandboxControl
 from sync_assets.state.ledger import Ledger
 
@@ -36,16 +37,14 @@ def _session_members(sid: int) -> list[str]:
     helpers in process groups of their own, but they stay in its session."""
     members = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        fields = stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields is None or int(fields[3]) != sid or fields[0] == "Z":
             continue
         try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                members.append(f"{entry.name}: {cmdline[:300]}")
-        except (OSError, ValueError):
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
             continue  # it exited while we looked
+        members.append(f"{entry.name}: {cmdline[:300]}")
     return members
 
 
