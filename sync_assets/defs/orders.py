@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows import reference
 from sync_assets.flows.orders import SYNCED, OrdersFlowConfig, OrdersRunResult, run_orders_flow
@@ -87,6 +87,7 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
         result = run_orders_flow(
             resources.shopify.get_client(), netsuite, resources.ledger.get_ledger(), policy,
             warehouse=resources.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            trigger=context.run.tags.get(TRIGGER_TAG),
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("orders batch: %s", numbers)

@@ -30,6 +30,7 @@ Plain Python over the clients, the ledger and a warehouse connection factory: no
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -43,6 +44,7 @@ from decimal import Decimal
 from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
 from sync_assets.connectors.shopify import documents as shopify_docs
+from sync_assets.connectors.shopify.errors import ShopifyBulkSlotBusy
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.orders import NODES_BATCH as ORDERS_BY_ID_BATCH
 from sync_assets.connectors.shopify.orders import updated_between_query
@@ -73,6 +75,7 @@ CUSTOMERS_FLOW = "customers"
 PAYMENTS_FLOW = "payments"
 REFUNDS_FLOW = "refunds"
 TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+WEBHOOK_TRIGGER = "webhook"  # the run tag value the webhook receiver launches with (defs.lanes TRIGGER_TAG)
 _PLACEHOLDER_ID = "0"
 _DUPLICATE_PAUSES = (0.5, 1.0, 2.0)  # stands in for ids only NetSuite can give, while validating and hashing
 
@@ -99,6 +102,9 @@ class OrdersFlowConfig:
     bulk_cap_multiplier: int = 4  # orders per run on the bulk path ≤ batch_size × this: a burst takes a few runs
     bulk_poll_interval: float = 0.5  # first status poll of the bulk operation (it backs off from there)
     bulk_timeout_seconds: float = 600.0
+    # A webhook-triggered run reads only the orders its events name while the watermark is younger than
+    # this; past it, it pages the window's keys as well (the polling safety net, a point per order).
+    webhook_poll_after_seconds: float = 60.0
 
 
 @dataclass
@@ -188,9 +194,13 @@ def run_orders_flow(
     run_id: str = "local",
     now: datetime | None = None,
     config: OrdersFlowConfig = OrdersFlowConfig(),
+    trigger: str | None = None,
 ) -> OrdersRunResult:
     """One batch of the orders flow (see the module docstring). Raises only when nothing could be done
-    safely (Shopify unreachable, bad credentials); every record-level problem is in the result."""
+    safely (Shopify unreachable, bad credentials); every record-level problem is in the result.
+
+    ``trigger`` ``"webhook"``: the run was launched for webhook events, so while the watermark is fresh it
+    fetches only the orders they name (see ``OrdersFlowConfig.webhook_poll_after_seconds``)."""
     now = now or datetime.now(timezone.utc)
     result = OrdersRunResult()
     shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
@@ -200,7 +210,7 @@ def run_orders_flow(
     try:
         event_orders = _event_order_ids(ledger, events)
         result.watermark_before = ledger.get_watermark(FLOW)
-        result.window = next_window(
+        result.window = None if _events_only(trigger, events, result.watermark_before, now, config) else next_window(
             result.watermark_before, now,
             overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
             initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
@@ -214,7 +224,7 @@ def run_orders_flow(
                 if result.netsuite_unavailable:
                     poll.drained = False  # what is not read yet stays in the window for the next run
                     break
-        fetched = _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, poll.orders)
+        fetched = _fetch(shopify, _unhandled_event_orders(ledger, events, event_orders, result), poll.orders)
         _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result)
         result.orders = list(orders.values())  # one version per order: the latest read
     except BaseException:
@@ -228,6 +238,35 @@ def run_orders_flow(
     if warehouse is not None:
         result.landed_rows = sum(_land(warehouse, result, run_id))
     return result
+
+
+def _events_only(trigger: str | None, events, watermark: Watermark | None, now: datetime,
+                 config: OrdersFlowConfig) -> bool:
+    """A webhook run with events to do and a recent watermark leaves the polling window to the poller."""
+    if trigger != WEBHOOK_TRIGGER or not events or watermark is None:
+        return False
+    return (now - watermark.updated_at).total_seconds() <= config.webhook_poll_after_seconds
+
+
+def _unhandled_event_orders(ledger: Ledger, events, event_orders: dict[str, list[str]],
+                            result: OrdersRunResult) -> set[str]:
+    """The events' orders minus those whose delivered version (the payload's ``updated_at``) the ledger has
+    done already: a duplicate delivery, or one the poller got to first, costs no read."""
+    wanted: set[str] = set()
+    for event in events:
+        stamp = event.payload.get("updated_at") if isinstance(event.payload, dict) else None
+        for gid in event_orders.get(event.event_id, ()):
+            entry = ledger.get_entry(FLOW, gid)
+            try:
+                handled = stamp is not None and handled_version(entry, parse_ts(stamp), margin=timedelta(seconds=1),
+                                                                statuses=("done",))
+            except (TypeError, ValueError):
+                handled = False  # an unreadable stamp: read the order to be sure
+            if handled:
+                result.outcomes.setdefault(gid, OrderOutcome(gid, SKIPPED, stamp, target_id=entry.target_id))
+            else:
+                wanted.add(gid)
+    return wanted
 
 
 def _event_order_ids(ledger: Ledger, events) -> dict[str, list[str]]:
@@ -260,31 +299,31 @@ class _Poll:
 def _poll_chunks(shopify, ledger: Ledger, window: QueryWindow | None, watermark: Watermark | None,
                  policy: EntityPolicy, config: OrdersFlowConfig, poll: _Poll,
                  result: OrdersRunResult) -> Iterator[list[dict]]:
-    """The window's orders, oldest update first, in chunks of ``batch_size``, up to the run's cap."""
+    """The window's orders not handled yet, oldest update first, in chunks of ``batch_size``, up to the run's
+    cap; the handled ones are recorded as skipped on the way (they count for the watermark like any other)."""
     if window is None:
         return
     # Shopify stamps and filters in whole seconds and the query helper truncates: ask up to the next whole
     # second so this window's last second is read; dedupe then cuts at the exact end.
     end = window.end + timedelta(seconds=1)
-    # A window of more than the paged cap could not even be paged past its done overlap: bulk it too.
+    # More unhandled orders than a paged run may take: bulk them too, whatever the threshold.
     paged_cap = policy.batch_size * config.cap_multiplier
     threshold = None if config.bulk_threshold is None else min(config.bulk_threshold, paged_cap)
-    poll.bulk = threshold is not None and _window_exceeds(shopify, window, threshold)
-    if poll.bulk:
-        cap = policy.batch_size * config.bulk_cap_multiplier
-        source = iter_bulk_orders_updated_between(shopify, window.start, end, poll_interval=config.bulk_poll_interval,
-                                                  timeout_s=config.bulk_timeout_seconds)
-    else:
-        cap = paged_cap
-        source = _unhandled_orders(shopify, ledger, window, end, watermark, poll, result)
+    source = _window_orders(shopify, ledger, window, end, watermark, threshold, config, poll)
     chunk: list[dict] = []
     fresh = 0
     with closing(source):  # stopping at the cap closes the bulk download's stream now, not at GC
-        for order in source:
-            # Only orders past the watermark count towards the cap: the overlap behind it is mostly done
-            # (skipped by the ledger), and counting it would stall a backlog of more than ``cap`` orders
-            # updated within ``overlap`` seconds — every run would re-read the same done prefix.
+        for order, entry in source:
+            if entry is not None:  # handled already: a key read, no full read, no write
+                if window.contains(parse_ts(order["updatedAt"])):
+                    result.outcomes.setdefault(order["id"], OrderOutcome(
+                        order["id"], SKIPPED, order["updatedAt"], target_id=entry.target_id))  # fmt: skip
+                    poll.orders.append(order)
+                continue
+            # Only orders past the watermark count towards the cap: counting the overlap behind it would
+            # stall a backlog of more than ``cap`` orders updated within ``overlap`` seconds.
             if _past(order, watermark):
+                cap = policy.batch_size * (config.bulk_cap_multiplier if poll.bulk else config.cap_multiplier)
                 if fresh >= cap:
                     poll.drained = False
                     break
@@ -297,36 +336,80 @@ def _poll_chunks(shopify, ledger: Ledger, window: QueryWindow | None, watermark:
         yield _chunk(chunk, window, poll)
 
 
-def _unhandled_orders(shopify, ledger: Ledger, window: QueryWindow, end: datetime, watermark: Watermark | None,
-                      poll: _Poll, result: OrdersRunResult) -> Iterator[dict]:
-    """The window's orders, paged, fetching in full only versions the ledger has not handled.
+# Keys classified before the read is chosen: enough to see a backlog past the bulk threshold, bounded so a
+# long window of done orders is streamed rather than held.
+_DECIDE_WITHIN = 5_000
+
+
+def _window_orders(shopify, ledger: Ledger, window: QueryWindow, end: datetime, watermark: Watermark | None,
+                   threshold: int | None, config: OrdersFlowConfig,
+                   poll: _Poll) -> Iterator[tuple[dict, object | None]]:  # fmt: skip
+    """The window as ``(order, ledger entry if handled else None)``, in updatedAt order: full orders only for
+    versions the ledger has not handled.
 
     The window re-reads ``overlap`` seconds behind the watermark, mostly orders already done; reading each
-    in full costs ~60 cost points, so under a steady stream the overlap alone drains a Standard bucket and
-    every run waits on it. Keys cost about one point each: the handled ones are recorded as skipped from
-    the ledger (they count for the watermark like any other), the rest are fetched by id.
+    in full costs ~60 cost points, so under a steady stream the overlap alone would drain a Standard bucket.
+    Keys (id, updatedAt) cost one point each and tell the handled versions apart; the rest are fetched by
+    id, or — when more than ``threshold`` of them wait — with one bulk operation, which costs a few points
+    whatever its size (bulk beats paging once paging them would wait on the bucket for longer than a bulk
+    query takes). The bulk slot busy with someone else's query: page, the real-time lane does not queue.
     """
-    keys = paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, {"query": updated_between_query(window.start, end)},
-                    ("orders",), page_size=250)
-    wanted: list[str] = []
+    pages = paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, {"query": updated_between_query(window.start, end)},
+                     ("orders",), page_size=250)
+    keys = (node for node in pages if window.contains(parse_ts(node["updatedAt"])))
+    head: list[tuple[dict, object | None]] = []
+    unhandled = 0
     for node in keys:
-        updated = parse_ts(node["updatedAt"])
-        margin = timedelta(seconds=1) if _past(node, watermark) else timedelta(0)
-        entry = ledger.get_entry(FLOW, node["id"])
-        # Dead letters are read again: a fix in the policy (a default customer, say) may let them through,
-        # and the claim still skips them when their mapped payload is unchanged.
-        if handled_version(entry, updated, margin=margin, statuses=("done",)):
-            if window.contains(updated):
-                result.outcomes.setdefault(node["id"], OrderOutcome(
-                    node["id"], SKIPPED, node["updatedAt"], target_id=entry.target_id))  # fmt: skip
-                poll.orders.append(node)
-            continue
-        wanted.append(node["id"])
-        if len(wanted) >= ORDERS_BY_ID_BATCH:
-            yield from shopify.get_orders(wanted)
-            wanted = []
-    if wanted:
-        yield from shopify.get_orders(wanted)
+        entry = _handled_entry(ledger, node, watermark)
+        head.append((node, entry))
+        unhandled += entry is None
+        if threshold is not None and unhandled > threshold:
+            try:
+                bulk = iter_bulk_orders_updated_between(shopify, window.start, end, poll_interval=config.bulk_poll_interval,
+                                                        timeout_s=config.bulk_timeout_seconds)
+                poll.bulk = True
+                for order in bulk:  # the slot's refusal comes before the first order, so nothing is yielded twice
+                    yield order, _handled_entry(ledger, order, watermark)
+                return
+            except ShopifyBulkSlotBusy as exc:
+                poll.bulk = False
+                log.info("orders flow: bulk slot busy (%s); paging the %d+ unhandled orders instead", exc, unhandled)
+                threshold = None
+        if len(head) >= _DECIDE_WITHIN:
+            break
+    yield from _fetch_unhandled(shopify, itertools.chain(head, ((n, _handled_entry(ledger, n, watermark)) for n in keys)))
+
+
+def _handled_entry(ledger: Ledger, node: Mapping, watermark: Watermark | None):
+    """The ledger entry when this version is done already, else None. Dead letters are read again: a fix in
+    the policy (a default customer, say) may let them through, and the claim still skips them when their
+    mapped payload is unchanged."""
+    margin = timedelta(seconds=1) if _past(node, watermark) else timedelta(0)
+    entry = ledger.get_entry(FLOW, node["id"])
+    return entry if handled_version(entry, parse_ts(node["updatedAt"]), margin=margin, statuses=("done",)) else None
+
+
+def _fetch_unhandled(shopify, items: Iterable[tuple[dict, object | None]]) -> Iterator[tuple[dict, object | None]]:
+    """Keys in, orders out in the same order: the unhandled ones fetched in full by id, a batch at a time."""
+    pending: list[tuple[dict, object | None]] = []
+    wanted = 0
+    for item in items:
+        pending.append(item)
+        wanted += item[1] is None
+        if wanted >= ORDERS_BY_ID_BATCH:
+            yield from _resolve(shopify, pending)
+            pending, wanted = [], 0
+    yield from _resolve(shopify, pending)
+
+
+def _resolve(shopify, pending: list[tuple[dict, object | None]]) -> Iterator[tuple[dict, object | None]]:
+    wanted = [node["id"] for node, entry in pending if entry is None]
+    full = {o["id"]: o for o in shopify.get_orders(wanted)} if wanted else {}
+    for node, entry in pending:
+        if entry is not None:
+            yield node, entry
+        elif node["id"] in full:  # else deleted since its key was read: nothing to sync
+            yield full[node["id"]], None
 
 
 def handled_version(entry, updated: datetime, *, margin: timedelta, statuses=("done", "dead")) -> bool:
@@ -347,20 +430,6 @@ def _chunk(orders: list[dict], window: QueryWindow, poll: _Poll) -> list[dict]:
 
 def _past(order: Mapping, watermark: Watermark | None) -> bool:
     return watermark is None or (parse_ts(order["updatedAt"]), id_sort_key(str(order["id"]))) > watermark.key
-
-
-def _window_exceeds(shopify, window: QueryWindow, threshold: int) -> bool:
-    """More than ``threshold`` orders in the window? Reads keys only (about one cost point per order) and
-    stops at the first page past the threshold. The overlap behind the watermark counts too: after a
-    burst it holds up to ``overlap`` seconds of done orders, which a paged read would re-read in full."""
-    variables = {"query": updated_between_query(window.start, window.end + timedelta(seconds=1))}
-    count = 0
-    for node in paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, variables, ("orders",),
-                         page_size=min(threshold + 1, 250)):
-        count += window.contains(parse_ts(node["updatedAt"]))
-        if count > threshold:
-            return True
-    return False
 
 
 def _sync_group(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConfig, group: dict[str, dict],

@@ -39,7 +39,7 @@ from .errors import (
     ShopifyTransientError,
     raise_for_user_errors,
 )
-from .throttle import ClientStats, CostBucket
+from .throttle import REALTIME, ClientStats, CostBucket, LanePacing, SharedLevel, shared_state_file
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,11 @@ class ShopifyClient:
     ``shop_url`` is the shop's base URL (``https://example.myshopify.com``, or the sandbox's
     ``http://127.0.0.1:8765``). ``min_available`` is a reserve of cost points this client leaves in the
     bucket for other processes using the same app on the same shop (Dagster runs in parallel share it).
+
+    ``shared_state_dir``: where every process of this app keeps the shop's last bucket report (and the bulk
+    slot's queue), so that concurrent runs pace against one budget; None keeps both to this client.
+    ``lane``: how this client spends that budget (:class:`.throttle.LanePacing`; batch keeps a reserve for
+    the real-time lane and waits through throttling up to its deadline).
     """
 
     def __init__(
@@ -66,6 +71,8 @@ class ShopifyClient:
         max_throttle_retries: int = 50,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        shared_state_dir: str | None = None,
+        lane: LanePacing = REALTIME,
     ) -> None:
         if not shop_url or not shop_url.strip():
             raise ValueError(f"Shopify shop URL is empty: set {SHOP_URL_SETTING} (e.g. https://example.myshopify.com)")
@@ -84,7 +91,10 @@ class ShopifyClient:
         self.min_available = min_available
         self.max_throttle_retries = max_throttle_retries
         self.stats = ClientStats()
-        self.bucket = CostBucket()
+        self.lane = lane
+        self.shared_state_dir = shared_state_dir
+        self.bucket = CostBucket(level=SharedLevel(shared_state_file(shared_state_dir, shop_url, "bucket.json"))
+                                 if shared_state_dir else None)
         self.served_version: str | None = None
         self._sleep = sleep
         self._session = session or requests.Session()
@@ -132,8 +142,9 @@ class ShopifyClient:
 
         failures = 0  # transient failures so far (5xx, resets, timeouts)
         throttles = 0
+        started = time.monotonic()
         while True:
-            self._pace(document)
+            self._pace(document, started)
             self.stats.add(calls=1)
             try:
                 response = self._session.post(self.endpoint, json=body, headers=self._headers, timeout=self.timeout)
@@ -149,7 +160,7 @@ class ShopifyClient:
                 cost = _json_cost(response)
                 if _never_fits(cost):
                     raise _bucket_too_small(cost)
-                throttles = self._after_throttle(throttles, parse_retry_after(response.headers.get("Retry-After")))
+                throttles = self._after_throttle(throttles, parse_retry_after(response.headers.get("Retry-After")), started)
                 continue
             if status >= 500:
                 failures = self._after_transient(f"HTTP {status}", status, failures, idempotent)
@@ -177,7 +188,7 @@ class ShopifyClient:
             if "THROTTLED" in codes:
                 if _never_fits(cost):
                     raise _bucket_too_small(cost)
-                throttles = self._after_throttle(throttles, _throttle_wait(cost))
+                throttles = self._after_throttle(throttles, _throttle_wait(cost), started)
                 continue
             if "MAX_COST_EXCEEDED" in codes:
                 raise _max_cost_error(errors)
@@ -248,15 +259,35 @@ class ShopifyClient:
 
     # --- pacing and retry bookkeeping ---------------------------------------------------------------------
 
-    def _pace(self, document: str) -> None:
-        wait = self.bucket.wait_before(document, self.min_available)
-        if wait > 0:
+    def _pace(self, document: str, started: float) -> None:
+        """Wait until the (shared) bucket holds this document's cost plus this lane's reserve. The batch lane
+        looks again after each wait, since the other lane may have spent what refilled meanwhile."""
+        while True:
+            wait = self.bucket.wait_before(document, self.min_available, self.lane.reserve_fraction)
+            if wait <= 0:
+                break
+            if self.lane.reserve_fraction:
+                wait = min(wait, 1.0) + random.uniform(0, 0.05)  # short looks: the other lane moves the level
+                self._check_deadline(started)
             self.stats.add(throttle_wait_s=wait, paced=1)
             self._sleep(wait)
+            if not self.lane.reserve_fraction:
+                break
         self.bucket.spend(document)
 
-    def _after_throttle(self, throttles: int, wait: float | None) -> int:
-        if throttles >= self.max_throttle_retries:
+    def _check_deadline(self, started: float) -> None:
+        deadline = self.lane.throttle_deadline_s
+        if deadline is not None and time.monotonic() - started > deadline:
+            raise ShopifyThrottledError(
+                f"Shopify's cost budget for {self.shop_url} stayed spent for over {deadline:.0f} s, the "
+                f"{self.lane.name} lane's deadline for one request (SHOPIFY_BATCH_THROTTLE_DEADLINE_SECONDS)",
+                status=429, code="THROTTLED",
+            )  # fmt: skip
+
+    def _after_throttle(self, throttles: int, wait: float | None, started: float) -> int:
+        if self.lane.throttle_deadline_s is not None:
+            self._check_deadline(started)  # this lane waits by the clock, not by a count of answers
+        elif throttles >= self.max_throttle_retries:
             raise ShopifyThrottledError(
                 f"Shopify kept throttling {self.shop_url} after {throttles} retries", status=429, code="THROTTLED"
             )

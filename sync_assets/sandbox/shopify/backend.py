@@ -205,6 +205,10 @@ class ShopifyBackend:
         actual = min(requested, calc.actual(result.data)) if op.operation.value == "query" else requested
         bucket.refund(requested - actual)
         self.counters.incr("shopify.cost", actual)
+        # Per operation too, so a test or benchmark can say which documents spent the points.
+        label = op.name.value if op.name else "anonymous"
+        self.counters.incr(f"shopify.cost.{label}", actual)
+        self.counters.incr(f"shopify.calls.{label}")
         if ctx["writes"]:
             self.counters.incr("shopify.writes", ctx["writes"])
         out: dict = {}
