@@ -56,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPIFY_API_VERSION", sandbox.SHOPIFY_API_VERSION, "Pinned Admin API version."),
     Setting("SHOPIFY_WEBHOOK_SECRET", sandbox.SHOPIFY_WEBHOOK_SECRET,
             "App client secret that signs webhooks; during a rotation NEW,OLD (comma-separated, newest first).", secret=True),
+    Setting("SHOPIFY_SHARED_STATE_DIR", _data("state/shopify"),
+            "Where every run keeps the shop's last cost-bucket report and the bulk-slot queue (one budget per shop)."),
+    Setting("SHOPIFY_BATCH_RESERVE_FRACTION", "0.3",
+            "Part of Shopify's cost bucket batch-lane runs leave for the real-time lane (they wait below it)."),
+    Setting("SHOPIFY_BATCH_THROTTLE_DEADLINE_SECONDS", "1800",
+            "How long a batch-lane request waits through Shopify throttling before its run fails."),
     Setting("NETSUITE_BASE_URL", "{sandbox}",
             "REST services base URL, e.g. https://1234567-sb1.suitetalk.api.netsuite.com."),
     Setting("NETSUITE_ACCOUNT_ID", sandbox.NETSUITE_ACCOUNT_ID, "Account id as in the realm: upper case, underscore (1234567_SB1)."),
@@ -97,6 +103,18 @@ def get_int(name: str, *, minimum: int = 0) -> int:
         raise SettingError(f"{name} must be a whole number ≥ {minimum}, got {raw!r} ({BY_NAME[name].help})") from None
     if value < minimum:
         raise SettingError(f"{name} must be ≥ {minimum}, got {value} ({BY_NAME[name].help})")
+    return value
+
+
+def get_float(name: str, *, minimum: float = 0.0, maximum: float | None = None) -> float:
+    raw = get(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a number, got {raw!r} ({BY_NAME[name].help})") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f"≥ {minimum}"
+        raise SettingError(f"{name} must be {bounds}, got {value} ({BY_NAME[name].help})")
     return value
 
 

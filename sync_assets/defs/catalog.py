@@ -49,7 +49,7 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
     def catalog_to_warehouse_and_storefront(context):
         r = context.resources
         result = run_catalog_flow(
-            r.netsuite.get_client(), r.shopify.get_client(), r.ledger.get_ledger(),
+            r.netsuite.get_client(), r.shopify.get_client(lane=policy.lane), r.ledger.get_ledger(),
             warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()

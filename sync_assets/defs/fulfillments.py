@@ -59,7 +59,7 @@ def definitions(policy: EntityPolicy, config: FulfillmentsFlowConfig = Fulfillme
         r = context.resources
         ledger = r.ledger.get_ledger()
         result = run_fulfillments_flow(
-            r.shopify.get_client(), r.netsuite.get_client(), ledger, policy,
+            r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), ledger, policy,
             warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()

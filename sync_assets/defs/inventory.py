@@ -64,7 +64,7 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
     def inventory_to_storefront(context):  # no annotation: postponed annotations hide the type from Dagster
         r = context.resources
         result = run_inventory_flow(
-            r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(), policy,
+            r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), r.ledger.get_ledger(), policy,
             warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()

@@ -85,7 +85,7 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
         resources = context.resources
         netsuite = resources.netsuite.get_client()
         result = run_orders_flow(
-            resources.shopify.get_client(), netsuite, resources.ledger.get_ledger(), policy,
+            resources.shopify.get_client(lane=policy.lane), netsuite, resources.ledger.get_ledger(), policy,
             warehouse=resources.warehouse.get_connection, run_id=context.run.run_id, config=config,
             trigger=context.run.tags.get(TRIGGER_TAG),
         )  # fmt: skip

@@ -25,7 +25,7 @@ def definitions(policy: EntityPolicy, config: ReconciliationConfig = Reconciliat
     )  # fmt: skip
     def reconciliation_findings(context):
         r = context.resources
-        result = reconcile_orders(r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(),
+        result = reconcile_orders(r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), r.ledger.get_ledger(),
                                   config=config, run_id=context.run.run_id)
         landed = land_report(r.warehouse.get_connection, result, context.run.run_id)
         numbers = result.numbers()

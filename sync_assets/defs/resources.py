@@ -20,6 +20,7 @@ from sync_assets.connectors.netsuite import (
     token_url_for,
 )
 from sync_assets.connectors.shopify import ShopifyClient
+from sync_assets.connectors.shopify.throttle import lane_pacing
 from sync_assets.defs.lanes import FLOW_TAG
 from sync_assets.state.ledger import Ledger
 
@@ -36,13 +37,20 @@ class ShopifyResource(dg.ConfigurableResource):
     shop_url: str
     access_token: str
     api_version: str
+    shared_state_dir: str = ""  # "" keeps the bucket estimate to the run
+    batch_reserve_fraction: float = 0.3
+    batch_throttle_deadline_seconds: float = 1800.0
 
     _client: ShopifyClient | None = PrivateAttr(default=None)
 
-    def get_client(self) -> ShopifyClient:
-        # One client per run: it carries the cost-bucket estimate that paces every call of the run.
+    def get_client(self, lane: str = "realtime") -> ShopifyClient:
+        """One client per run (its lane is the first caller's: a run belongs to one flow). Its bucket estimate
+        lives in ``shared_state_dir``, so every run and sensor of the shop paces against one budget."""
         if self._client is None:
-            self._client = ShopifyClient(self.shop_url, self.access_token, api_version=self.api_version)
+            pacing = lane_pacing(lane, reserve_fraction=self.batch_reserve_fraction,
+                                 throttle_deadline_s=self.batch_throttle_deadline_seconds)
+            self._client = ShopifyClient(self.shop_url, self.access_token, api_version=self.api_version,
+                                         shared_state_dir=self.shared_state_dir or None, lane=pacing)
         return self._client
 
 
@@ -122,6 +130,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             shop_url=from_env("SHOPIFY_SHOP_URL"),
             access_token=from_env("SHOPIFY_ACCESS_TOKEN"),
             api_version=from_env("SHOPIFY_API_VERSION"),
+            shared_state_dir=settings.get("SHOPIFY_SHARED_STATE_DIR"),
+            batch_reserve_fraction=settings.get_float("SHOPIFY_BATCH_RESERVE_FRACTION", minimum=0.0, maximum=0.9),
+            batch_throttle_deadline_seconds=settings.get_float("SHOPIFY_BATCH_THROTTLE_DEADLINE_SECONDS", minimum=1.0),
         ),
         "netsuite": NetSuiteResource(
             base_url=from_env("NETSUITE_BASE_URL"),
