@@ -119,7 +119,8 @@ class CatalogRunResult:
             "products_already_in_sync": p.already_in_sync,
             "products_dead_lettered": p.dead_lettered,
             "products_deferred": p.deferred,
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            # Examined: NetSuite items read; synced: storefront products written (the warehouse load is its own figure).
+            **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.extract.items, synced=p.pushed),
         }
 
 

@@ -136,7 +136,7 @@ class FulfillmentsRunResult:
                              failed=self.count(FAILED), lags=lags),
             "adopted": sum(1 for o in self.outcomes.values() if o.adopted),
             "tracking_updates": sum(1 for o in self.outcomes.values() if o.tracking_sent),
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, examined=len(self.outcomes), synced=self.count(SYNCED)),
         }
 
 

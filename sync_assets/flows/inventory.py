@@ -126,7 +126,8 @@ class InventoryRunResult:
             **record_numbers(synced=self.written, skipped=self.unchanged, dead_lettered=len(self.dead_lettered),
                              failed=len(self.failed), lags=self.lag_seconds),
             "stale_retries": self.stale_retries,
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, synced=self.written,
+                          examined=self.written + self.unchanged + len(self.dead_lettered) + len(self.failed)),
         }
 
 

@@ -165,7 +165,7 @@ class OrdersRunResult:
             "customers_created": self.customers_created,
             "deposits_written": self.deposits_written,
             "refunds_written": self.refunds_written,
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, examined=len(self.outcomes), synced=self.count(SYNCED)),
             "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
         }
 

@@ -28,6 +28,7 @@ from sync_assets.domain.ids import order_external_id
 from sync_assets.domain.money import money_bag
 from sync_assets.domain.windows import parse_ts
 from sync_assets.flows.landing import ConnectionFactory
+from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
 
@@ -70,15 +71,19 @@ class ReconciliationResult:
     sales_orders_seen: int = 0
     findings: list[Finding] = field(default_factory=list)
     checked_at: datetime | None = None
+    shopify_stats: dict[str, float] = field(default_factory=dict)
+    netsuite_stats: dict[str, float] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
 
-    def numbers(self) -> dict[str, int]:
+    def numbers(self) -> dict[str, int | float]:
+        requeued = sum(1 for f in self.findings if f.requeued)
         return {"orders_checked": self.orders_checked, "sales_orders_seen": self.sales_orders_seen,
                 "missing": self.count(MISSING), "duplicated": self.count(DUPLICATED),
-                "mismatched_totals": self.count(MISMATCHED),
-                "requeued": sum(1 for f in self.findings if f.requeued)}
+                "mismatched_totals": self.count(MISMATCHED), "requeued": requeued,
+                # Synced: the orders it put back on the real-time lane's queue.
+                **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.orders_checked, synced=requeued)}
 
 
 def _sales_orders(netsuite, column: str, values: Iterable[str]) -> list[dict]:
@@ -101,6 +106,15 @@ def _total(order: dict) -> Decimal | None:
 def reconcile_orders(shopify, netsuite, ledger: Ledger, *, now: datetime | None = None,
                      config: ReconciliationConfig = ReconciliationConfig(), run_id: str = "local") -> ReconciliationResult:
     now = now or datetime.now(timezone.utc)
+    shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
+    result = _reconcile(shopify, netsuite, ledger, now, config, run_id)
+    result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
+    return result
+
+
+def _reconcile(shopify, netsuite, ledger: Ledger, now: datetime, config: ReconciliationConfig,
+               run_id: str) -> ReconciliationResult:
     result = ReconciliationResult(checked_at=now)
     cutoff = now - timedelta(seconds=config.grace_seconds)
     orders = [o for o in iter_orders_updated_between(shopify, now - timedelta(days=config.days), now)
