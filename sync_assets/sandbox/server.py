@@ -39,7 +39,10 @@ SHOPIFY_DEFAULTS: dict[str, Any] = {
     "shopify_bucket_size": 2000.0,
     "shopify_restore_rate": 100.0,
     "shopify_throttle_status": 200,
-    "bulk_seconds": 0.5,
+    # A bulk query on a real store takes seconds to minutes (queued, then paged server-side); the sandbox
+    # takes this floor plus a second per thousand objects, so the one-slot contention is visible.
+    "bulk_seconds": 2.0,
+    "bulk_seconds_per_1000_objects": 1.0,
 }
 
 _ORDER_SUMMARY = (
@@ -58,6 +61,7 @@ class Sandbox:
         "shopify_restore_rate",
         "shopify_throttle_status",
         "bulk_seconds",
+        "bulk_seconds_per_1000_objects",
     )
     STREAM_FIELDS = ("orders_per_minute", "inventory_receipts_per_minute", "fulfillment_delay_seconds")
 
@@ -83,6 +87,7 @@ class Sandbox:
             bucket_size=SHOPIFY_DEFAULTS["shopify_bucket_size"],
             restore_rate=SHOPIFY_DEFAULTS["shopify_restore_rate"],
             bulk_seconds=SHOPIFY_DEFAULTS["bulk_seconds"],
+            bulk_seconds_per_1000_objects=SHOPIFY_DEFAULTS["bulk_seconds_per_1000_objects"],
         )
         self.webhooks = WebhookDispatcher(self.counters)
         self.shopify.subscribe(self.webhooks)
@@ -194,6 +199,7 @@ class Sandbox:
             "restore_rate": number("shopify_restore_rate", float, 0.001),
             "throttle_status": throttle_status,
             "bulk_seconds": number("bulk_seconds", float, 0),
+            "bulk_seconds_per_1000_objects": number("bulk_seconds_per_1000_objects", float, 0),
         }
         if any(v is not None for v in netsuite.values()):
             self.netsuite.configure(**netsuite)

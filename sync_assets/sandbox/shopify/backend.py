@@ -51,11 +51,12 @@ class ShopifyBackend:
     name = "shopify"
 
     def __init__(self, counters: Counters, *, access_token: str = credentials.SHOPIFY_ACCESS_TOKEN,
-                 bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 0.5) -> None:
+                 bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 2.0,
+                 bulk_seconds_per_1000_objects: float = 1.0) -> None:
         self.counters, self.access_token = counters, access_token
         self.schema = build_schema()
         self.store = Store()
-        self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds)
+        self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds, bulk_seconds_per_1000_objects)
         self._bucket_args = (bucket_size, restore_rate)
         self._buckets: dict[str, LeakyBucket] = {}
         self._buckets_lock = threading.Lock()
@@ -73,13 +74,15 @@ class ShopifyBackend:
         self.store.load_catalog(catalog)
 
     def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
-                  bulk_seconds=None) -> None:
+                  bulk_seconds=None, bulk_seconds_per_1000_objects=None) -> None:
         if throttle_status is not None:
             if throttle_status not in (200, 429):
                 raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status}")
             self.throttle_status = throttle_status
         if bulk_seconds is not None:
             self.bulk.seconds = float(bulk_seconds)
+        if bulk_seconds_per_1000_objects is not None:
+            self.bulk.seconds_per_1000 = float(bulk_seconds_per_1000_objects)
         with self._buckets_lock:
             self._bucket_args = (bucket_size or self._bucket_args[0], restore_rate or self._bucket_args[1])
             for b in self._buckets.values():
