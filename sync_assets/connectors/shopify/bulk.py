@@ -105,16 +105,18 @@ def slot_queue(client: ShopifyClient, deadline: float, sleep: Callable[[float], 
         yield
         return
     lock = FileLock(str(shared_state_file(client.shared_state_dir, client.shop_url, "bulk.lock")))
+    waited = False
     while True:
         try:
-            lock.acquire(timeout=min(5.0, max(0.0, deadline - time.monotonic())))
+            lock.acquire(timeout=0 if not waited else min(5.0, max(0.0, deadline - time.monotonic())))
             break
         except Timeout:
-            if time.monotonic() >= deadline:
+            if waited and time.monotonic() >= deadline:
                 raise ShopifyBulkOperationError(
                     "another of our bulk queries held the slot past our deadline", operation_id=None, status="TIMEOUT"
                 ) from None
-            client.stats.add(bulk_slot_waits=1)
+            client.stats.add(bulk_slot_waits=1)  # another of our processes has it: queue behind it
+            waited = True
     try:
         yield
     finally:

@@ -295,6 +295,8 @@ class ShopifyClient:
             wait = self.backoff.delay(min(throttles, 6))
         # Jitter so that several clients sharing one bucket don't all come back at the same instant.
         wait += random.uniform(0, 0.05 + 0.1 * wait)
+        if self.lane.throttle_deadline_s is not None:  # never sleep past the deadline we will report
+            wait = min(wait, max(0.05, started + self.lane.throttle_deadline_s - time.monotonic() + 0.05))
         self.stats.add(throttled=1, retries=1, throttle_wait_s=wait)
         self._sleep(wait)
         return throttles + 1
