@@ -51,7 +51,7 @@ from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
 from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark
+from sync_assets.domain.windows import QueryWindow, Watermark, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
@@ -189,17 +189,44 @@ def _changed_at(version: str) -> str:
 
 
 def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: InventoryFlowConfig) -> list[str]:
-    """Recent storefront orders the orders flow has not durably put into NetSuite (done)."""
+    """Recent storefront orders the orders flow has not durably put into NetSuite (done).
+
+    Behind the orders flow's watermark every order is done or dead-lettered, so only the tail past it is
+    read from Shopify (keys only: a handful of points under a steady stream, where reading the whole
+    lookback hour cost a point per order of the hour on every probe); the dead-lettered ones come from
+    the ledger.
+    """
     start = now - timedelta(seconds=config.unsynced_order_lookback_seconds)
-    window = QueryWindow(start, now + timedelta(seconds=60))
+    query = QueryWindow(start, now + timedelta(seconds=60)).shopify_query("created_at")
+    mark = ledger.get_watermark(ORDERS_FLOW)
+    if mark is not None and mark.updated_at - timedelta(seconds=1) > start:
+        # Whole-second stamps: one second behind the watermark, so its own second is read again.
+        query += " AND " + QueryWindow(mark.updated_at - timedelta(seconds=1),
+                                       now + timedelta(seconds=60)).shopify_query("updated_at")  # fmt: skip
     ids: list[str] = []
-    for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": window.shopify_query("created_at")},
-                         ("orders",), page_size=250):
+    for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": query}, ("orders",), page_size=250):
         ids.append(node["id"])
         if len(ids) >= config.max_unsynced_orders * 4:
             break
+    if mark is not None:
+        seen = set(ids)
+        ids += [gid for gid in _recent_dead_orders(ledger, start) if gid not in seen]
     done = ledger.done_hashes(ORDERS_FLOW, ids)
     return [gid for gid in ids if gid not in done][: config.max_unsynced_orders]
+
+
+def _recent_dead_orders(ledger: Ledger, since: datetime) -> list[str]:
+    """Orders created since ``since`` that the orders flow dead-lettered (behind its watermark, not in NetSuite)."""
+    out = []
+    for letter in ledger.dead_letters(ORDERS_FLOW):
+        created = (letter.payload or {}).get("createdAt") if isinstance(letter.payload, dict) else None
+        try:
+            recent = parse_ts(created or letter.created_at) >= since
+        except (TypeError, ValueError):
+            recent = True  # unreadable: holding its stock back is the safe side
+        if letter.source_id.startswith("gid://shopify/Order/") and recent:
+            out.append(letter.source_id)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- run

@@ -4,6 +4,7 @@ compare-and-set values are re-read, unknown SKUs are dead-lettered."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import MappingProxyType
 
 import duckdb
@@ -13,7 +14,9 @@ from sync_assets.connectors.netsuite import NetSuiteClient, TokenBasedAuth
 from sync_assets.connectors.shopify import ShopifyClient
 from sync_assets.domain.inventory import SafetyStock
 from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.windows import Watermark, parse_ts
 from sync_assets.flows import inventory as flow
+from sync_assets.flows.orders import FLOW as ORDERS
 from sync_assets.sandbox import credentials as c
 from sync_assets.state.ledger import Ledger
 
@@ -142,3 +145,19 @@ def test_idempotency_key_is_deterministic_and_changes_with_the_write():
     assert flow.idempotency_key(a, "v1:0") == flow.idempotency_key(list(a), "v1:0")
     assert flow.idempotency_key(a, "v1:0") != flow.idempotency_key(a, "v1:1")
     assert flow.idempotency_key(a, "v1:0") != flow.idempotency_key([InventoryChange("S", a[0].location_id, 5, 4)], "v1:0")
+
+
+def test_the_probe_reads_only_orders_past_the_orders_watermark(env, tmp_path):
+    """Orders the orders flow synced cost the inventory probe nothing; a new one costs its key, and a
+    dead-lettered one (behind the watermark, not in NetSuite) still holds its stock back."""
+    sandbox, shopify, netsuite, ledger = env
+    placed = sandbox.control.place_orders(12, seed=8)
+    for order in placed[:-1]:  # the orders flow synced these; its watermark is past all of them
+        ledger.mark_done(ORDERS, order["id"], "so-" + order["id"].rsplit("/", 1)[1], "h")
+    ledger.dead_letter(ORDERS, placed[-1]["id"], "test: refused", {"createdAt": placed[-1]["createdAt"]}, None)
+    latest = max(parse_ts(shopify.get_orders([o["id"]])[0]["updatedAt"]) for o in placed)
+    ledger.advance_watermark(ORDERS, Watermark(latest + timedelta(seconds=2)))
+    sandbox.control.reset_counters()
+    pending = flow.find_pending(shopify, netsuite, ledger, policy())
+    assert pending.unsynced_orders == (placed[-1]["id"],)
+    assert sandbox.control.counters()["counters"].get("shopify.cost.OrderKeysPage", 0) <= 2  # no key read
