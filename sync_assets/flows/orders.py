@@ -3,11 +3,14 @@
 One call of :func:`run_orders_flow` is one batch:
 
 1. **Work**: webhook events from the durable inbox (their order ids, re-fetched through GraphQL: the
-   payload may be stale or out of order) plus the polling window from the watermark
-   (``windows.next_window``), at most ``batch_size × cap_multiplier`` polled orders past the watermark.
-   A busy window (more than ``bulk_threshold`` orders, counted with a keys-only query) is read with one
-   bulk operation instead of paging full orders, which costs ~60-180 points per order and so drains a
-   burst at a couple of orders per second; that run may take ``batch_size × bulk_cap_multiplier``.
+   payload may be stale or out of order; a version the ledger already did is not fetched at all) plus the
+   polling window from the watermark (``windows.next_window``). The window is read as keys (id and
+   ``updatedAt``, a cost point each); only versions the ledger has not done are fetched in full (~60 points
+   each), at most ``batch_size × cap_multiplier`` past the watermark. More than ``bulk_threshold``
+   *unhandled* versions are read with one bulk operation instead (a few points whatever the size; that run
+   may take ``batch_size × bulk_cap_multiplier``), unless another bulk query holds the app's slot: then
+   paging. A webhook-triggered run with a watermark younger than ``webhook_poll_after_seconds`` reads only
+   its events' orders; the poller's runs keep the safety net.
    The window's orders are prepared and written in chunks of ``batch_size`` as they are read (steps 2-3
    per chunk), then the webhook orders the window did not hold; NetSuite down stops reading.
 2. **Prepare**: one SuiteQL query for the batch's SKUs, one for currencies; every order is mapped once
@@ -96,8 +99,9 @@ class OrdersFlowConfig:
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering
     workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
-    # More orders than this in the polling window (overlap included): read it with a bulk operation
-    # (None: always page; then a window of more than the cap of orders re-read in full each run).
+    # More versions than this in the polling window that the ledger has not done: read it with a bulk
+    # operation, which beats fetching them by id at ~60 points each once they would wait on the bucket
+    # for longer than a bulk query takes (None: never bulk).
     bulk_threshold: int | None = 100
     bulk_cap_multiplier: int = 4  # orders per run on the bulk path ≤ batch_size × this: a burst takes a few runs
     bulk_poll_interval: float = 0.5  # first status poll of the bulk operation (it backs off from there)
