@@ -25,6 +25,18 @@ def test_defaults_resolve_their_placeholders(monkeypatch: pytest.MonkeyPatch, tm
     # The clients accept them (a placeholder left in would fail here, as it did in every sensor tick).
     assert resources["shopify"].get_client() is not None
     assert resources["netsuite"].get_client() is not None
+    # One budget per shop: the bucket report lives under the data dir, where every run process finds it.
+    assert resources["shopify"].get_client().shared_state_dir == f"{tmp_path}/state/shopify"
+
+
+def test_a_batch_flow_gets_a_batch_lane_client_and_webhook_runs_are_recognised() -> None:
+    from sync_assets.flows.orders import WEBHOOK_TRIGGER
+    from sync_assets.webhooks.launcher import TRIGGER
+
+    shopify = build_resources()["shopify"]
+    client = shopify.get_client(lane="batch")
+    assert client.lane.name == "batch" and client.lane.reserve_fraction == 0.3 and client.lane.wait_for_bulk_slot
+    assert TRIGGER == WEBHOOK_TRIGGER  # the tag the receiver launches with is the one the flow reads
 
 
 def test_values_from_the_environment_reach_dagster_as_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
