@@ -65,7 +65,7 @@ from sync_assets.domain.payments import (
     refunds_for_order,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
+from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, format_ts, next_window, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.state.ledger import Claim, Ledger
@@ -77,6 +77,11 @@ FLOW = "orders"
 CUSTOMERS_FLOW = "customers"
 PAYMENTS_FLOW = "payments"
 REFUNDS_FLOW = "refunds"
+# The newest storefront version (``updatedAt``) of each order that NetSuite durably reflects — written
+# or found unchanged — so a later read of the same version costs its key, not a full re-read. Without it an
+# order updated by something the mapping ignores (our own fulfillment, a tag) was re-read in full on every
+# run while it stayed in the overlap.
+VERSIONS_FLOW = "orders_versions"
 TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
 WEBHOOK_TRIGGER = "webhook"  # the run tag value the webhook receiver launches with (defs.lanes TRIGGER_TAG)
 _PLACEHOLDER_ID = "0"
@@ -205,7 +210,8 @@ def run_orders_flow(
 
     ``trigger`` ``"webhook"``: the run was launched for webhook events, so while the watermark is fresh it
     fetches only the orders they name (see ``OrdersFlowConfig.webhook_poll_after_seconds``)."""
-    now = now or datetime.now(timezone.utc)
+    started = datetime.now(timezone.utc)  # every read of this run happens after this
+    now = now or started
     result = OrdersRunResult()
     shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
     cap = policy.batch_size * config.cap_multiplier
@@ -224,12 +230,12 @@ def run_orders_flow(
         with closing(_poll_chunks(shopify, ledger, result.window, result.watermark_before, policy, config, poll,
                                   result)) as chunks:
             for chunk in chunks:  # written as read: a long read does not hold back the first writes
-                _sync_group(netsuite, ledger, policy, config, _merge(chunk), orders, result)
+                _sync_group(netsuite, ledger, policy, config, _merge(chunk), orders, result, started)
                 if result.netsuite_unavailable:
                     poll.drained = False  # what is not read yet stays in the window for the next run
                     break
         fetched = _fetch(shopify, _unhandled_event_orders(ledger, events, event_orders, result), poll.orders)
-        _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result)
+        _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result, started)
         result.orders = list(orders.values())  # one version per order: the latest read
     except BaseException:
         ledger.inbox_release(e.event_id for e in events)
@@ -260,13 +266,11 @@ def _unhandled_event_orders(ledger: Ledger, events, event_orders: dict[str, list
     for event in events:
         stamp = event.payload.get("updated_at") if isinstance(event.payload, dict) else None
         for gid in event_orders.get(event.event_id, ()):
-            entry = ledger.get_entry(FLOW, gid)
             try:
-                handled = stamp is not None and handled_version(entry, parse_ts(stamp), margin=timedelta(seconds=1),
-                                                                statuses=("done",))
+                entry = stamp is not None and version_handled(ledger, gid, parse_ts(stamp), margin=timedelta(seconds=1))
             except (TypeError, ValueError):
-                handled = False  # an unreadable stamp: read the order to be sure
-            if handled:
+                entry = None  # an unreadable stamp: read the order to be sure
+            if entry:
                 result.outcomes.setdefault(gid, OrderOutcome(gid, SKIPPED, stamp, target_id=entry.target_id))
             else:
                 wanted.add(gid)
@@ -389,8 +393,42 @@ def _handled_entry(ledger: Ledger, node: Mapping, watermark: Watermark | None):
     the policy (a default customer, say) may let them through, and the claim still skips them when their
     mapped payload is unchanged."""
     margin = timedelta(seconds=1) if _past(node, watermark) else timedelta(0)
-    entry = ledger.get_entry(FLOW, node["id"])
-    return entry if handled_version(entry, parse_ts(node["updatedAt"]), margin=margin, statuses=("done",)) else None
+    return version_handled(ledger, node["id"], parse_ts(node["updatedAt"]), margin=margin)
+
+
+def version_handled(ledger: Ledger, gid: str, updated: datetime, *, margin: timedelta, statuses=("done",)):
+    """The ledger entry saying this version of the order needs nothing (else None): the version NetSuite
+    reflects is at least ``updated`` (``VERSIONS_FLOW``), or the order was written at least ``margin``
+    after it (see :func:`handled_version`; ledgers from before the version record, and orders read within
+    a second of their stamp, which the version record leaves out)."""
+    entry = ledger.get_entry(FLOW, gid)
+    if entry is None or entry.status not in statuses:
+        return None  # never done, or re-queued (reconciliation, a replay) since
+    seen = ledger.get_entry(VERSIONS_FLOW, gid)
+    if seen is not None and seen.status == "done" and parse_ts(seen.payload_hash) >= updated:
+        return entry
+    return entry if handled_version(entry, updated, margin=margin, statuses=statuses) else None
+
+
+def _note_versions(ledger: Ledger, group: Mapping[str, dict], result: OrdersRunResult, read_after: datetime) -> None:
+    """Record the versions this group leaves durably reflected in NetSuite (synced, or unchanged and done).
+
+    Stamps are whole seconds, so an edit in the same second as our read carries the same ``updatedAt``:
+    only versions read at least a second after their stamp are recorded (``read_after`` is a lower bound
+    of the read time; polled orders always qualify, being behind the safety lag)."""
+    for gid, order in group.items():
+        outcome = result.outcomes.get(gid)
+        if outcome is None or outcome.status not in (SYNCED, SKIPPED):
+            continue
+        stamp = parse_ts(order["updatedAt"])
+        if stamp + timedelta(seconds=1) > read_after:
+            continue
+        entry = ledger.get_entry(FLOW, gid)
+        if entry is None or entry.status != "done":
+            continue  # dead letters are read again (see _handled_entry)
+        seen = ledger.get_entry(VERSIONS_FLOW, gid)
+        if seen is None or parse_ts(seen.payload_hash) < stamp:
+            ledger.mark_done(VERSIONS_FLOW, gid, entry.target_id or "", format_ts(stamp))
 
 
 def _fetch_unhandled(shopify, items: Iterable[tuple[dict, object | None]]) -> Iterator[tuple[dict, object | None]]:
@@ -437,13 +475,14 @@ def _past(order: Mapping, watermark: Watermark | None) -> bool:
 
 
 def _sync_group(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConfig, group: dict[str, dict],
-                orders: dict[str, dict], result: OrdersRunResult) -> None:
+                orders: dict[str, dict], result: OrdersRunResult, read_after: datetime) -> None:
     """Sync one group of orders; once NetSuite is known to be down, only record them as failed."""
     orders.update(group)
     if result.netsuite_unavailable:
         _all_failed(group, result, result.netsuite_unavailable)
     else:
         _sync(netsuite, ledger, policy, config, group, result)
+        _note_versions(ledger, group, result, read_after)
 
 
 def _fetch(shopify, gids: set[str], polled: list[dict]) -> list[dict]:

@@ -18,7 +18,7 @@ from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.domain.ids import id_sort_key, short_digest
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import parse_ts
-from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, handled_version
+from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, version_handled
 from sync_assets.state.ledger import Ledger
 
 PROBE_PAGE = 250
@@ -71,8 +71,8 @@ def probe_orders(
             if updated > end:
                 continue
             behind = watermark is not None and (updated, id_sort_key(node["id"])) <= watermark.key
-            entry = ledger.get_entry(FLOW, node["id"])
-            if not handled_version(entry, updated, margin=timedelta(0) if behind else _SECOND):
+            margin = timedelta(0) if behind else _SECOND
+            if not version_handled(ledger, node["id"], updated, margin=margin, statuses=("done", "dead")):
                 keys.append((node["id"], node["updatedAt"]))
     if not keys and not inbox:
         return None

@@ -78,6 +78,25 @@ def test_a_busy_window_of_done_orders_is_not_bulk_read(sandbox, tmp_path):
     assert_exactly_once(netsuite, gids)
 
 
+def test_a_version_that_changes_nothing_in_netsuite_is_read_once_then_costs_its_key(sandbox, tmp_path):
+    """Our own fulfillment bumps the order's updatedAt but not its sales order: one full read finds it
+    unchanged, and the runs after it pay the key only (they used to re-read it for the whole overlap)."""
+    gids = [o["id"] for o in sandbox.control.place_orders(3, seed=5)]  # generated: with fulfillment orders
+    ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
+    assert run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG).count(SYNCED) == 3
+    time.sleep(1.1)  # the fulfillment's stamp a whole second past our write
+    (fo, *_) = shopify.fulfillment_orders(gids[0])
+    shopify.create_fulfillment([{"fulfillmentOrderId": fo["id"]}])
+    time.sleep(1.1)  # past the whole second of the new stamp
+    sandbox.control.reset_counters()
+    first = run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)
+    assert first.outcomes[gids[0]].status == SKIPPED and _calls(sandbox).get(BY_ID) == 1  # read once, unchanged
+    sandbox.control.reset_counters()
+    second = run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)
+    assert second.count(SKIPPED) == 3 and set(_spent(sandbox)) == {KEYS}
+    assert_exactly_once(netsuite, gids)
+
+
 def test_a_webhook_run_fetches_only_the_orders_it_was_told_about(sandbox, tmp_path):
     ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
     gids = place_orders(sandbox, 2)
@@ -87,6 +106,9 @@ def test_a_webhook_run_fetches_only_the_orders_it_was_told_about(sandbox, tmp_pa
     told, untold = place_orders(sandbox, 2)
     (order,) = shopify.get_orders([told])
     ledger.inbox_put("evt-1", "orders/create", _event(told, order["updatedAt"]))
+    # Whole-second stamps: a version read within its own second might hide a same-second edit, so it only
+    # counts as handled once read a second later. Deliveries take about that long anyway.
+    time.sleep(1.1)
 
     sandbox.control.reset_counters()
     hooked = run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
