@@ -102,7 +102,8 @@ def test_desired_state_hash_ignores_ids_and_sees_prices():
               "3": [{"item": "3", "pricelevelname": "Base Price", "unitprice": "4.5"}]}
     desired = desired_products(items, prices, "Base Price")
     assert set(desired) == {"tee-shirt", "mug"}
-    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large"}]
+    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large",
+                                              "retired": False}]
     assert desired["mug"]["variants"][0]["option"] == "Default Title"
     storefront = {"title": "Tee", "vendor": "", "productType": "", "status": "ACTIVE", "id": "gid://x",
                   "variants": [{"id": "gid://v", "sku": "TEE-L", "price": "10.0", "barcode": None}]}

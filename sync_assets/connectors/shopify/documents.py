@@ -207,13 +207,14 @@ mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers
 }
 """
 
-# The storefront's product with a handle (catalog sync: find the variant ids a productSet must name).
+# The storefront's product with a handle (catalog sync: find the variant ids a productSet must name; the
+# variants past the first page come from PRODUCT_VARIANTS_PAGE).
 PRODUCT_BY_HANDLE = """
 query ProductByHandle($query: String!, $first: Int!) {
   products(first: 1, query: $query) {
     nodes {
-      id handle title vendor productType status
-      variants(first: $first) { pageInfo { hasNextPage endCursor } nodes { id sku price barcode } }
+      id handle title vendor productType status descriptionHtml updatedAt
+      variants(first: $first) { pageInfo { hasNextPage endCursor } nodes { id sku title price barcode inventoryItem { id } } }
     }
   }
 }
@@ -225,8 +226,8 @@ BULK_PRODUCTS = """
   products {
     edges {
       node {
-        __typename id handle title vendor productType status
-        variants { edges { node { __typename id sku price barcode } } }
+        __typename id handle title vendor productType status descriptionHtml
+        variants { edges { node { __typename id sku title price barcode inventoryItem { id } } } }
       }
     }
   }
@@ -239,7 +240,7 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
     id
     variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id sku price inventoryItem { id } }
+      nodes { id sku title price barcode inventoryItem { id } }
     }
   }
 }
