@@ -97,6 +97,7 @@ class ExtractResult:
     prices: int = 0
     pages: int = 0
     locations: int = 0
+    deleted: int = 0  # deletedrecord rows (items) landed
     latest_modified: datetime | None = None
     extract_seconds: float = 0.0
     load_seconds: float = 0.0  # time inside append_frame (the warehouse load alone)
@@ -232,6 +233,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         result.locations = len(locations)
         deleted = list(netsuite.suiteql_keyset(DELETED_SQL, key="recordid", page_size=config.page_size))
         land(conn, "raw.netsuite_deleted_items", deleted, {"item_id": "recordid"}, updated="deleteddate")
+        result.deleted = len(deleted)
         result.deleted_skus = {str(r["name"]) for r in deleted if r.get("name")}
     result.extract_seconds = time.perf_counter() - started
     return result

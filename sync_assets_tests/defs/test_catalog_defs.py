@@ -22,7 +22,8 @@ def _run_job(defs: dg.Definitions, instance, resources) -> dg.ExecuteInProcessRe
 
 
 def _products_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    [materialization] = result.asset_materializations_for_node("catalog_to_warehouse_and_storefront")[2:]
+    [materialization] = [m for m in result.asset_materializations_for_node("catalog_to_warehouse_and_storefront")
+                         if m.asset_key == defs_catalog.PRODUCTS]
     return {k: v.value for k, v in materialization.metadata.items()}
 
 
