@@ -79,6 +79,10 @@ PROBE_SQL = (
     f"SELECT COUNT(*) AS n, TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
     "WHERE itemtype = 'InvtPart' AND lastmodifieddate > :since"
 )
+PROBE_DELETED_SQL = (
+    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(deleteddate), '{TS_FORMAT}') AS latest FROM deletedrecord "
+    "WHERE recordtypeid = 'inventoryitem' AND deleteddate > :since"
+)
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,10 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         deleted = list(netsuite.suiteql_keyset(DELETED_SQL, key="recordid", page_size=config.page_size))
         land(conn, "raw.netsuite_deleted_items", deleted, {"item_id": "recordid"}, updated="deleteddate")
         result.deleted = len(deleted)
+        for row in deleted:  # a deletion is a change the probe must see as done, like a modification
+            stamp = _ts(row.get("deleteddate"))
+            if stamp and (result.latest_modified is None or stamp > result.latest_modified):
+                result.latest_modified = stamp
         result.deleted_skus = {str(r["name"]) for r in deleted if r.get("name")}
     result.extract_seconds = time.perf_counter() - started
     return result
@@ -508,15 +516,17 @@ class CatalogPending:
 
 
 def probe_catalog(netsuite, ledger: Ledger) -> CatalogPending | None:
-    """Items modified since the last complete run (used when the catalog is moved to the real-time lane)."""
+    """Items modified or deleted since the last complete run (used when the catalog is moved to the
+    real-time lane)."""
     mark = ledger.get_watermark(WATERMARK)
     since = (mark.updated_at.astimezone(timezone.utc).replace(tzinfo=None) if mark
              else datetime(1970, 1, 1))
-    rows = list(netsuite.suiteql(PROBE_SQL, {"since": since}))
-    count = int((rows[0] if rows else {}).get("n") or 0)
-    if not count:
-        return None
-    return CatalogPending(count, rows[0].get("latest") or "")
+    count, latest = 0, ""
+    for sql in (PROBE_SQL, PROBE_DELETED_SQL):
+        row = next(iter(netsuite.suiteql(sql, {"since": since})), {})
+        count += int(row.get("n") or 0)
+        latest = max(latest, row.get("latest") or "")
+    return CatalogPending(count, latest) if count else None
 
 
 __all__ = [
