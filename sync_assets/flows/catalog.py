@@ -40,7 +40,7 @@ from sync_assets.connectors.errors import RequestRejected, ThrottledError, Trans
 from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, parse_ts as parse_ns_ts
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
-from sync_assets.connectors.shopify.catalog import product_by_handle, stocked_location_ids
+from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows.landing import ConnectionFactory
@@ -91,6 +91,7 @@ class CatalogConfig:
     price_level: str = "Base Price"  # the NetSuite price level the storefront sells at
     currency: str = "USD"  # ... and the currency (every level and currency still lands in the warehouse)
     max_pushes: int = 250  # productSet calls per run at most; the rest go next run
+    land_rows: int = 25_000  # rows buffered per raw table before one append (one DuckDB commit)
     bulk_poll_interval: float = 1.0
     bulk_timeout_s: float = 1800.0
 
@@ -178,6 +179,14 @@ def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
 
 # What the push step needs of an item; the rest of the row is landed and then dropped, so the run holds
 # a few hundred bytes per item, not the whole SuiteQL row.
+# raw table → (its key columns from the SuiteQL row, the row field that is its source_updated_at)
+_RAW_SHAPES: dict[str, tuple[dict[str, str], str]] = {
+    "raw.netsuite_items": ({"item_id": "id"}, "lastmodifieddate"),
+    "raw.netsuite_item_prices": ({"item_id": "item", "price_level": "pricelevel", "currency": "currency"},
+                                 "lastmodifieddate"),
+    "raw.netsuite_locations": ({"location_id": "id"}, "lastmodifieddate"),
+    "raw.netsuite_deleted_items": ({"item_id": "recordid"}, "deleteddate"),
+}
 _KEPT_FIELDS = ("id", "itemid", "displayname", "matrixtype", "parent", "isinactive", "upccode", "description",
                 "manufacturer", "class")
 
@@ -185,7 +194,8 @@ _KEPT_FIELDS = ("id", "itemid", "displayname", "matrixtype", "parent", "isinacti
 def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config: CatalogConfig = CatalogConfig(),
                     *, keep: bool = True) -> ExtractResult:
     """Land every item, price (every level and currency), location and deleted item in the warehouse
-    (``raw.netsuite_items`` / ``_item_prices`` / ``_locations`` / ``_deleted_items``), a page at a time.
+    (``raw.netsuite_items`` / ``_item_prices`` / ``_locations`` / ``_deleted_items``), streamed page by page
+    and appended ``land_rows`` rows at a time.
 
     ``keep`` holds what the push step needs: the kept fields of each item and its price at the configured
     price level (in the base currency)."""
@@ -195,11 +205,22 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
     started = time.perf_counter()
     workers = max(1, min(4, getattr(netsuite, "max_concurrency", 2) - 1))
 
-    def land(conn, table: str, rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifieddate") -> None:
+    buffers: dict[str, list[dict]] = {}
+
+    def flush(conn, table: str) -> None:
+        rows = buffers.pop(table, [])
         if rows:
+            keys, updated = _RAW_SHAPES[table]
             t = time.perf_counter()
             append_frame(conn, table, _frame(rows, keys, updated), run_id)
             result.load_seconds += time.perf_counter() - t
+
+    def land(conn, table: str, rows: list[dict]) -> None:
+        # Each append is a DuckDB commit (~0.1 s here whatever its size): a few large appends, not one per
+        # SuiteQL page. The buffer bounds memory at land_rows rows per table.
+        buffers.setdefault(table, []).extend(rows)
+        if len(buffers[table]) >= config.land_rows:
+            flush(conn, table)
 
     with warehouse() as conn, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
         ensure_schema(conn)
@@ -207,8 +228,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
 
         def land_prices(future: Future) -> None:
             prices = future.result()
-            land(conn, "raw.netsuite_item_prices", prices,
-                 {"item_id": "item", "price_level": "pricelevel", "currency": "currency"})
+            land(conn, "raw.netsuite_item_prices", prices)
             result.prices += len(prices)
             if keep:
                 for p in prices:
@@ -219,7 +239,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
-            land(conn, "raw.netsuite_items", page, {"item_id": "id"})
+            land(conn, "raw.netsuite_items", page)
             result.items += len(page)
             result.pages += 1
             for row in page:
@@ -233,10 +253,12 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for future in pending:
             land_prices(future)
         locations = list(netsuite.suiteql_keyset(LOCATIONS_SQL, key="id", page_size=config.page_size))
-        land(conn, "raw.netsuite_locations", locations, {"location_id": "id"})
+        land(conn, "raw.netsuite_locations", locations)
         result.locations = len(locations)
         deleted = list(netsuite.suiteql_keyset(DELETED_SQL, key="recordid", page_size=config.page_size))
-        land(conn, "raw.netsuite_deleted_items", deleted, {"item_id": "recordid"}, updated="deleteddate")
+        land(conn, "raw.netsuite_deleted_items", deleted)
+        for table in list(buffers):
+            flush(conn, table)
         result.deleted = len(deleted)
         for row in deleted:  # a deletion is a change the probe must see as done, like a modification
             stamp = _ts(row.get("deleteddate"))
@@ -406,8 +428,12 @@ def archive_input(existing: Mapping) -> dict:
     return body
 
 
-def _storefront_product(shopify, handle: str) -> dict | None:
-    node = product_by_handle(shopify, handle)
+def _storefront_product(shopify, handle: str, product_id: str | None = None) -> dict | None:
+    # By id when the ledger has it (a lookup, where a handle is a search); by handle if that product is
+    # gone or was re-created under another id.
+    node = product_by_id(shopify, product_id) if product_id and product_id.startswith("gid://") else None
+    if node is None or node.get("handle") != handle:
+        node = product_by_handle(shopify, handle)
     return storefront_form(node) if node else None
 
 
@@ -432,11 +458,10 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     if not known:
         result.first_run = True
         storefront = read_storefront(shopify, config)
-        for handle, product in storefront.items():
-            if handle in hashes and matches_storefront(desired[handle], product):
-                ledger.mark_done(FLOW, handle, product["id"], hashes[handle])
-                known[handle] = hashes[handle]
-                result.already_in_sync += 1
+        in_sync = [(handle, product["id"], hashes[handle]) for handle, product in storefront.items()
+                   if handle in hashes and matches_storefront(desired[handle], product)]
+        result.already_in_sync = ledger.mark_done_many(FLOW, in_sync)
+        known.update((handle, digest) for handle, _, digest in in_sync)
     dead = {d.source_id for d in ledger.dead_letters(FLOW)}
     changed = sorted(h for h in desired if known.get(h) != hashes[h] and h not in dead)
     # Products this flow put on the storefront whose NetSuite item is gone (deleted, or no longer sold).
@@ -447,7 +472,9 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     result.deferred = max(0, len(work) - config.max_pushes)
     for handle, archive in work[: config.max_pushes]:
         try:
-            existing = storefront.get(handle) if result.first_run and not archive else _storefront_product(shopify, handle)
+            before = pushed_before.get(handle)
+            existing = (storefront.get(handle) if result.first_run and not archive
+                        else _storefront_product(shopify, handle, before.target_id if before else None))
             if archive:
                 if existing is None:  # already removed from the storefront by hand: nothing left to archive
                     ledger.mark_done(FLOW, handle, pushed_before[handle].target_id or handle, ARCHIVED_HASH)

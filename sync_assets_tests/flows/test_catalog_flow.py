@@ -17,7 +17,7 @@ from sync_assets.flows.catalog import (
 )
 from sync_assets_tests.flows.orders_support import ledger_at, netsuite_client, shopify_client, warehouse_at
 
-CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1)
+CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1, land_rows=30)  # several appends per table
 
 
 def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp_path):

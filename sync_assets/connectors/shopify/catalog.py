@@ -48,6 +48,12 @@ def product_by_handle(client: ShopifyClient, handle: str) -> dict[str, Any] | No
     return None if node is None else flatten_nested(client, node, _VARIANT_FOLLOW_UP, page_size=VARIANT_PAGE_SIZE)
 
 
+def product_by_id(client: ShopifyClient, product_id: str) -> dict[str, Any] | None:
+    """The product with this id (variants complete, as :func:`product_by_handle`), or None if it is gone."""
+    node = client.execute(docs.PRODUCT_BY_ID, {"id": product_id, "first": VARIANT_PAGE_SIZE}).get("product")
+    return None if node is None else flatten_nested(client, node, _VARIANT_FOLLOW_UP, page_size=VARIANT_PAGE_SIZE)
+
+
 def stocked_location_ids(client: ShopifyClient, inventory_item_id: str) -> list[str]:
     """Locations where an inventory item is stocked (productSet may set quantities only there)."""
     return [level["location"]["id"] for level in paginate(

@@ -207,17 +207,24 @@ mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers
 }
 """
 
-# The storefront's product with a handle (catalog sync: find the variant ids a productSet must name; the
-# variants past the first page come from PRODUCT_VARIANTS_PAGE).
-PRODUCT_BY_HANDLE = """
-query ProductByHandle($query: String!, $first: Int!) {
-  products(first: 1, query: $query) {
-    nodes {
-      id handle title vendor productType status descriptionHtml updatedAt
-      variants(first: $first) { pageInfo { hasNextPage endCursor } nodes { id sku title price barcode inventoryItem { id } } }
-    }
-  }
-}
+# The storefront's product (catalog sync: find the variant ids a productSet must name; the variants past
+# the first page come from PRODUCT_VARIANTS_PAGE). By id when the ledger knows it, else by handle.
+_CATALOG_VARIANT_FIELDS = "id sku title price barcode inventoryItem { id }"
+_CATALOG_PRODUCT_FIELDS = f"""
+  id handle title vendor productType status descriptionHtml updatedAt
+  variants(first: $first) {{ {_CONNECTION_PAGE} nodes {{ {_CATALOG_VARIANT_FIELDS} }} }}
+"""
+
+PRODUCT_BY_HANDLE = f"""
+query ProductByHandle($query: String!, $first: Int!) {{
+  products(first: 1, query: $query) {{ nodes {{{_CATALOG_PRODUCT_FIELDS}}} }}
+}}
+"""
+
+PRODUCT_BY_ID = f"""
+query ProductById($id: ID!, $first: Int!) {{
+  product(id: $id) {{{_CATALOG_PRODUCT_FIELDS}}}
+}}
 """
 
 # Every product with its variants, as a bulk query (catalog sync's first run compares against this).
@@ -244,7 +251,7 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
     }
   }
 }
-"""
+"""  # the same variant fields as _CATALOG_VARIANT_FIELDS (productSet's answer is followed up with it too)
 
 # --- fulfillments ---------------------------------------------------------------------------------------
 
