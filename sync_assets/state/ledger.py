@@ -256,20 +256,7 @@ class Ledger:
 
     def mark_done(self, flow: str, source_id: str, target_id: str, payload_hash: str) -> None:
         """Record a durable target write; resolves the source's open dead letters in the same transaction."""
-        now = _now_iso()
-        with self._transaction() as conn:
-            conn.execute(
-                """INSERT INTO ledger (flow, source_id, target_id, payload_hash, status, attempts, updated_at)
-                   VALUES (?, ?, ?, ?, 'done', 0, ?)
-                   ON CONFLICT (flow, source_id) DO UPDATE SET target_id = excluded.target_id,
-                     payload_hash = excluded.payload_hash, status = 'done', attempts = 0, last_error = NULL,
-                     claim_token = NULL, claim_hash = NULL, claimed_at = NULL, updated_at = excluded.updated_at""",
-                (flow, source_id, str(target_id), payload_hash, now),
-            )
-            conn.execute(
-                "UPDATE dead_letters SET status = 'resolved', updated_at = ? WHERE flow = ? AND source_id = ? AND status != 'resolved'",
-                (now, flow, source_id),
-            )
+        self.mark_done_many(flow, [(source_id, target_id, payload_hash)])
 
     def mark_done_many(self, flow: str, rows: Iterable[tuple[str, str, str]]) -> int:
         """:meth:`mark_done` for many (source id, target id, payload hash) in one transaction: a catalog's
@@ -287,7 +274,7 @@ class Ledger:
             )
             conn.executemany(
                 "UPDATE dead_letters SET status = 'resolved', updated_at = ? WHERE flow = ? AND source_id = ? AND status != 'resolved'",
-                [(now, flow, r[1]) for r in rows],
+                [(now, flow, row[1]) for row in rows],
             )
         return len(rows)
 
