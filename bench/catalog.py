@@ -19,6 +19,7 @@ a few hundred bytes per item; pages are streamed).
 
 from __future__ import annotations
 
+import resource
 import sys
 import threading
 import time
@@ -113,12 +114,15 @@ def figures(ctx: Context) -> list[Figure]:
         Figure(BENCH, "first run: extract + landing part", "s", [r.extract_seconds for r in first], note=note),
         Figure(BENCH, "first run: items read", "items", [r.items for r in first]),
         Figure(BENCH, "first run: products pushed", "products", [r.pushed for r in first]),
+        Figure(BENCH, "first run: flow CPU", "s", [r.cpu_seconds for r in first],
+               note="this process's user+system CPU (the machine is shared: wall time includes waiting)"),
         Figure(BENCH, "first run: peak RSS", "MiB", [r.rss / 2**20 for r in first], note="this process, sampled"),
         Figure(BENCH, "1% changed: whole run", "s", [r.seconds for r in second], note=changed_note),
         Figure(BENCH, "1% changed: extract + landing part", "s", [r.extract_seconds for r in second]),
         Figure(BENCH, "1% changed: items read", "items", [r.items for r in second]),
         Figure(BENCH, "1% changed: products pushed", "products", [r.pushed for r in second],
                note="productSet calls counted by the sandbox: " + ", ".join(str(r.product_sets) for r in second)),
+        Figure(BENCH, "1% changed: flow CPU", "s", [r.cpu_seconds for r in second]),
         Figure(BENCH, "1% changed: peak RSS", "MiB", [r.rss / 2**20 for r in second]),
     ]
 
@@ -131,17 +135,25 @@ class RunFigures:
     pushed: int
     product_sets: int
     rss: int
+    cpu_seconds: float  # this process's user + system CPU during the run (the sandbox's not included)
 
 
 def _measured_run(sandbox, ledger: Ledger, warehouse: Path, config: CatalogConfig, run_id: str) -> RunFigures:
     sandbox.control.reset_counters()
     netsuite, shopify = netsuite_client(sandbox.url), shopify_client(sandbox.url)
+    cpu_before = _cpu_seconds()
     with peak_rss() as rss, Stopwatch() as watch:
         result = run_catalog_flow(netsuite, shopify, ledger, warehouse=lambda: _warehouse(warehouse),
                                   run_id=run_id, config=config)
+    cpu = _cpu_seconds() - cpu_before
     product_sets = sandbox.control.counters()["counters"].get("shopify.mutation.productSet", 0)
     return RunFigures(watch.seconds, result.extract.extract_seconds, result.extract.items, result.push.pushed,
-                      product_sets, rss[0])
+                      product_sets, rss[0], cpu)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def one_repeat(ctx: Context, sandbox, sizes: Sizes, config: CatalogConfig, i: int) -> tuple[RunFigures, RunFigures]:
@@ -151,7 +163,8 @@ def one_repeat(ctx: Context, sandbox, sizes: Sizes, config: CatalogConfig, i: in
     warehouse = workdir / "warehouse.duckdb"
     first = _measured_run(sandbox, ledger, warehouse, config, f"first-{i}")
     ctx.log(f"  repeat {i + 1} first run: {first.items:,} items read, {first.pushed} pushed in {first.seconds:.1f} s "
-            f"(extract + landing {first.extract_seconds:.1f} s), peak RSS {first.rss / 2**20:.0f} MiB")
+            f"(extract + landing {first.extract_seconds:.1f} s, CPU {first.cpu_seconds:.1f} s), "
+            f"peak RSS {first.rss / 2**20:.0f} MiB")
 
     # 1% of the catalog edited in NetSuite: every variant price and the description of 1% of the products,
     # a different slice each repeat.
@@ -170,7 +183,8 @@ def one_repeat(ctx: Context, sandbox, sizes: Sizes, config: CatalogConfig, i: in
     second = _measured_run(sandbox, ledger, warehouse, config, f"second-{i}")
     ctx.log(f"  repeat {i + 1} 1% changed: {second.items:,} items read, {second.pushed} pushed "
             f"(sandbox counted {second.product_sets} productSet) in {second.seconds:.1f} s "
-            f"(extract + landing {second.extract_seconds:.1f} s), peak RSS {second.rss / 2**20:.0f} MiB")
+            f"(extract + landing {second.extract_seconds:.1f} s, CPU {second.cpu_seconds:.1f} s), "
+            f"peak RSS {second.rss / 2**20:.0f} MiB")
     ledger.close()
     return first, second
 

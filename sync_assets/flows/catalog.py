@@ -37,7 +37,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, parse_ts as parse_ns_ts
+from sync_assets.connectors.netsuite.suiteql import _PY_TS_FORMAT, TS_FORMAT, parse_ts as parse_ns_ts
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
@@ -166,11 +166,18 @@ def _frame(rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifi
 
     data: dict[str, list] = {column: [str(r.get(src)) if r.get(src) is not None else None for r in rows]
                              for column, src in keys.items()}
-    data["source_updated_at"] = [_ts(r.get(updated)) for r in rows]
     data["payload"] = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in rows]
     frame = pd.DataFrame(data)
-    frame["source_updated_at"] = pd.to_datetime(frame["source_updated_at"], utc=True)
+    # Vectorised: strptime per row was a quarter of a 100k-item run. Same zone rule as _ts.
+    frame["source_updated_at"] = pd.to_datetime([r.get(updated) for r in rows], format=_PY_TS_FORMAT, utc=True)
     return frame
+
+
+def _latest_ts(rows: list[dict], field: str, current: datetime | None) -> datetime | None:
+    # TS_FORMAT text sorts as time does: one parse per page, not per row.
+    latest = max((r[field] for r in rows if r.get(field)), default=None)
+    stamp = _ts(latest)
+    return stamp if current is None or (stamp is not None and stamp > current) else current
 
 
 def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
@@ -242,11 +249,9 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
             land(conn, "raw.netsuite_items", page)
             result.items += len(page)
             result.pages += 1
-            for row in page:
-                modified = _ts(row.get("lastmodifieddate"))
-                if modified and (result.latest_modified is None or modified > result.latest_modified):
-                    result.latest_modified = modified
-                if keep:
+            result.latest_modified = _latest_ts(page, "lastmodifieddate", result.latest_modified)
+            if keep:
+                for row in page:
                     result.items_by_id[str(row["id"])] = {k: row[k] for k in _KEPT_FIELDS if row.get(k) is not None}
             while len(pending) > workers:  # bounded look-ahead: memory stays flat on big catalogs
                 land_prices(pending.pop(0))
@@ -260,10 +265,8 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for table in list(buffers):
             flush(conn, table)
         result.deleted = len(deleted)
-        for row in deleted:  # a deletion is a change the probe must see as done, like a modification
-            stamp = _ts(row.get("deleteddate"))
-            if stamp and (result.latest_modified is None or stamp > result.latest_modified):
-                result.latest_modified = stamp
+        # a deletion is a change the probe must see as done, like a modification
+        result.latest_modified = _latest_ts(deleted, "deleteddate", result.latest_modified)
         result.deleted_skus = {str(r["name"]) for r in deleted if r.get("name")}
     result.extract_seconds = time.perf_counter() - started
     return result
