@@ -123,6 +123,10 @@ def figures(ctx: Context) -> list[Figure]:
         Figure(BENCH, "1% changed: products pushed", "products", [r.pushed for r in second],
                note="productSet calls counted by the sandbox: " + ", ".join(str(r.product_sets) for r in second)),
         Figure(BENCH, "1% changed: flow CPU", "s", [r.cpu_seconds for r in second]),
+        Figure(BENCH, "1% changed: Shopify calls", "calls", [r.shopify_calls for r in second],
+               note="per pushed product: one read (variant ids) + one productSet"),
+        Figure(BENCH, "1% changed: Shopify cost-budget wait", "s", [r.shopify_wait for r in second],
+               note="the client pacing itself to the bucket (sandbox: Standard plan, 2,000 pts, 100 pts/s)"),
         Figure(BENCH, "1% changed: peak RSS", "MiB", [r.rss / 2**20 for r in second]),
     ]
 
@@ -136,6 +140,8 @@ class RunFigures:
     product_sets: int
     rss: int
     cpu_seconds: float  # this process's user + system CPU during the run (the sandbox's not included)
+    shopify_calls: int
+    shopify_wait: float  # seconds the client paced itself to the shop's cost bucket
 
 
 def _measured_run(sandbox, ledger: Ledger, warehouse: Path, config: CatalogConfig, run_id: str) -> RunFigures:
@@ -146,9 +152,10 @@ def _measured_run(sandbox, ledger: Ledger, warehouse: Path, config: CatalogConfi
         result = run_catalog_flow(netsuite, shopify, ledger, warehouse=lambda: _warehouse(warehouse),
                                   run_id=run_id, config=config)
     cpu = _cpu_seconds() - cpu_before
+    numbers = result.numbers()
     product_sets = sandbox.control.counters()["counters"].get("shopify.mutation.productSet", 0)
     return RunFigures(watch.seconds, result.extract.extract_seconds, result.extract.items, result.push.pushed,
-                      product_sets, rss[0], cpu)
+                      product_sets, rss[0], cpu, numbers["shopify_api_calls"], numbers["shopify_throttle_wait_seconds"])
 
 
 def _cpu_seconds() -> float:
@@ -182,7 +189,8 @@ def one_repeat(ctx: Context, sandbox, sizes: Sizes, config: CatalogConfig, i: in
 
     second = _measured_run(sandbox, ledger, warehouse, config, f"second-{i}")
     ctx.log(f"  repeat {i + 1} 1% changed: {second.items:,} items read, {second.pushed} pushed "
-            f"(sandbox counted {second.product_sets} productSet) in {second.seconds:.1f} s "
+            f"(sandbox counted {second.product_sets} productSet; {second.shopify_calls} Shopify calls, "
+            f"{second.shopify_wait:.1f} s paced to the cost bucket) in {second.seconds:.1f} s "
             f"(extract + landing {second.extract_seconds:.1f} s, CPU {second.cpu_seconds:.1f} s), "
             f"peak RSS {second.rss / 2**20:.0f} MiB")
     ledger.close()

@@ -92,6 +92,7 @@ class CatalogConfig:
     currency: str = "USD"  # ... and the currency (every level and currency still lands in the warehouse)
     max_pushes: int = 250  # productSet calls per run at most; the rest go next run
     land_rows: int = 25_000  # rows buffered per raw table before one append (one DuckDB commit)
+    bulk_read_above: int = 100  # more pushes than this in a run: read the storefront by one bulk query
     bulk_poll_interval: float = 1.0
     bulk_timeout_s: float = 1800.0
 
@@ -184,8 +185,6 @@ def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
     return list(netsuite.suiteql(PRICES_SQL, {"first": first, "last": last}))
 
 
-# What the push step needs of an item; the rest of the row is landed and then dropped, so the run holds
-# a few hundred bytes per item, not the whole SuiteQL row.
 # raw table → (its key columns from the SuiteQL row, the row field that is its source_updated_at)
 _RAW_SHAPES: dict[str, tuple[dict[str, str], str]] = {
     "raw.netsuite_items": ({"item_id": "id"}, "lastmodifieddate"),
@@ -194,6 +193,8 @@ _RAW_SHAPES: dict[str, tuple[dict[str, str], str]] = {
     "raw.netsuite_locations": ({"location_id": "id"}, "lastmodifieddate"),
     "raw.netsuite_deleted_items": ({"item_id": "recordid"}, "deleteddate"),
 }
+# What the push step needs of an item; the rest of the row is landed and then dropped, so the run holds
+# a few hundred bytes per item, not the whole SuiteQL row.
 _KEPT_FIELDS = ("id", "itemid", "displayname", "matrixtype", "parent", "isinactive", "upccode", "description",
                 "manufacturer", "class")
 
@@ -457,7 +458,7 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     hashes = {h: content_hash(p) for h, p in desired.items()}
     pushed_before = {e.source_id: e for e in ledger.entries(FLOW, "done")}
     known = {h: pushed_before[h].payload_hash for h in desired if h in pushed_before}
-    storefront: dict[str, dict] = {}
+    storefront: dict[str, dict] | None = None  # a bulk snapshot of the storefront, when one was read
     if not known:
         result.first_run = True
         storefront = read_storefront(shopify, config)
@@ -473,10 +474,14 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     result.changed = len(changed)
     work = [(h, False) for h in changed] + [(h, True) for h in gone]
     result.deferred = max(0, len(work) - config.max_pushes)
+    if storefront is None and min(len(work), config.max_pushes) > config.bulk_read_above:
+        # Many pushes: one bulk read of the storefront costs ~10 points of the shared cost budget, one
+        # read per product ~10 each, points the real-time lane needs.
+        storefront = read_storefront(shopify, config)
     for handle, archive in work[: config.max_pushes]:
         try:
             before = pushed_before.get(handle)
-            existing = (storefront.get(handle) if result.first_run and not archive
+            existing = (storefront.get(handle) if storefront is not None
                         else _storefront_product(shopify, handle, before.target_id if before else None))
             if archive:
                 if existing is None:  # already removed from the storefront by hand: nothing left to archive

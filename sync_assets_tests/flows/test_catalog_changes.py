@@ -7,9 +7,11 @@ per-mutation counter shows how many productSet calls were made.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import duckdb
+import pytest
 
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.catalog import product_by_handle
@@ -23,14 +25,14 @@ PRODUCT_SETS = "shopify.mutation.productSet"
 class Catalog:
     """The flow's clients, ledger and warehouse in one tmp dir, and read-backs of the storefront."""
 
-    def __init__(self, sandbox, tmp_path):
-        self.sandbox, self.tmp_path = sandbox, tmp_path
+    def __init__(self, sandbox, tmp_path, config: CatalogConfig = CONFIG):
+        self.sandbox, self.tmp_path, self.config = sandbox, tmp_path, config
         self.netsuite, self.shopify, self.ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
 
     def run(self, run_id: str = "r"):
         self.sandbox.control.reset_counters()
         return run_catalog_flow(self.netsuite, self.shopify, self.ledger, warehouse=warehouse_at(self.tmp_path),
-                                run_id=run_id, config=CONFIG)
+                                run_id=run_id, config=self.config)
 
     def product_sets(self) -> int:
         return self.sandbox.control.counters()["counters"].get(PRODUCT_SETS, 0)
@@ -59,8 +61,14 @@ def _two_products(cat: Catalog) -> tuple[str, str]:
     return handles[0], handles[1]
 
 
-def test_a_price_and_a_description_changed_in_netsuite_push_exactly_those_two_products(sandbox, tmp_path):
-    cat = Catalog(sandbox, tmp_path)
+# Two ways to find the variant ids to name: a read per product, or one bulk read when many changed.
+BOTH_READS = pytest.mark.parametrize("bulk_read_above", [100, 0], ids=["read-per-product", "bulk-read"])
+
+
+@BOTH_READS
+def test_a_price_and_a_description_changed_in_netsuite_push_exactly_those_two_products(sandbox, tmp_path,
+                                                                                         bulk_read_above):
+    cat = Catalog(sandbox, tmp_path, replace(CONFIG, bulk_read_above=bulk_read_above))
     first = cat.run("r1")
     assert first.push.already_in_sync == 20 and first.push.pushed == 0 and cat.product_sets() == 0
     priced, described = _two_products(cat)
@@ -121,8 +129,10 @@ def test_an_inactive_child_keeps_its_variant_with_stock_zeroed_and_an_all_inacti
     assert cat.run("r3").push.changed == 0
 
 
-def test_a_variant_only_the_storefront_has_is_kept_when_netsuite_changes_the_product(sandbox, tmp_path):
-    cat = Catalog(sandbox, tmp_path)
+@BOTH_READS
+def test_a_variant_only_the_storefront_has_is_kept_when_netsuite_changes_the_product(sandbox, tmp_path,
+                                                                                     bulk_read_above):
+    cat = Catalog(sandbox, tmp_path, replace(CONFIG, bulk_read_above=bulk_read_above))
     cat.run("r1")
     handle, _ = _two_products(cat)
     node = cat.product(handle)
