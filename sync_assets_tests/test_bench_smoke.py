@@ -44,3 +44,15 @@ def test_run_lists_and_refuses_unknown_benchmarks():
     )
     assert done.returncode == 2
     assert "unknown benchmark(s) ['no-such-bench']" in done.stderr and "connectors" in done.stderr
+
+
+def test_quick_catalog_benchmark_pushes_only_the_changed_products():
+    command = [sys.executable, "bench/run.py", "--quick", "--repeats", "1", "--no-json", "catalog"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"bench/run.py failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in done.stdout.splitlines()
+            if line.startswith("catalog  ")}
+    assert rows["first run: items read"][2] == "400.0" and rows["first run: products pushed"][2] == "0"
+    # quick size: 2 of 100 products edited in NetSuite; the second run pushes exactly those
+    assert rows["1% changed: products pushed"][2] == "2.00"
+    assert "productSet calls counted by the sandbox: 2" in rows["1% changed: products pushed"][-1]

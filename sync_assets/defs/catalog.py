@@ -16,6 +16,8 @@ from sync_assets.flows.catalog import CatalogConfig, probe_catalog, run_catalog_
 JOB_NAME = "catalog_sync"
 RAW_ITEMS = dg.AssetKey(["warehouse", "raw_netsuite_items"])
 RAW_PRICES = dg.AssetKey(["warehouse", "raw_netsuite_item_prices"])
+RAW_LOCATIONS = dg.AssetKey(["warehouse", "raw_netsuite_locations"])
+RAW_DELETED = dg.AssetKey(["warehouse", "raw_netsuite_deleted_items"])
 PRODUCTS = dg.AssetKey(["storefront", "products"])
 NO_DEAD_LETTERS = "no_products_dead_lettered"
 
@@ -35,9 +37,15 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
             dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"duckdb"},
                          description="raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one bulk load per page."),
             dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_item_prices: pricing rows per item, price level and currency."),
-            dg.AssetSpec(PRODUCTS, group_name=group, kinds={"shopify"}, deps=[RAW_ITEMS, RAW_PRICES],
-                         description="Storefront products updated with productSet where their content hash changed."),
+                         description="raw.netsuite_item_prices: pricing rows per item, every price level and currency."),
+            dg.AssetSpec(RAW_LOCATIONS, group_name=group, kinds={"duckdb"},
+                         description="raw.netsuite_locations: every NetSuite location."),
+            dg.AssetSpec(RAW_DELETED, group_name=group, kinds={"duckdb"},
+                         description="raw.netsuite_deleted_items: NetSuite's deletedrecord rows for items."),
+            dg.AssetSpec(PRODUCTS, group_name=group, kinds={"shopify"}, deps=[RAW_ITEMS, RAW_PRICES, RAW_DELETED],
+                         description="Storefront products updated with productSet where their content hash changed; "
+                                     "no variant is ever dropped (inactive or deleted ones are zeroed, storefront-only "
+                                     "ones kept) and products whose item is gone are archived."),
         ],  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(NO_DEAD_LETTERS, asset=PRODUCTS,
@@ -60,6 +68,10 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
                "netsuite_api_calls": numbers["netsuite_api_calls"],
                "netsuite_throttle_wait_seconds": numbers["netsuite_throttle_wait_seconds"]}))
         yield dg.MaterializeResult(asset_key=RAW_PRICES, metadata=run_metadata(**{"dagster/row_count": result.extract.prices}))
+        yield dg.MaterializeResult(asset_key=RAW_LOCATIONS,
+                                   metadata=run_metadata(**{"dagster/row_count": result.extract.locations}))
+        yield dg.MaterializeResult(asset_key=RAW_DELETED,
+                                   metadata=run_metadata(**{"dagster/row_count": result.extract.deleted}))
         push = result.push
         yield dg.MaterializeResult(asset_key=PRODUCTS, metadata=run_metadata(**{
             k: v for k, v in numbers.items() if k.startswith(("products_", "shopify_"))}))

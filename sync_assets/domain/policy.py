@@ -4,13 +4,17 @@ One YAML file (``sync_policy.yaml`` next to the package, or ``$SYNC_POLICY_PATH`
 engineer moves an entity between lanes without touching code. Entities and fields the file leaves out
 keep the built-in defaults (DESIGN.md flow table); a file that switches an entity's lane must give the
 new lane's cadence. Every mistake is a ``PolicyError`` naming file, entity and field.
+
+Every entry is backed by a flow: an entity with no flow of its own is refused rather than silently ignored
+(``NO_FLOW_YET``), and customers and payments, which are synced inline with each order, follow the
+orders entry (a different lane or cadence for them is refused, naming where to set it).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,8 +30,16 @@ ENV_VAR = "SYNC_POLICY_PATH"
 LANES = ("realtime", "batch")
 ENTITIES = (
     "orders", "customers", "payments", "inventory", "fulfillments",
-    "catalog", "crm", "finance", "warehouse_export", "reconciliation",
+    "catalog", "warehouse_export", "reconciliation",
 )
+# Synced inside another entity's flow (flows/orders.py upserts the customer and the deposit with each
+# order): their lane and cadence are the host's.
+INLINE = {"customers": "orders", "payments": "orders"}
+# Named in DESIGN.md's flow table but not built: an entry for them would do nothing, so it is refused.
+NO_FLOW_YET = {
+    "crm": "customers / CRM marts (Shopify + NetSuite customers merged, RFM segments)",
+    "finance": "finance marts (NetSuite transactions, daily sales, tie-out)",
+}
 _CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
 _ALLOWED_KEYS = frozenset({
     "lane", *_CADENCE_KEYS, "overlap_seconds", "safety_lag_seconds", "safety_stock", "location_map",
@@ -42,8 +54,6 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "inventory": {**_REALTIME, "overlap_seconds": 60, "safety_lag_seconds": 0, "batch_size": 250},
     "fulfillments": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 100},
     "catalog": {"lane": "batch", "cron": "0 2 * * *", "timezone": "UTC", "batch_size": 1000},
-    "crm": {"lane": "batch", "cron": "15 * * * *", "timezone": "UTC", "batch_size": 1000},
-    "finance": {"lane": "batch", "cron": "0 4 * * *", "timezone": "UTC", "batch_size": 1000},
     "warehouse_export": {"lane": "batch", "cron": "45 * * * *", "timezone": "UTC"},
     "reconciliation": {"lane": "batch", "cron": "30 3 * * *", "timezone": "UTC", "batch_size": 1000},
 }
@@ -82,6 +92,8 @@ class SyncPolicy:
         try:
             return self.entities[name]
         except KeyError:
+            if name in NO_FLOW_YET:
+                raise PolicyError(f"{self.source}: entities.{name}: {_no_flow(name)}") from None
             raise PolicyError(f"{self.source}: no entity {name!r} (known: {', '.join(ENTITIES)})") from None
 
     def in_lane(self, lane: str) -> list[EntityPolicy]:
@@ -115,10 +127,41 @@ def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
     if not isinstance(entities, dict):
         raise PolicyError(f"{source}: entities: must be a mapping of entity name to settings")
     for name in entities:
+        if name in NO_FLOW_YET:
+            raise PolicyError(f"{source}: entities.{name}: {_no_flow(name)}; remove the entry")
         if name not in DEFAULTS:
             raise PolicyError(f"{source}: entities.{name}: unknown entity (known: {', '.join(ENTITIES)})")
-    parsed = {name: _entity(source, name, entities.get(name)) for name in ENTITIES}
-    return SyncPolicy(source, MappingProxyType(parsed))
+    parsed: dict[str, EntityPolicy] = {}
+    for name in ENTITIES:
+        if name in INLINE:
+            continue
+        parsed[name] = _entity(source, name, entities.get(name))
+    for name, host in INLINE.items():
+        parsed[name] = _inline(source, name, entities.get(name), parsed[host])
+    return SyncPolicy(source, MappingProxyType({name: parsed[name] for name in ENTITIES}))
+
+
+def _no_flow(name: str) -> str:
+    return (f"no flow runs {name!r} yet ({NO_FLOW_YET[name]} are not built), so a lane or cadence for it "
+            f"would do nothing (entities with a flow: {', '.join(e for e in ENTITIES if e not in INLINE)})")
+
+
+def _inline(source: str, name: str, raw: Any, host: EntityPolicy) -> EntityPolicy:
+    """An entity synced inside its host's flow: settings equal to the host's are accepted (old files keep
+    working), anything else is refused with where to set it instead."""
+    where = f"{source}: entities.{name}"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: must be a mapping of settings, got {type(raw).__name__}")
+    for key, value in raw.items():
+        if key not in _ALLOWED_KEYS:
+            raise PolicyError(f"{where}.{key}: unknown setting (allowed: {', '.join(sorted(_ALLOWED_KEYS))})")
+        if key in ("lane", *_CADENCE_KEYS) and value == getattr(host, key):
+            continue
+        raise PolicyError(f"{where}.{key}: {name} are synced inline with each of the {host.name} (no flow of "
+                          f"their own), so this setting would do nothing; set entities.{host.name}.{key} instead")
+    return replace(host, name=name)
 
 
 def _entity(source: str, name: str, raw: Any) -> EntityPolicy:

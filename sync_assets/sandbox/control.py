@@ -16,6 +16,9 @@ gets a 400 ``{"error": "..."}`` that names the field.
   (a REFUND transaction; ``orders/updated`` fires). ``unchecked`` allows more than Shopify would refund
 - ``POST netsuite/receive_inventory`` {sku, location_key, quantity}: goods arrive at a NetSuite location
 - ``POST netsuite/fulfill_sales_orders`` {older_than_seconds}: NetSuite ships open sales orders that old
+- ``POST netsuite/items/price`` {item, price_level, currency, unit_price}; ``POST netsuite/items/update``
+  {item, description, displayname, isinactive}; ``POST netsuite/items/delete`` {item}: a merchandiser's
+  edits in NetSuite (``item`` is an internal id or item name); each moves the item's lastmodifieddate
 - ``GET|POST|DELETE webhooks`` {address, topics, duplicate_rate, reorder}
 """
 
@@ -27,6 +30,7 @@ import flask
 
 from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
 from sync_assets.sandbox.generator import CatalogSpecError
+from sync_assets.sandbox.netsuite import catalog_edits
 from sync_assets.sandbox.shopify import UserError
 from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
 
@@ -54,6 +58,7 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
     @bp.errorhandler(FaultConfigError)
     @bp.errorhandler(CatalogSpecError)
     @bp.errorhandler(WebhookConfigError)
+    @bp.errorhandler(catalog_edits.CatalogEditError)
     def bad_request(error: ValueError) -> tuple[flask.Response, int]:
         return flask.jsonify(error=str(error)), 400
 
@@ -165,7 +170,30 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
     def catalog() -> flask.Response:
         return flask.jsonify(sandbox.catalog_summary())
 
+    _catalog_edit_routes(bp, sandbox)
     return bp
+
+
+def _catalog_edit_routes(bp: flask.Blueprint, sandbox: Sandbox) -> None:
+    """NetSuite item edits (sandbox/netsuite/catalog_edits.py): what makes a catalog run have work."""
+    db = sandbox.netsuite.db
+
+    @bp.post("/netsuite/items/price")
+    def item_price() -> flask.Response:
+        body = _only(_body(), "items/price", ("item", "price_level", "currency", "unit_price"))
+        return flask.jsonify(catalog_edits.set_price(db, body.get("item"), body.get("price_level", "Base Price"),
+                                                     body.get("currency", "USD"), body.get("unit_price")))
+
+    @bp.post("/netsuite/items/update")
+    def item_update() -> flask.Response:
+        body = _only(_body(), "items/update", ("item", *catalog_edits.EDITABLE_FIELDS))
+        item = body.pop("item", None)
+        return flask.jsonify(catalog_edits.update_item(db, item, body))
+
+    @bp.post("/netsuite/items/delete")
+    def item_delete() -> flask.Response:
+        body = _only(_body(), "items/delete", ("item",))
+        return flask.jsonify(deleted=catalog_edits.delete_item(db, body.get("item")))
 
 
 def _only(body: dict[str, Any], where: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -133,6 +133,20 @@ class SandboxControl:
     def catalog(self) -> dict[str, Any]:
         return self._call("GET", "catalog")
 
+    # NetSuite item edits; ``item`` is an internal id (int) or an item name (a SKU, a matrix parent's key).
+    def set_item_price(self, item: int | str, unit_price: str, *, price_level: str | int = "Base Price",
+                       currency: str | int = "USD") -> dict[str, Any]:
+        return self._call("POST", "netsuite/items/price", {"item": item, "unit_price": unit_price,
+                                                           "price_level": price_level, "currency": currency})
+
+    def update_item(self, item: int | str, **fields: Any) -> dict[str, Any]:
+        """Fields: description, displayname (text), isinactive (bool)."""
+        return self._call("POST", "netsuite/items/update", {"item": item, **fields})
+
+    def delete_item(self, item: int | str) -> list[int]:
+        """Delete an item (a matrix parent with its children); returns the deleted internal ids."""
+        return self._call("POST", "netsuite/items/delete", {"item": item})["deleted"]
+
     def register_webhooks(
         self,
         address: str,

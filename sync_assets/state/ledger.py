@@ -256,20 +256,27 @@ class Ledger:
 
     def mark_done(self, flow: str, source_id: str, target_id: str, payload_hash: str) -> None:
         """Record a durable target write; resolves the source's open dead letters in the same transaction."""
+        self.mark_done_many(flow, [(source_id, target_id, payload_hash)])
+
+    def mark_done_many(self, flow: str, rows: Iterable[tuple[str, str, str]]) -> int:
+        """:meth:`mark_done` for many (source id, target id, payload hash) in one transaction: a catalog's
+        first run records tens of thousands of products already in sync, and a commit each costs minutes."""
         now = _now_iso()
+        rows = [(flow, source_id, str(target_id), payload_hash, now) for source_id, target_id, payload_hash in rows]
         with self._transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 """INSERT INTO ledger (flow, source_id, target_id, payload_hash, status, attempts, updated_at)
                    VALUES (?, ?, ?, ?, 'done', 0, ?)
                    ON CONFLICT (flow, source_id) DO UPDATE SET target_id = excluded.target_id,
                      payload_hash = excluded.payload_hash, status = 'done', attempts = 0, last_error = NULL,
                      claim_token = NULL, claim_hash = NULL, claimed_at = NULL, updated_at = excluded.updated_at""",
-                (flow, source_id, str(target_id), payload_hash, now),
+                rows,
             )
-            conn.execute(
+            conn.executemany(
                 "UPDATE dead_letters SET status = 'resolved', updated_at = ? WHERE flow = ? AND source_id = ? AND status != 'resolved'",
-                (now, flow, source_id),
+                [(now, flow, row[1]) for row in rows],
             )
+        return len(rows)
 
     def mark_failed(
         self,

@@ -71,6 +71,9 @@ RAW_TABLES: dict[str, RawTable] = {
         # NetSuite SuiteQL rows (lowercase column names, as SuiteQL returns them).
         _payload_table("raw.netsuite_items", "item_id"),
         _payload_table("raw.netsuite_item_prices", "item_id", "price_level", "currency"),
+        _payload_table("raw.netsuite_locations", "location_id"),
+        # NetSuite's deletedrecord rows for items (source_updated_at = when the item was deleted).
+        _payload_table("raw.netsuite_deleted_items", "item_id"),
         _payload_table("raw.netsuite_inventory", "item_id", "location_id"),
         _payload_table("raw.netsuite_customers", "customer_id"),
         _payload_table("raw.netsuite_fulfillments", "fulfillment_id"),
@@ -192,10 +195,31 @@ VIEWS: dict[str, str] = {
           price_level,
           {_j('pricelevelname')} AS price_level_name,
           currency,
+          {_j('currencyname')} AS currency_name,
           {_j('unitprice', MONEY)} AS unit_price,
           source_updated_at AS updated_at,
           {LOADED_AT}, {RUN_ID}
         FROM ({_latest('raw.netsuite_item_prices', 'item_id, price_level, currency')})
+    """,
+    "staging.locations": f"""
+        SELECT
+          location_id,
+          {_j('name')} AS name,
+          {_j('fullname')} AS full_name,
+          {_j('externalid')} AS external_id,
+          coalesce({_FLAG.format(_j('isinactive'))}, false) AS is_inactive,
+          coalesce({_FLAG.format(_j('makeinventoryavailable'))}, false) AS makes_inventory_available,
+          source_updated_at AS updated_at,
+          {LOADED_AT}, {RUN_ID}
+        FROM ({_latest('raw.netsuite_locations', 'location_id')})
+    """,
+    "staging.deleted_items": f"""
+        SELECT
+          item_id,
+          {_j('name')} AS item_name,
+          source_updated_at AS deleted_at,
+          {LOADED_AT}, {RUN_ID}
+        FROM ({_latest('raw.netsuite_deleted_items', 'item_id')})
     """,
     "staging.inventory": f"""
         SELECT
@@ -366,8 +390,9 @@ VIEWS: dict[str, str] = {
     """,
     "analytics.catalog": """
         SELECT
-          i.item_id, i.sku, i.display_name, i.item_type, i.is_inactive, i.upc,
-          p.price_level, p.price_level_name, p.currency, p.unit_price,
+          i.item_id, i.sku, i.display_name, i.item_type, i.is_inactive,
+          i.item_id IN (SELECT item_id FROM staging.deleted_items) AS is_deleted, i.upc,
+          p.price_level, p.price_level_name, p.currency, p.currency_name, p.unit_price,
           greatest(i.updated_at, p.updated_at) AS updated_at
         FROM staging.items i
         LEFT JOIN staging.item_prices p USING (item_id)

@@ -69,3 +69,41 @@ def test_errors_name_file_entity_and_field(text, message):
 def test_unreadable_file(tmp_path):
     with pytest.raises(PolicyError, match="cannot read sync policy"):
         load_policy(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("entity", ["crm", "finance"])
+def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_no_flow(entity):
+    for body in ("{lane: realtime, interval_seconds: 1}", "{}"):
+        with pytest.raises(PolicyError) as error:
+            parse_policy(f"entities:\n  {entity}: {body}\n", source="mine.yaml")
+        message = str(error.value)
+        assert message.startswith(f"mine.yaml: entities.{entity}: no flow runs '{entity}' yet")
+        assert "remove the entry" in message and "catalog" in message  # and lists what does have a flow
+    with pytest.raises(PolicyError, match=f"entities.{entity}: no flow runs"):
+        load_policy().entity(entity)
+
+
+def test_customers_and_payments_follow_the_orders_entry_and_refuse_a_lane_of_their_own():
+    policy = parse_policy("entities:\n  orders: {lane: batch, cron: '*/10 * * * *'}\n")
+    for name in ("customers", "payments"):
+        assert (policy.entity(name).lane, policy.entity(name).cron) == ("batch", "*/10 * * * *")
+    # an old file restating the orders' lane and cadence still loads
+    parse_policy("entities:\n  customers: {lane: realtime, interval_seconds: 1}\n  payments: {lane: realtime}\n")
+    with pytest.raises(PolicyError) as error:
+        parse_policy("entities:\n  payments: {lane: batch, cron: '0 * * * *'}\n")
+    assert str(error.value) == (
+        "sync_policy.yaml: entities.payments.lane: payments are synced inline with each of the orders (no flow of "
+        "their own), so this setting would do nothing; set entities.orders.lane instead")
+    with pytest.raises(PolicyError, match=r"entities.customers.batch_size: customers are synced inline"):
+        parse_policy("entities:\n  customers: {batch_size: 10}\n")
+    with pytest.raises(PolicyError, match=r"entities.customers.colour: unknown setting"):
+        parse_policy("entities:\n  customers: {colour: red}\n")
+
+
+def test_the_shipped_file_names_only_entities_that_have_a_flow():
+    import yaml
+
+    from sync_assets.domain.policy import BUNDLED_POLICY, INLINE, NO_FLOW_YET
+
+    named = set(yaml.safe_load(BUNDLED_POLICY.read_text())["entities"])
+    assert not named & (set(NO_FLOW_YET) | set(INLINE))

@@ -17,7 +17,7 @@ from sync_assets.flows.catalog import (
 )
 from sync_assets_tests.flows.orders_support import ledger_at, netsuite_client, shopify_client, warehouse_at
 
-CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1)
+CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1, land_rows=30)  # several appends per table
 
 
 def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp_path):
@@ -102,7 +102,8 @@ def test_desired_state_hash_ignores_ids_and_sees_prices():
               "3": [{"item": "3", "pricelevelname": "Base Price", "unitprice": "4.5"}]}
     desired = desired_products(items, prices, "Base Price")
     assert set(desired) == {"tee-shirt", "mug"}
-    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large"}]
+    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large",
+                                              "retired": False}]
     assert desired["mug"]["variants"][0]["option"] == "Default Title"
     storefront = {"title": "Tee", "vendor": "", "productType": "", "status": "ACTIVE", "id": "gid://x",
                   "variants": [{"id": "gid://v", "sku": "TEE-L", "price": "10.0", "barcode": None}]}
@@ -116,6 +117,16 @@ def test_probe_sees_items_modified_after_the_last_complete_run(sandbox, tmp_path
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
     pending = probe_catalog(netsuite, ledger)
     assert pending is not None and pending.count == 80
+    run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
+    assert probe_catalog(netsuite, ledger) is None
+    # an edit in NetSuite, then a deletion: each is seen, and a complete run settles it
+    sku = sandbox.control.catalog()["skus_sample"][0]
+    sandbox.control.set_item_price(sku, "5.55")
+    assert probe_catalog(netsuite, ledger).count == 1
+    run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
+    assert probe_catalog(netsuite, ledger) is None
+    sandbox.control.delete_item(sku)
+    assert probe_catalog(netsuite, ledger).count == 1
     run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
     assert probe_catalog(netsuite, ledger) is None
 

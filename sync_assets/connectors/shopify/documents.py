@@ -207,16 +207,24 @@ mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers
 }
 """
 
-# The storefront's product with a handle (catalog sync: find the variant ids a productSet must name).
-PRODUCT_BY_HANDLE = """
-query ProductByHandle($query: String!, $first: Int!) {
-  products(first: 1, query: $query) {
-    nodes {
-      id handle title vendor productType status
-      variants(first: $first) { pageInfo { hasNextPage endCursor } nodes { id sku price barcode } }
-    }
-  }
-}
+# The storefront's product (catalog sync: find the variant ids a productSet must name; the variants past
+# the first page come from PRODUCT_VARIANTS_PAGE). By id when the ledger knows it, else by handle.
+_CATALOG_VARIANT_FIELDS = "id sku title price barcode inventoryItem { id }"
+_CATALOG_PRODUCT_FIELDS = f"""
+  id handle title vendor productType status descriptionHtml updatedAt
+  variants(first: $first) {{ {_CONNECTION_PAGE} nodes {{ {_CATALOG_VARIANT_FIELDS} }} }}
+"""
+
+PRODUCT_BY_HANDLE = f"""
+query ProductByHandle($query: String!, $first: Int!) {{
+  products(first: 1, query: $query) {{ nodes {{{_CATALOG_PRODUCT_FIELDS}}} }}
+}}
+"""
+
+PRODUCT_BY_ID = f"""
+query ProductById($id: ID!, $first: Int!) {{
+  product(id: $id) {{{_CATALOG_PRODUCT_FIELDS}}}
+}}
 """
 
 # Every product with its variants, as a bulk query (catalog sync's first run compares against this).
@@ -225,8 +233,8 @@ BULK_PRODUCTS = """
   products {
     edges {
       node {
-        __typename id handle title vendor productType status
-        variants { edges { node { __typename id sku price barcode } } }
+        __typename id handle title vendor productType status descriptionHtml
+        variants { edges { node { __typename id sku title price barcode inventoryItem { id } } } }
       }
     }
   }
@@ -239,11 +247,11 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
     id
     variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id sku price inventoryItem { id } }
+      nodes { id sku title price barcode inventoryItem { id } }
     }
   }
 }
-"""
+"""  # the same variant fields as _CATALOG_VARIANT_FIELDS (productSet's answer is followed up with it too)
 
 # --- fulfillments ---------------------------------------------------------------------------------------
 

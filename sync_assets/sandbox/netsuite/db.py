@@ -30,6 +30,10 @@ CREATE TABLE pricing (
     item BIGINT, pricelevel BIGINT, unitprice DECIMAL(18,2), quantity DOUBLE, saleunit BIGINT, currency BIGINT
 );
 CREATE TABLE currency (id BIGINT PRIMARY KEY, name VARCHAR, symbol VARCHAR, isbasecurrency VARCHAR);
+CREATE TABLE deletedrecord (
+    recordid BIGINT, recordtypeid VARCHAR, type VARCHAR, name VARCHAR, iscustomrecord VARCHAR, context VARCHAR,
+    deleteddate TIMESTAMP
+);
 CREATE TABLE location (
     id BIGINT PRIMARY KEY, name VARCHAR, fullname VARCHAR, externalid VARCHAR, isinactive VARCHAR,
     makeinventoryavailable VARCHAR, lastmodifieddate TIMESTAMP
@@ -117,7 +121,9 @@ class AccountDB:
         self._con.execute(SCHEMA)
         self._con.executemany("INSERT INTO transactionstatus VALUES (?, ?, ?, ?)",
                               [(k, t, v, f"{label} : {v}") for t, label, k, v in _STATUSES])
-        self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T')")
+        # A multi-currency account: USD is the base; prices in the others exist only once someone sets them.
+        self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T'), (2, 'EUR', '€', 'F'), "
+                          "(3, 'GBP', '£', 'F'), (4, 'CAD', 'CA$', 'F')")
         # SuiteQL text comes from clients: no read_csv('/etc/passwd'), no ATTACH, no COPY TO.
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")

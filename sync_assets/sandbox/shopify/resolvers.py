@@ -272,6 +272,8 @@ def _run(info, fn, ok_key, *, errors_key="userErrors"):
         return {ok_key: None, errors_key: [e.as_dict()]}
     info.context["events"].extend(events)
     info.context["writes"] += 1
+    # Per mutation, so a test can tell "productSet ran for exactly these products" from other writes.
+    info.context["backend"].counters.incr(f"shopify.mutation.{info.field_name}")
     return {ok_key: result, errors_key: []}
 
 
