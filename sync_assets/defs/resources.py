@@ -20,6 +20,7 @@ from sync_assets.connectors.netsuite import (
     token_url_for,
 )
 from sync_assets.connectors.shopify import ShopifyClient
+from sync_assets.connectors.shopify.auth import ClientCredentialsToken, FixedToken, TokenProvider
 from sync_assets.defs.lanes import FLOW_TAG
 from sync_assets.state.ledger import Ledger
 
@@ -31,18 +32,32 @@ def from_env(name: str) -> str | dg.EnvVar:
 
 
 class ShopifyResource(dg.ConfigurableResource):
-    """The storefront: Shopify Admin GraphQL API."""
+    """The storefront: Shopify Admin GraphQL API.
+
+    A Dev Dashboard app authenticates with ``client_id`` + ``client_secret`` (the client credentials grant,
+    its token shared by every run through ``token_cache_dir``); a legacy custom app with its fixed
+    ``access_token``, which wins when set.
+    """
 
     shop_url: str
-    access_token: str
     api_version: str
+    access_token: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    token_cache_dir: str = ""
 
     _client: ShopifyClient | None = PrivateAttr(default=None)
+
+    def token_provider(self) -> TokenProvider:
+        if self.access_token.strip():
+            return FixedToken(self.access_token)
+        return ClientCredentialsToken(self.shop_url, self.client_id, self.client_secret,
+                                      self.token_cache_dir or settings.get("SHOPIFY_TOKEN_CACHE_DIR"))  # fmt: skip
 
     def get_client(self) -> ShopifyClient:
         # One client per run: it carries the cost-bucket estimate that paces every call of the run.
         if self._client is None:
-            self._client = ShopifyClient(self.shop_url, self.access_token, api_version=self.api_version)
+            self._client = ShopifyClient(self.shop_url, self.token_provider(), api_version=self.api_version)
         return self._client
 
 
@@ -117,10 +132,15 @@ class LedgerResource(dg.ConfigurableResource):
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     from dagster_duckdb import DuckDBResource
 
+    # Loading the definitions (dagster dev, every run, dg check) stops here, naming the variable to set.
+    settings.refuse_sandbox_credentials_for_real_services()
     return {
         "shopify": ShopifyResource(
             shop_url=from_env("SHOPIFY_SHOP_URL"),
             access_token=from_env("SHOPIFY_ACCESS_TOKEN"),
+            client_id=from_env("SHOPIFY_CLIENT_ID"),
+            client_secret=from_env("SHOPIFY_CLIENT_SECRET"),
+            token_cache_dir=settings.get("SHOPIFY_TOKEN_CACHE_DIR"),
             api_version=from_env("SHOPIFY_API_VERSION"),
         ),
         "netsuite": NetSuiteResource(

@@ -40,6 +40,7 @@ SHOPIFY_DEFAULTS: dict[str, Any] = {
     "shopify_restore_rate": 100.0,
     "shopify_throttle_status": 200,
     "bulk_seconds": 0.5,
+    "shopify_token_lifetime": 86399.0,  # seconds a token from the client credentials grant lives
 }
 
 _ORDER_SUMMARY = (
@@ -58,6 +59,7 @@ class Sandbox:
         "shopify_restore_rate",
         "shopify_throttle_status",
         "bulk_seconds",
+        "shopify_token_lifetime",
     )
     STREAM_FIELDS = ("orders_per_minute", "inventory_receipts_per_minute", "fulfillment_delay_seconds")
 
@@ -194,6 +196,7 @@ class Sandbox:
             "restore_rate": number("shopify_restore_rate", float, 0.001),
             "throttle_status": throttle_status,
             "bulk_seconds": number("bulk_seconds", float, 0),
+            "token_lifetime": number("shopify_token_lifetime", float, 1),
         }
         if any(v is not None for v in netsuite.values()):
             self.netsuite.configure(**netsuite)
