@@ -56,11 +56,13 @@ def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
 
 
 def register_sandbox_webhooks(shop_url: str, receiver_url: str) -> None:
-    """The sandbox stands in for the Shopify admin where a merchant's app registers its webhooks."""
-    from sync_assets.sandbox.control_client import SandboxControl
-    from sync_assets.webhooks.routes import ROUTES
+    """Subscribe the local receiver with the sandbox, through the same Admin API calls as for a real store."""
+    from sync_assets.connectors.shopify import ShopifyClient
+    from sync_assets.sandbox import credentials
+    from sync_assets.webhooks.register import register
 
-    SandboxControl(shop_url, timeout=10).register_webhooks(receiver_url, topics=[t for r in ROUTES for t in r.topics])
+    with ShopifyClient(shop_url, credentials.SHOPIFY_ACCESS_TOKEN, timeout=10) as client:
+        register(client, receiver_url)
 
 
 def _uses_sandbox() -> bool:

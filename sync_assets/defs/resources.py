@@ -20,7 +20,7 @@ from sync_assets.connectors.netsuite import (
     token_url_for,
 )
 from sync_assets.connectors.shopify import ShopifyClient
-from sync_assets.connectors.shopify.auth import ClientCredentialsToken, FixedToken, TokenProvider
+from sync_assets.connectors.shopify.auth import token_provider_for
 from sync_assets.defs.lanes import FLOW_TAG
 from sync_assets.state.ledger import Ledger
 
@@ -48,16 +48,13 @@ class ShopifyResource(dg.ConfigurableResource):
 
     _client: ShopifyClient | None = PrivateAttr(default=None)
 
-    def token_provider(self) -> TokenProvider:
-        if self.access_token.strip():
-            return FixedToken(self.access_token)
-        return ClientCredentialsToken(self.shop_url, self.client_id, self.client_secret,
-                                      self.token_cache_dir or settings.get("SHOPIFY_TOKEN_CACHE_DIR"))  # fmt: skip
-
     def get_client(self) -> ShopifyClient:
         # One client per run: it carries the cost-bucket estimate that paces every call of the run.
         if self._client is None:
-            self._client = ShopifyClient(self.shop_url, self.token_provider(), api_version=self.api_version)
+            tokens = token_provider_for(self.shop_url, access_token=self.access_token, client_id=self.client_id,
+                                        client_secret=self.client_secret,
+                                        cache_dir=self.token_cache_dir or settings.get("SHOPIFY_TOKEN_CACHE_DIR"))  # fmt: skip
+            self._client = ShopifyClient(self.shop_url, tokens, api_version=self.api_version)
         return self._client
 
 

@@ -88,6 +88,7 @@ class Sandbox:
         )
         self.webhooks = WebhookDispatcher(self.counters)
         self.shopify.subscribe(self.webhooks)
+        self.shopify.webhooks = self.webhooks  # what webhookSubscriptionCreate/Update register with
         self.faults = FaultInjector(self.counters)
         # What every reset goes back to; POST /_sandbox/config changes last until the next reset.
         self._default_config = {

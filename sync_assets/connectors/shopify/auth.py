@@ -209,6 +209,14 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
+def token_provider_for(shop_url: str, *, access_token: str, client_id: str, client_secret: str,
+                       cache_dir: str | os.PathLike[str]) -> TokenProvider:
+    """A legacy app's fixed token when one is set, else the client credentials grant."""
+    if access_token.strip():
+        return FixedToken(access_token)
+    return ClientCredentialsToken(shop_url, client_id, client_secret, cache_dir)
+
+
 def as_token_provider(access_token: str | TokenProvider) -> TokenProvider:
     if isinstance(access_token, str):
         return FixedToken(access_token)

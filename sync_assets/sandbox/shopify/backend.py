@@ -76,6 +76,7 @@ class ShopifyBackend:
         self._buckets_lock = threading.Lock()
         self.throttle_status = 200
         self._subscribers: list[Callable[[str, dict], None]] = []
+        self.webhooks = None  # the sandbox's WebhookDispatcher: where webhookSubscriptionCreate registers
 
     # ---- Backend protocol --------------------------------------------------------------------------
     def reset(self) -> None:
