@@ -281,7 +281,8 @@ def _main(argv: list[str] | None) -> int:
     sb.add_argument("rest", nargs=argparse.REMAINDER)
     sb.set_defaults(func=cmd_sandbox)
 
-    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API")
+    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API "
+                        "(`webhooks register`: subscribe WEBHOOKS_PUBLIC_URL with the store)")
     wh.add_argument("--host", default="127.0.0.1",
                     help="bind address (a real store reaches it through your HTTPS reverse proxy or tunnel)")
     wh.add_argument("--port", type=int, default=settings.get_int("WEBHOOKS_PORT", minimum=1))
