@@ -14,7 +14,8 @@ import time
 import pytest
 import requests
 
-from sync_assets.connectors.shopify import ShopifyAuthError, ShopifyClient
+from sync_assets.connectors.http import Backoff
+from sync_assets.connectors.shopify import ShopifyAuthError, ShopifyClient, ShopifyTransientError
 from sync_assets.connectors.shopify.auth import ClientCredentialsToken
 from sync_assets.sandbox import credentials as C
 from sync_assets_tests.conftest import shopify_graphql_url
@@ -136,6 +137,18 @@ def test_neither_secret_nor_token_reaches_a_log_line_or_repr(sandbox, tmp_path, 
     shown = caplog.text + repr(provider) + repr(client)
     assert token not in shown and C.SHOPIFY_CLIENT_SECRET not in shown
     assert "Shopify access token obtained" in caplog.text
+
+
+def test_a_failing_token_endpoint_is_ridden_out_and_then_reported(sandbox, tmp_path):
+    sandbox.control.set_faults("server_errors", service="shopify", rate=1.0, limit=2, seed=1)
+    provider = ClientCredentialsToken(sandbox.url, C.SHOPIFY_CLIENT_ID, C.SHOPIFY_CLIENT_SECRET, tmp_path,
+                                      backoff=Backoff(max_attempts=3, base_seconds=0.01))  # fmt: skip
+    assert provider.token().startswith("shpat_") and _counter(sandbox, "shopify.token_grants") == 1
+    sandbox.control.set_faults("server_errors", service="shopify", rate=1.0, seed=1)
+    failing = ClientCredentialsToken(sandbox.url, C.SHOPIFY_CLIENT_ID, C.SHOPIFY_CLIENT_SECRET, tmp_path / "other",
+                                     backoff=Backoff(max_attempts=3, base_seconds=0.01))  # fmt: skip
+    with pytest.raises(ShopifyTransientError, match="after 3 attempts"):
+        failing.token()
 
 
 def test_a_fixed_legacy_token_still_works(sandbox):

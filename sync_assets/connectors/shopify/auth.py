@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import requests
 from filelock import FileLock
 
+from sync_assets.connectors.http import Backoff, parse_retry_after
+
 from .errors import ShopifyAuthError, ShopifyTransientError
 
 log = logging.getLogger(__name__)
@@ -75,17 +77,20 @@ class ClientCredentialsToken:
         cache_dir: str | os.PathLike[str],
         *,
         timeout: float = 30.0,
+        backoff: Backoff = Backoff(),
         session: requests.Session | None = None,
     ) -> None:
         if not client_id or not client_id.strip():
             raise ValueError(f"Shopify client id is empty: set {CLIENT_ID_SETTING} (Dev Dashboard > your app > Settings)")
         if not client_secret or not client_secret.strip():
             raise ValueError(f"Shopify client secret is empty: set {CLIENT_SECRET_SETTING} (Dev Dashboard > your app > Settings)")
-        self.shop_url = shop_url.rstrip("/")
+        shop_url = shop_url.strip().rstrip("/")
+        self.shop_url = shop_url if "://" in shop_url else "https://" + shop_url  # as the client reads it
         self.token_url = self.shop_url + TOKEN_PATH
         self.client_id = client_id.strip()
         self._secret = client_secret.strip()
         self._timeout = timeout
+        self._backoff = backoff
         self._session = session or requests.Session()
         # One file per shop and app; the secret is left out of the key so a rotated secret reuses the token.
         key = hashlib.sha256(f"{self.shop_url}\n{self.client_id}".encode()).hexdigest()[:16]
@@ -124,20 +129,7 @@ class ClientCredentialsToken:
     # --- the grant and the cache file ------------------------------------------------------------------------
 
     def _grant(self) -> dict[str, Any]:
-        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret}
-        try:
-            response = self._session.post(
-                self.token_url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
-            )
-        except requests.RequestException as exc:
-            raise ShopifyTransientError(
-                f"Shopify token endpoint {self.token_url} unreachable ({type(exc).__name__}); check SHOPIFY_SHOP_URL"
-            ) from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ShopifyTransientError(
-                f"Shopify token endpoint {self.token_url} answered HTTP {response.status_code}; try again later",
-                status=response.status_code,
-            )
+        response = self._post_grant()
         payload = _json(response)
         if response.status_code != 200 or not isinstance(payload.get("access_token"), str):
             raise self._refused(response.status_code, payload)
@@ -147,6 +139,32 @@ class ClientCredentialsToken:
                  self.shop_url, lifetime, payload.get("scope", "?"))  # fmt: skip
         return {"access_token": payload["access_token"], "scope": payload.get("scope", ""),
                 "issued_at": now, "expires_at": now + lifetime}  # fmt: skip
+
+    def _post_grant(self) -> requests.Response:
+        """POST the grant, riding out 5xx, 429 and lost connections (a second grant only mints a second token)."""
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret}
+        for attempt in range(self._backoff.max_attempts):
+            retry_after = None
+            try:
+                response = self._session.post(
+                    self.token_url, data=form, headers={"Accept": "application/json"}, timeout=self._timeout
+                )
+            except requests.RequestException as exc:
+                problem, status = f"unreachable ({type(exc).__name__})", None
+            else:
+                if response.status_code < 500 and response.status_code != 429:
+                    return response
+                problem, status = f"answered HTTP {response.status_code}", response.status_code
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if attempt + 1 < self._backoff.max_attempts:
+                delay = self._backoff.delay(attempt, retry_after)
+                log.info("Shopify token endpoint %s %s; retry %d in %.2fs", self.token_url, problem, attempt + 1, delay)
+                time.sleep(delay)
+        raise ShopifyTransientError(
+            f"Shopify token endpoint {self.token_url} {problem} after {self._backoff.max_attempts} attempts; "
+            "check SHOPIFY_SHOP_URL, or try again later",
+            status=status,
+        )
 
     def _refused(self, status: int, payload: dict[str, Any]) -> ShopifyAuthError:
         code = str(payload.get("error") or f"HTTP {status}")
