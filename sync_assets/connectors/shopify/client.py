@@ -403,8 +403,8 @@ def _auth_error(status: int, shop_url: str, response: requests.Response) -> Shop
     if status == 401:
         return ShopifyAuthError(
             f"Shopify refused the access token for {shop_url} (HTTP 401: {_short_body(response)}). "
-            f"Set {TOKEN_SETTING} to a valid Admin API access token for this shop, and check that "
-            f"{SHOP_URL_SETTING} points at the shop the token was issued for.",
+            f"Check the app's SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET (a legacy app's {TOKEN_SETTING}) and that "
+            f"{SHOP_URL_SETTING} points at the shop the app is installed on.",
             status=401,
         )
     return ShopifyAuthError(
