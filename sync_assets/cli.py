@@ -3,7 +3,11 @@
   sync-assets dev        sandbox (unless pointed at a real store/account) + Dagster UI and daemon
   sync-assets sandbox    the embedded Shopify + NetSuite stand-in on its own
   sync-assets webhooks   the Shopify webhook receiver (launches real-time runs through Dagster's GraphQL API)
+  sync-assets webhooks register
+                         subscribe WEBHOOKS_PUBLIC_URL to the topics the flows use (idempotent)
   sync-assets settings   every setting, its value and where it came from (secrets masked)
+
+Every command reads a .env file in the project root first, as `dagster dev` does; the environment wins.
 """
 
 from __future__ import annotations
@@ -52,11 +56,13 @@ def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
 
 
 def register_sandbox_webhooks(shop_url: str, receiver_url: str) -> None:
-    """The sandbox stands in for the Shopify admin where a merchant's app registers its webhooks."""
-    from sync_assets.sandbox.control_client import SandboxControl
-    from sync_assets.webhooks.routes import ROUTES
+    """Subscribe the local receiver with the sandbox, through the same Admin API calls as for a real store."""
+    from sync_assets.connectors.shopify import ShopifyClient
+    from sync_assets.sandbox import credentials
+    from sync_assets.webhooks.register import register
 
-    SandboxControl(shop_url, timeout=10).register_webhooks(receiver_url, topics=[t for r in ROUTES for t in r.topics])
+    with ShopifyClient(shop_url, credentials.SHOPIFY_ACCESS_TOKEN, timeout=10) as client:
+        register(client, receiver_url)
 
 
 def _uses_sandbox() -> bool:
@@ -225,15 +231,34 @@ def run_worker_command() -> list[str]:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
+    env_file = settings.env_file()
+    print(f"# .env: {env_file}{'' if env_file.is_file() else ' (none)'}; the environment wins over it")
     for s in settings.SETTINGS:
-        value = "********" if s.secret and not s.is_default() else s.value()
-        origin = "default" if s.is_default() else "environment"
-        print(f"{s.name:28} {value}  ({origin})\n{'':28} {s.help}")
+        value = s.value()
+        shown = ("********" if value else "(empty)") if s.secret else (value or "(empty)")
+        print(f"{s.name:28} {shown}  ({s.origin()})\n{'':28} {s.help}")
+    for problem in settings.sandbox_credentials_for_real_services():
+        print(f"REFUSED: {problem}")
     return 0
+
+
+def cmd_webhooks_register(argv: list[str]) -> int:
+    from sync_assets.webhooks.register import main as register_main
+
+    settings.refuse_sandbox_credentials_for_real_services()
+    return register_main(argv)
+
+
+# Commands that talk to the store or NetSuite, or start what does: refused up front while a sandbox
+# credential is set for a real service (`settings` still runs, to show what is wrong; `sandbox` is local).
+_REFUSING = ("dev", "webhooks", "run-worker")
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else argv
+        if argv[:1] and argv[0] in _REFUSING:
+            settings.refuse_sandbox_credentials_for_real_services()
         return _main(argv)
     except settings.SettingError as error:  # names the variable and what it should be; no traceback
         print(f"sync-assets: {error}", file=sys.stderr, flush=True)
@@ -256,7 +281,8 @@ def _main(argv: list[str] | None) -> int:
     sb.add_argument("rest", nargs=argparse.REMAINDER)
     sb.set_defaults(func=cmd_sandbox)
 
-    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API")
+    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API "
+                        "(`webhooks register`: subscribe WEBHOOKS_PUBLIC_URL with the store)")
     wh.add_argument("--host", default="127.0.0.1",
                     help="bind address (a real store reaches it through your HTTPS reverse proxy or tunnel)")
     wh.add_argument("--port", type=int, default=settings.get_int("WEBHOOKS_PORT", minimum=1))
@@ -274,6 +300,8 @@ def _main(argv: list[str] | None) -> int:
     if argv[:1] == ["sandbox"]:
         # The sandbox has its own parser (flags, --help); hand it everything after the subcommand.
         return cmd_sandbox(argparse.Namespace(rest=argv[1:]))
+    if argv[:2] == ["webhooks", "register"]:
+        return cmd_webhooks_register(argv[2:])
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -9,7 +9,7 @@ gets a 400 ``{"error": "..."}`` that names the field.
 - ``GET|POST faults`` {profile, service, rate, seconds, retry_after, statuses, failure, seed, limit}
 - ``GET counters``, ``POST counters/reset``
 - ``POST config`` {suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
-  shopify_throttle_status, bulk_seconds, bulk_seconds_per_1000_objects}
+  shopify_throttle_status, bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime}
 - ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
 - ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order

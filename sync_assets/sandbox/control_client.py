@@ -81,7 +81,7 @@ class SandboxControl:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Keys: suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
-        shopify_throttle_status (200|429), bulk_seconds, bulk_seconds_per_1000_objects."""
+        shopify_throttle_status (200|429), bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime (s)."""
         return self._call("POST", "config", settings)
 
     def stream(

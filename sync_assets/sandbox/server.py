@@ -43,6 +43,7 @@ SHOPIFY_DEFAULTS: dict[str, Any] = {
     # takes this floor plus a second per thousand objects, so the one-slot contention is visible.
     "bulk_seconds": 2.0,
     "bulk_seconds_per_1000_objects": 1.0,
+    "shopify_token_lifetime": 86399.0,  # seconds a token from the client credentials grant lives
 }
 
 _ORDER_SUMMARY = (
@@ -62,6 +63,7 @@ class Sandbox:
         "shopify_throttle_status",
         "bulk_seconds",
         "bulk_seconds_per_1000_objects",
+        "shopify_token_lifetime",
     )
     STREAM_FIELDS = ("orders_per_minute", "inventory_receipts_per_minute", "fulfillment_delay_seconds")
 
@@ -91,6 +93,7 @@ class Sandbox:
         )
         self.webhooks = WebhookDispatcher(self.counters)
         self.shopify.subscribe(self.webhooks)
+        self.shopify.webhooks = self.webhooks  # what webhookSubscriptionCreate/Update register with
         self.faults = FaultInjector(self.counters)
         # What every reset goes back to; POST /_sandbox/config changes last until the next reset.
         self._default_config = {
@@ -200,6 +203,7 @@ class Sandbox:
             "throttle_status": throttle_status,
             "bulk_seconds": number("bulk_seconds", float, 0),
             "bulk_seconds_per_1000_objects": number("bulk_seconds_per_1000_objects", float, 0),
+            "token_lifetime": number("shopify_token_lifetime", float, 1),
         }
         if any(v is not None for v in netsuite.values()):
             self.netsuite.configure(**netsuite)

@@ -7,6 +7,7 @@ import pytest
 
 from sync_assets import settings
 from sync_assets.defs.resources import build_resources
+from sync_assets.sandbox import credentials as C
 
 PLACEHOLDER_SETTINGS = [s.name for s in settings.SETTINGS if "{" in s.default]
 
@@ -41,7 +42,35 @@ def test_a_batch_flow_gets_a_batch_lane_client_and_webhook_runs_are_recognised()
 
 def test_values_from_the_environment_reach_dagster_as_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPIFY_SHOP_URL", "https://example-shop.myshopify.com")
+    monkeypatch.setenv("SHOPIFY_CLIENT_ID", "their-client-id")
+    monkeypatch.setenv("SHOPIFY_CLIENT_SECRET", "not-shown-either")
     monkeypatch.setenv("NETSUITE_TOKEN_SECRET", "not-shown")
     resources = build_resources()
     assert resources["shopify"].shop_url == dg.EnvVar("SHOPIFY_SHOP_URL")
+    assert resources["shopify"].client_secret == dg.EnvVar("SHOPIFY_CLIENT_SECRET")
     assert resources["netsuite"].token_secret == dg.EnvVar("NETSUITE_TOKEN_SECRET")
+
+
+@pytest.mark.parametrize(("variables", "named"), [
+    ({"SHOPIFY_SHOP_URL": "https://example-shop.myshopify.com"}, "SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET, SHOPIFY_WEBHOOK_SECRET"),
+    ({"SHOPIFY_SHOP_URL": "https://example-shop.myshopify.com", "SHOPIFY_CLIENT_ID": "theirs",
+      "SHOPIFY_CLIENT_SECRET": "theirs-too"}, None),  # the webhook secret follows the client secret
+    ({"SHOPIFY_SHOP_URL": "example-shop.myshopify.com", "SHOPIFY_ACCESS_TOKEN": "shpat_theirs",
+      "SHOPIFY_WEBHOOK_SECRET": "theirs"}, None),
+    ({"NETSUITE_BASE_URL": "https://1234567.suitetalk.api.netsuite.com", "NETSUITE_ACCOUNT_ID": "1234567",
+      "NETSUITE_TOKEN_SECRET": "theirs"}, "NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID"),
+    ({"NETSUITE_BASE_URL": "https://1234567.suitetalk.api.netsuite.com", "NETSUITE_AUTH_METHOD": "m2m"},
+     "NETSUITE_ACCOUNT_ID, NETSUITE_CLIENT_ID, NETSUITE_CERTIFICATE_ID, NETSUITE_PRIVATE_KEY_PATH"),
+    ({"SHOPIFY_SHOP_URL": "http://localhost:9999", "NETSUITE_BASE_URL": "http://127.0.0.1:1"}, None),  # sandboxes
+])  # fmt: skip
+def test_sandbox_credentials_are_refused_for_a_real_service(monkeypatch, variables, named) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    if named is None:
+        assert build_resources()["shopify"] is not None
+        return
+    with pytest.raises(settings.SettingError) as refused:
+        build_resources()
+    message = str(refused.value)
+    assert named in message and "not the sandbox" in message
+    assert C.SHOPIFY_CLIENT_SECRET not in message and C.NETSUITE_TOKEN_SECRET not in message

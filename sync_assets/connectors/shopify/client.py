@@ -28,6 +28,7 @@ from graphql import OperationType, parse
 from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
 
 from . import bulk, catalog, fulfillment, inventory, orders, paging
+from .auth import TokenProvider, as_token_provider
 from .errors import (
     SHOP_URL_SETTING,
     TOKEN_SETTING,
@@ -62,7 +63,7 @@ class ShopifyClient:
     def __init__(
         self,
         shop_url: str,
-        access_token: str,
+        access_token: str | TokenProvider,
         *,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 30,
@@ -81,7 +82,7 @@ class ShopifyClient:
             shop_url = "https://" + shop_url
         if not shop_url.startswith(("http://", "https://")):
             raise ValueError(f"{SHOP_URL_SETTING} must be an http(s) URL, got {shop_url!r}")
-        if not access_token or not access_token.strip():
+        if isinstance(access_token, str) and not access_token.strip():
             raise ValueError(f"Shopify access token is empty: set {TOKEN_SETTING} for {shop_url}")
         self.shop_url = shop_url
         self.api_version = api_version
@@ -97,9 +98,9 @@ class ShopifyClient:
                                  if shared_state_dir else None)
         self.served_version: str | None = None
         self._sleep = sleep
+        self._token = as_token_provider(access_token)  # fixed, or renewed by the client credentials grant
         self._session = session or requests.Session()
         self._headers = {
-            "X-Shopify-Access-Token": access_token.strip(),
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "sync-assets/0.1 (+requests)",
@@ -143,17 +144,23 @@ class ShopifyClient:
         failures = 0  # transient failures so far (5xx, resets, timeouts)
         throttles = 0
         started = time.monotonic()
+        renewed = False  # a 401 renews an expiring token once; a second 401 is a real refusal
         while True:
             self._pace(document, started)
             self.stats.add(calls=1)
+            token = self._token.token()
+            headers = {**self._headers, "X-Shopify-Access-Token": token}
             try:
-                response = self._session.post(self.endpoint, json=body, headers=self._headers, timeout=self.timeout)
+                response = self._session.post(self.endpoint, json=body, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 retry_ok = idempotent or never_sent(exc)
                 failures = self._after_transient(f"{type(exc).__name__}: {exc}", None, failures, retry_ok)
                 continue
             self._note_version(response)
             status = response.status_code
+            if status == 401 and not renewed and self._token.invalidate(token):
+                renewed = True  # Shopify never ran a request it answered 401: safe to resend
+                continue
             if status in (401, 403):
                 raise _auth_error(status, self.shop_url, response)
             if status == 429:
@@ -429,8 +436,8 @@ def _auth_error(status: int, shop_url: str, response: requests.Response) -> Shop
     if status == 401:
         return ShopifyAuthError(
             f"Shopify refused the access token for {shop_url} (HTTP 401: {_short_body(response)}). "
-            f"Set {TOKEN_SETTING} to a valid Admin API access token for this shop, and check that "
-            f"{SHOP_URL_SETTING} points at the shop the token was issued for.",
+            f"Check the app's SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET (a legacy app's {TOKEN_SETTING}) and that "
+            f"{SHOP_URL_SETTING} points at the shop the app is installed on.",
             status=401,
         )
     return ShopifyAuthError(

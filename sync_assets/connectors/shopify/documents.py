@@ -149,6 +149,37 @@ query LocationsPage($first: Int!, $after: String) {
 }
 """
 
+# --- webhook subscriptions ------------------------------------------------------------------------------
+
+_WEBHOOK_SUBSCRIPTION_FIELDS = "id topic uri format"
+
+WEBHOOK_SUBSCRIPTIONS_PAGE = f"""
+query WebhookSubscriptionsPage($first: Int!, $after: String, $topics: [WebhookSubscriptionTopic!]) {{
+  webhookSubscriptions(first: $first, after: $after, topics: $topics) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+  }}
+}}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = f"""
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {{
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {{
+    webhookSubscription {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
+WEBHOOK_SUBSCRIPTION_UPDATE = f"""
+mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {{
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {{
+    webhookSubscription {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
 _INVENTORY_LEVEL_FIELDS = """
 id
 location { id }

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
+import time
 import uuid
 from typing import Callable
 
@@ -35,6 +37,14 @@ _MAX_COST_MSG = (
     "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
     "See https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
 )
+# Client credentials grant (shopify-admin.md §1.2): tokens live about a day; a wrong id or secret is answered
+# 400 {"error": "invalid_client"} (Shopify/shopify-app-python exchange/client_credentials.py).
+TOKEN_LIFETIME_S = 86399.0
+GRANTED_SCOPES = ",".join((
+    "read_customers", "write_customers", "read_orders", "write_orders", "read_products", "write_products",
+    "read_inventory", "write_inventory", "read_locations", "read_merchant_managed_fulfillment_orders",
+    "write_merchant_managed_fulfillment_orders",
+))  # fmt: skip
 _UNDEFINED_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(\w+)'\.")
 
 
@@ -52,8 +62,13 @@ class ShopifyBackend:
 
     def __init__(self, counters: Counters, *, access_token: str = credentials.SHOPIFY_ACCESS_TOKEN,
                  bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 2.0,
-                 bulk_seconds_per_1000_objects: float = 1.0) -> None:
+                 bulk_seconds_per_1000_objects: float = 1.0,
+                 client_id: str = credentials.SHOPIFY_CLIENT_ID,
+                 client_secret: str = credentials.SHOPIFY_CLIENT_SECRET) -> None:
         self.counters, self.access_token = counters, access_token
+        self.client_id, self.client_secret = client_id, client_secret
+        self.token_lifetime = TOKEN_LIFETIME_S
+        self._granted: dict[str, float] = {}  # token -> expiry (epoch seconds) of tokens from the grant
         self.schema = build_schema()
         self.store = Store()
         self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds, bulk_seconds_per_1000_objects)
@@ -62,6 +77,7 @@ class ShopifyBackend:
         self._buckets_lock = threading.Lock()
         self.throttle_status = 200
         self._subscribers: list[Callable[[str, dict], None]] = []
+        self.webhooks = None  # the sandbox's WebhookDispatcher: where webhookSubscriptionCreate registers
 
     # ---- Backend protocol --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -69,12 +85,15 @@ class ShopifyBackend:
         self.bulk.reset()
         with self._buckets_lock:
             self._buckets.clear()
+            self._granted.clear()  # a new shop: tokens issued for the old one are unknown here
 
     def load_catalog(self, catalog: Catalog) -> None:
         self.store.load_catalog(catalog)
 
     def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
-                  bulk_seconds=None, bulk_seconds_per_1000_objects=None) -> None:
+                  bulk_seconds=None, bulk_seconds_per_1000_objects=None, token_lifetime=None) -> None:
+        if token_lifetime is not None:
+            self.token_lifetime = float(token_lifetime)
         if throttle_status is not None:
             if throttle_status not in (200, 429):
                 raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status}")
@@ -138,6 +157,7 @@ class ShopifyBackend:
     def blueprint(self) -> flask.Blueprint:
         bp = flask.Blueprint("shopify", __name__)
         bp.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._graphql, methods=["POST"])
+        bp.add_url_rule("/admin/oauth/access_token", "access_token", self._access_token, methods=["POST"])
         bp.add_url_rule("/shopify-bulk-results/<name>", "bulk_result", self._bulk_file, methods=["GET"])
         return bp
 
@@ -157,11 +177,43 @@ class ShopifyBackend:
             resp.headers[k] = v
         return resp
 
+    def _access_token(self):
+        """The client credentials grant. Shopify documents it form-encoded; its JS library sends JSON."""
+        form = flask.request.get_json(silent=True) if flask.request.is_json else flask.request.form
+        form = form if isinstance(form, dict) or hasattr(form, "get") else {}
+        if form.get("grant_type") != "client_credentials":
+            return self._reply({"error": "unsupported_grant_type"}, 400, "")
+        client_ok = secrets.compare_digest(str(form.get("client_id", "")), self.client_id)
+        secret_ok = secrets.compare_digest(str(form.get("client_secret", "")), self.client_secret)
+        if not (client_ok and secret_ok):
+            self.counters.incr("shopify.token_refused")
+            return self._reply({"error": "invalid_client"}, 400, "")
+        token = "shpat_" + secrets.token_hex(16)
+        with self._buckets_lock:
+            now = time.time()
+            self._granted = {t: exp for t, exp in self._granted.items() if exp > now}
+            self._granted[token] = now + self.token_lifetime
+        self.counters.incr("shopify.token_grants")
+        return self._reply({"access_token": token, "scope": GRANTED_SCOPES, "expires_in": int(self.token_lifetime)},
+                           200, "")  # fmt: skip
+
+    def _token_valid(self, token: str | None) -> bool:
+        if token is None:
+            return False
+        if secrets.compare_digest(token, self.access_token):
+            return True
+        with self._buckets_lock:
+            expires_at = self._granted.get(token)
+        if expires_at is not None and time.time() >= expires_at:
+            self.counters.incr("shopify.expired_tokens")
+            return False
+        return expires_at is not None
+
     def _graphql(self, version: str):
         if not _VERSION.match(version):
             return self._reply({"errors": "Not Found"}, 404, version)
         token = flask.request.headers.get("X-Shopify-Access-Token")
-        if token != self.access_token:
+        if not self._token_valid(token):
             self.counters.incr("shopify.auth_failures")
             return self._reply({"errors": AUTH_ERROR}, 401, version)
         if (flask.request.mimetype or "") == "application/graphql":

@@ -62,6 +62,7 @@ SUBSET: dict[str, list[str]] = {
         "nodes(ids)",
         "bulkOperation(id)",
         "currentBulkOperation(type)",
+        f"webhookSubscriptions({_PAGE} topics uri)",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -72,6 +73,8 @@ SUBSET: dict[str, list[str]] = {
         "fulfillmentCreate(fulfillment message)",
         "fulfillmentTrackingInfoUpdate(fulfillmentId trackingInfoInput notifyCustomer)",
         "bulkOperationRunQuery(query groupObjects)",
+        "webhookSubscriptionCreate(topic webhookSubscription)",
+        "webhookSubscriptionUpdate(id webhookSubscription)",
     ],
     "Node": ["id"],
     "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
@@ -174,7 +177,12 @@ SUBSET: dict[str, list[str]] = {
     "InventoryAdjustmentGroup": ["id", "createdAt", "reason", "referenceDocumentUri", "changes"],
     "InventoryChange": ["name", "delta", "quantityAfterChange", "item", "location"],
     "Job": ["id", "done"],
+    "WebhookSubscription": ["id", "topic", "uri", "format", "filter", "includeFields", "createdAt", "updatedAt"],
+    "WebhookSubscriptionConnection": ["edges", "nodes", "pageInfo"],
+    "WebhookSubscriptionEdge": ["cursor", "node"],
     # payloads and their error types
+    "WebhookSubscriptionCreatePayload": ["webhookSubscription", "userErrors"],
+    "WebhookSubscriptionUpdatePayload": ["webhookSubscription", "userErrors"],
     "OrderCreatePayload": ["order", "userErrors"],
     "OrderCreateUserError": ["code", "field", "message"],
     "OrderUpdatePayload": ["order", "userErrors"],
@@ -189,6 +197,7 @@ SUBSET: dict[str, list[str]] = {
     "BulkOperationRunQueryPayload": ["bulkOperation", "userErrors"],
     "BulkOperationUserError": ["code", "field", "message"],
     # inputs
+    "WebhookSubscriptionInput": ["uri", "format", "filter", "includeFields"],
     "OrderCreateOrderInput": [
         "name", "email", "phone", "currency", "presentmentCurrency", "processedAt", "note", "tags", "test",
         "financialStatus", "customer", "billingAddress", "shippingAddress", "lineItems", "shippingLines",
