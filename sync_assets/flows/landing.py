@@ -31,9 +31,10 @@ def _ensure_schema(conn: Any) -> None:
     from sync_assets.warehouse import ensure_schema
 
     # ensure_schema also replaces every view: only run it on a fresh file, not on every real-time run.
+    # fetchall, not fetchone: a result left unfinished makes DuckDB refuse the loader's conn.register.
     exists = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'sync_events'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         ensure_schema(conn)
 

@@ -40,6 +40,21 @@ def test_dead_letters_asset_tables_counts_and_lands_them(tmp_path, ledger_path):
     assert rows == [("inventory", "dead_lettered"), ("orders", "dead_lettered")]
 
 
+def test_dead_letters_land_again_and_again_into_the_same_file(tmp_path, ledger_path):
+    """operations_refresh runs every 5 minutes into one warehouse file: the second landing must work too."""
+    ledger = Ledger(ledger_path)
+    ledger.dead_letter("orders", "gid://shopify/Order/1", "unknown SKU", {"id": 1}, "lineItems.0.sku")
+    resources = _resources(tmp_path, ledger_path)
+    for tick in range(3):
+        if tick == 1:
+            ledger.dead_letter("inventory", "SKU-9", "no location map for L2", {}, "location")
+        result = dg.materialize([operations.dead_letters, operations.alerts], resources=resources)
+        assert result.success
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        rows = conn.execute("SELECT DISTINCT flow, source_id FROM raw.sync_events ORDER BY flow").fetchall()
+    assert rows == [("inventory", "SKU-9"), ("orders", "gid://shopify/Order/1")]
+
+
 def test_replay_job_marks_letters_replayed_and_nudges_the_orders_flow(tmp_path, ledger_path):
     ledger = Ledger(ledger_path)
     first = ledger.dead_letter("orders", "gid://shopify/Order/1", "bad", {}, None)
