@@ -4,7 +4,9 @@ Three schemas in one DuckDB file:
 
 * ``raw`` — append-only landing tables, one per source entity. Payloads are stored exactly as landed
   (after :func:`sync_assets.warehouse.scrub.scrub`), with the natural key(s) and the source's own
-  ``source_updated_at`` pulled out as typed columns so dedupe never has to parse JSON.
+  ``source_updated_at`` pulled out as typed columns so dedupe never has to parse JSON. Raw keeps
+  versions, not copies: the merge (``merge.py``) appends a row only when its ``_content_hash`` is new,
+  so staging picks the latest version per key and a re-landed overlap window adds nothing.
 * ``staging`` — views over ``raw``: typed columns, one row per natural key (the latest version by
   ``source_updated_at`` then ``_loaded_at``). Views, not tables, so they can never go stale and loading
   the same batch twice changes nothing visible here.
@@ -25,9 +27,13 @@ import duckdb
 SCHEMAS = ("raw", "staging", "analytics")
 
 # Columns every raw table carries, set by the loader, never by callers.
-LOADED_AT = "_loaded_at"
-RUN_ID = "_run_id"
+LOADED_AT = "_loaded_at"  # when the merge wrote the row into raw
+RUN_ID = "_run_id"  # the sync run that landed it
+CONTENT_HASH = "_content_hash"  # md5 of the typed columns (see RawTable.hash_sql): one row per version
+LANDED_AT = "_landed_at"  # when the sync run made it durable in the landing area
 LOAD_COLUMNS = ((LOADED_AT, "TIMESTAMPTZ NOT NULL"), (RUN_ID, "VARCHAR NOT NULL"))
+# Added after the first release, so nullable (ALTER TABLE ADD COLUMN on existing files; hashes backfilled).
+VERSION_COLUMNS = ((CONTENT_HASH, "VARCHAR"), (LANDED_AT, "TIMESTAMPTZ"))
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,25 @@ class RawTable:
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) supplied by the caller's frame
     keys: tuple[str, ...]  # natural key; NOT NULL
     has_payload: bool = True
+    # Columns left out of the content hash: a re-read that only restamps them is not a new version.
+    hash_exclude: tuple[str, ...] = ()
 
     @property
     def all_columns(self) -> tuple[tuple[str, str], ...]:
-        return self.columns + LOAD_COLUMNS
+        return self.columns + LOAD_COLUMNS + VERSION_COLUMNS
+
+    def hash_sql(self, alias: str = "") -> str:
+        """The content hash over the typed columns, the same expression at landing and for backfill.
+
+        Timestamps hash as epoch microseconds (their text form depends on the session's time zone)."""
+        prefix = f"{alias}." if alias else ""
+        parts = []
+        for name, typ in self.columns:
+            if name in self.hash_exclude:
+                continue
+            value = f"epoch_us({prefix}{name})" if typ.startswith("TIMESTAMP") else f"{prefix}{name}"
+            parts.append(f"coalesce(CAST({value} AS VARCHAR), chr(0))")
+        return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -105,6 +126,8 @@ RAW_TABLES: dict[str, RawTable] = {
             ),
             keys=("flow", "source_id"),
             has_payload=False,
+            # A run that re-reads a record and finds the same outcome restamps event_at only.
+            hash_exclude=("event_at",),
         ),
     )
 }
@@ -386,6 +409,9 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for table in RAW_TABLES.values():
             conn.execute(table.ddl())
+            for name, typ in VERSION_COLUMNS:  # files created before raw kept versions
+                conn.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {name} {typ}")
+            conn.execute(f"UPDATE {table.name} SET {CONTENT_HASH} = {table.hash_sql()} WHERE {CONTENT_HASH} IS NULL")
         for name, sql in VIEWS.items():
             conn.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         conn.execute("COMMIT")
