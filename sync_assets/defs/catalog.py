@@ -32,10 +32,11 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
     @dg.multi_asset(
         name="catalog_to_warehouse_and_storefront",
         specs=[
-            dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one bulk load per page."),
-            dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_item_prices: pricing rows per item, price level and currency."),
+            dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one "
+                                     "file per page (merged by warehouse_load)."),
+            dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_item_prices: pricing rows per item, price level and currency."),
             dg.AssetSpec(PRODUCTS, group_name=group, kinds={"shopify"}, deps=[RAW_ITEMS, RAW_PRICES],
                          description="Storefront products updated with productSet where their content hash changed."),
         ],  # fmt: skip
@@ -43,14 +44,15 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
             dg.AssetCheckSpec(NO_DEAD_LETTERS, asset=PRODUCTS,
                               description="Every changed product was accepted by the storefront (WARN otherwise)."),
         ],
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
         pool="netsuite_api",
     )
     def catalog_to_warehouse_and_storefront(context):
         r = context.resources
+        ledger = r.ledger.get_ledger()
         result = run_catalog_flow(
-            r.netsuite.get_client(), r.shopify.get_client(), r.ledger.get_ledger(),
-            warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            r.netsuite.get_client(), r.shopify.get_client(), ledger,
+            landing=r.landing.get_area(ledger), run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("catalog run: %s", numbers)

@@ -26,7 +26,7 @@ ENV_VAR = "SYNC_POLICY_PATH"
 LANES = ("realtime", "batch")
 ENTITIES = (
     "orders", "customers", "payments", "inventory", "fulfillments",
-    "catalog", "crm", "finance", "warehouse_export", "reconciliation",
+    "catalog", "crm", "finance", "warehouse_load", "warehouse_export", "reconciliation",
 )
 _CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
 _ALLOWED_KEYS = frozenset({
@@ -44,6 +44,8 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "catalog": {"lane": "batch", "cron": "0 2 * * *", "timezone": "UTC", "batch_size": 1000},
     "crm": {"lane": "batch", "cron": "15 * * * *", "timezone": "UTC", "batch_size": 1000},
     "finance": {"lane": "batch", "cron": "0 4 * * *", "timezone": "UTC", "batch_size": 1000},
+    # The one writer of the warehouse: landed files → raw, as soon as a sync run queued some.
+    "warehouse_load": dict(_REALTIME),
     "warehouse_export": {"lane": "batch", "cron": "45 * * * *", "timezone": "UTC"},
     "reconciliation": {"lane": "batch", "cron": "30 3 * * *", "timezone": "UTC", "batch_size": 1000},
 }

@@ -4,8 +4,9 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
 
 1. **Extract + land** (:func:`extract_catalog`): ``item`` rows keyset-paged by id (past SuiteQL's 100k
    cap), and for each page of items its ``pricing`` rows (one ranged query per page, fetched on worker
-   threads while the main thread loads the previous page). Every page goes to DuckDB with
-   ``append_frame`` — one bulk insert per page, never row by row.
+   threads while the main thread lands the previous page). Every page is one durable Parquet file in the
+   landing area (one bulk write, never row by row); the ``warehouse_load`` job merges them into raw,
+   adding only items and prices whose content changed, so an unchanged nightly catalog adds nothing.
 2. **Desired storefront state**: one product per matrix parent (or standalone item), its variants the
    children with the configured price level's price. Each product gets a content hash.
 3. **Push** (:func:`push_changed_products`): a product whose hash differs from what the ledger says was
@@ -14,7 +15,7 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
    products that already match instead of re-pushing the whole catalog. At most ``max_pushes`` per run;
    the rest stay changed and go next run. The Shopify client paces every call by its cost bucket.
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, parse_ts as parse_ns_ts
@@ -36,10 +37,12 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
-from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class ExtractResult:
     pages: int = 0
     latest_modified: datetime | None = None
     extract_seconds: float = 0.0
-    load_seconds: float = 0.0  # time inside append_frame (the warehouse load alone)
+    load_seconds: float = 0.0  # time writing landing files (the warehouse load's share of the run)
     items_by_id: dict[str, dict] = field(default_factory=dict)
     prices_by_item: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -148,28 +151,29 @@ def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
     return list(netsuite.suiteql(PRICES_SQL, {"first": first, "last": last}))
 
 
-def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config: CatalogConfig = CatalogConfig(),
+def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: CatalogConfig = CatalogConfig(),
                     *, keep: bool = True) -> ExtractResult:
-    """Land every item and price in ``raw.netsuite_items`` / ``raw.netsuite_item_prices``, a page at a time.
+    """Land every item and price for ``raw.netsuite_items`` / ``raw.netsuite_item_prices``, a page at a time.
 
-    ``keep`` holds the rows in memory for the push step (about 1 KiB per item)."""
-    from sync_assets.warehouse import append_frame, ensure_schema
-
+    Each page is one durable file in the landing area, queued at once (the warehouse is never opened
+    here: the ``warehouse_load`` job merges, adding only items whose content changed). ``keep`` holds the
+    rows in memory for the push step (about 1 KiB per item)."""
     result = ExtractResult()
     started = time.perf_counter()
     workers = max(1, min(4, getattr(netsuite, "max_concurrency", 2) - 1))
-    with warehouse() as conn, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
-        ensure_schema(conn)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
         pending: list[Future] = []
+
+        def land(table: str, frame) -> None:
+            t = time.perf_counter()
+            landing.land({table: frame}, run_id)
+            result.load_seconds += time.perf_counter() - t
 
         def land_prices(future: Future) -> None:
             prices = future.result()
             if prices:
-                t = time.perf_counter()
-                append_frame(conn, "raw.netsuite_item_prices",
-                             _frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"}),
-                             run_id)
-                result.load_seconds += time.perf_counter() - t
+                land("raw.netsuite_item_prices",
+                     _frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"}))
             result.prices += len(prices)
             if keep:
                 for p in prices:
@@ -178,9 +182,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
-            t = time.perf_counter()
-            append_frame(conn, "raw.netsuite_items", _frame(page, {"item_id": "id"}), run_id)
-            result.load_seconds += time.perf_counter() - t
+            land("raw.netsuite_items", _frame(page, {"item_id": "id"}))
             result.items += len(page)
             result.pages += 1
             for row in page:
@@ -351,11 +353,11 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
 # --------------------------------------------------------------------------------------------- run
 
 
-def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, warehouse: ConnectionFactory, run_id: str = "local",
+def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea, run_id: str = "local",
                      config: CatalogConfig = CatalogConfig(), push: bool = True) -> CatalogRunResult:
     ns_before = netsuite.stats.snapshot()
     sh_before = shopify.stats.snapshot() if shopify is not None else {}
-    extract = extract_catalog(netsuite, warehouse, run_id, config, keep=push)
+    extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
     pushed = None
     if push and shopify is not None:
         desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)

@@ -362,6 +362,16 @@ class Ledger:
                 result[row["source_id"]] = row["payload_hash"]
         return result
 
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """flow → ledger status → rows, and ``open_dead_letters`` per flow (only flows that have any)."""
+        conn = self._connection()
+        out: dict[str, dict[str, int]] = {}
+        for r in conn.execute("SELECT flow, status, COUNT(*) AS n FROM ledger GROUP BY flow, status"):
+            out.setdefault(r["flow"], {})[r["status"]] = r["n"]
+        for r in conn.execute("SELECT flow, COUNT(*) AS n FROM dead_letters WHERE status = 'open' GROUP BY flow"):
+            out.setdefault(r["flow"], {})["open_dead_letters"] = r["n"]
+        return out
+
     # -- watermarks ----------------------------------------------------------------------------------
 
     def get_watermark(self, entity: str) -> Watermark | None:

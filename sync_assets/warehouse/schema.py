@@ -112,6 +112,25 @@ RAW_TABLES: dict[str, RawTable] = {
             keys=("sku", "location"),
             has_payload=False,
         ),
+        # Storefront vs NetSuite, per reconciliation run (flows/reconciliation.py).
+        RawTable(
+            name="raw.reconciliation_findings",
+            columns=(
+                ("run_id", "VARCHAR"),
+                ("checked_at", "TIMESTAMPTZ NOT NULL"),
+                ("kind", "VARCHAR"),  # missing | duplicated | mismatched
+                ("order_id", "VARCHAR"),
+                ("order_name", "VARCHAR"),
+                ("external_id", "VARCHAR"),
+                ("netsuite_ids", "VARCHAR"),
+                ("storefront_total", "DECIMAL(18,4)"),
+                ("netsuite_total", "DECIMAL(18,4)"),
+                ("requeued", "BOOLEAN NOT NULL"),
+                ("detail", "VARCHAR"),
+            ),
+            keys=("run_id", "kind", "order_id"),
+            has_payload=False,
+        ),
         # What the sync did, one row per attempt outcome.
         RawTable(
             name="raw.sync_events",
