@@ -6,6 +6,7 @@ import dagster as dg
 
 from sync_assets.defs import (
     catalog,
+    customers,
     fulfillments,
     inventory,
     operations,
@@ -28,6 +29,7 @@ def defs() -> dg.Definitions:
         inventory.definitions(policy.entity("inventory")),
         fulfillments.definitions(policy.entity("fulfillments")),
         catalog.definitions(policy.entity("catalog")),
+        customers.definitions(policy.entity("crm")),
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_export.definitions(policy.entity("warehouse_export")),
         reconciliation.definitions(policy.entity("reconciliation")),

@@ -13,6 +13,7 @@ ledger's queue), through :mod:`sync_assets.defs.lanes` like every flow.
 import dagster as dg
 
 from sync_assets.defs.catalog import RAW_ITEMS, RAW_PRICES
+from sync_assets.defs.customers import RAW_CUSTOMERS
 from sync_assets.defs.fulfillments import FULFILLMENTS
 from sync_assets.defs.inventory import SNAPSHOTS
 from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, run_metadata
@@ -26,7 +27,7 @@ JOB_NAME = "warehouse_load"
 RAW = dg.AssetKey(["warehouse", "raw"])
 POOL = "warehouse_writer"
 GROUP = "warehouse"
-LANDED = [RAW_ORDERS, FULFILLMENTS, SNAPSHOTS, RAW_ITEMS, RAW_PRICES, REPORT, DEAD_LETTERS]
+LANDED = [RAW_ORDERS, FULFILLMENTS, SNAPSHOTS, RAW_ITEMS, RAW_PRICES, RAW_CUSTOMERS, REPORT, DEAD_LETTERS]
 
 
 class LoadConfig(dg.Config):

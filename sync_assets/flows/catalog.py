@@ -134,7 +134,7 @@ def _ts(text: str | None) -> datetime | None:
     return parse_ns_ts(text).replace(tzinfo=timezone.utc) if text else None
 
 
-def _frame(rows: list[dict], keys: Mapping[str, str]):
+def suiteql_frame(rows: list[dict], keys: Mapping[str, str]):
     """A raw-table frame: typed key columns, source_updated_at and the row itself as JSON text."""
     import pandas as pd
 
@@ -173,7 +173,7 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
             prices = future.result()
             if prices:
                 land("raw.netsuite_item_prices",
-                     _frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"}))
+                     suiteql_frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"}))
             result.prices += len(prices)
             if keep:
                 for p in prices:
@@ -182,7 +182,7 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
-            land("raw.netsuite_items", _frame(page, {"item_id": "id"}))
+            land("raw.netsuite_items", suiteql_frame(page, {"item_id": "id"}))
             result.items += len(page)
             result.pages += 1
             for row in page:

@@ -8,7 +8,7 @@ transaction that advances the flow's watermark, where the flow has one). One wri
 ``warehouse_load`` job (:mod:`sync_assets.warehouse.merge`), moves queued files into ``raw``.
 
 The Parquet is written by an in-memory DuckDB (no file lock), which also scrubs secrets out of payloads and
-stamps each row's ``_content_hash`` (the typed columns' md5, :meth:`RawTable.hash_sql`), ``_run_id`` and
+stamps each row's ``_content_hash`` (a 128-bit hash of the typed columns, :meth:`RawTable.hash_sql`), ``_run_id`` and
 ``_landed_at``; the merge appends only hashes raw does not hold yet.
 """
 
@@ -75,15 +75,12 @@ class LandingArea:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{_safe(run_id)}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
         final, tmp = folder / name, folder / f".{name}.tmp"
-        typed = ", ".join(
-            f"CAST({_select_expr(c) if c in cols else 'NULL'} AS {typ.replace(' NOT NULL', '')}) AS {c}"
-            for c, typ in spec.columns
-        )
+        typed = ", ".join(f"{_typed(_select_expr(c) if c in cols else 'NULL', typ)} AS {c}" for c, typ in spec.columns)
         now = _sql_literal(datetime.now(UTC).isoformat())
         sql = (
             f"COPY (SELECT *, {spec.hash_sql()} AS {CONTENT_HASH}, {_sql_literal(run_id)} AS {RUN_ID}, "
             f"CAST({now} AS TIMESTAMPTZ) AS {LANDED_AT} FROM (SELECT {typed} FROM _landing_src)) "
-            f"TO {_sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+            f"TO {_sql_literal(str(tmp))} (FORMAT parquet)"
         )
         src = _prepare_payload(df)
         try:
@@ -123,6 +120,13 @@ class LandingArea:
             return self.queue(files)
         self.ledger.advance_watermark(entity, watermark, landed=files)
         return files
+
+
+def _typed(expr: str, typ: str) -> str:
+    # JSON stays text here: the merge's insert into the JSON column validates it once (a second parse of
+    # every payload cost as much as the rest of the landing).
+    typ = typ.replace(" NOT NULL", "")
+    return f"CAST({expr} AS {'VARCHAR' if typ == 'JSON' else typ})"
 
 
 def _safe(text: str) -> str:

@@ -57,11 +57,13 @@ def _merge_sql(table: str, paths: list[str]) -> str:
     listed = ", ".join(_sql_literal(p) for p in paths)
     select = ", ".join(f"s.{c}" for c in cols)
     # Within the batch one row per hash too (the same version landed by two runs), the first landed wins.
+    # One file holds one version per key already (a run lands what it read once), so it skips that step.
+    dedupe = (f" QUALIFY row_number() OVER (PARTITION BY s.{CONTENT_HASH} ORDER BY s.{LANDED_AT}, s.{RUN_ID}) = 1"
+              if len(paths) > 1 else "")
     return (
         f"INSERT INTO {table} ({', '.join(cols)}, {LOADED_AT}) "
         f"SELECT {select}, CAST(? AS TIMESTAMPTZ) FROM read_parquet([{listed}], union_by_name = true) s "
-        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = s.{CONTENT_HASH} "
-        f"QUALIFY row_number() OVER (PARTITION BY s.{CONTENT_HASH} ORDER BY s.{LANDED_AT}, s.{RUN_ID}) = 1"
+        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = s.{CONTENT_HASH}{dedupe}"
     )
 
 

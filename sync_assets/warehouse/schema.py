@@ -29,11 +29,11 @@ SCHEMAS = ("raw", "staging", "analytics")
 # Columns every raw table carries, set by the loader, never by callers.
 LOADED_AT = "_loaded_at"  # when the merge wrote the row into raw
 RUN_ID = "_run_id"  # the sync run that landed it
-CONTENT_HASH = "_content_hash"  # md5 of the typed columns (see RawTable.hash_sql): one row per version
+CONTENT_HASH = "_content_hash"  # 128-bit hash of the typed columns (RawTable.hash_sql): one row per version
 LANDED_AT = "_landed_at"  # when the sync run made it durable in the landing area
 LOAD_COLUMNS = ((LOADED_AT, "TIMESTAMPTZ NOT NULL"), (RUN_ID, "VARCHAR NOT NULL"))
 # Added after the first release, so nullable (ALTER TABLE ADD COLUMN on existing files; hashes backfilled).
-VERSION_COLUMNS = ((CONTENT_HASH, "VARCHAR"), (LANDED_AT, "TIMESTAMPTZ"))
+VERSION_COLUMNS = ((CONTENT_HASH, "UHUGEINT"), (LANDED_AT, "TIMESTAMPTZ"))
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,15 @@ class RawTable:
     def hash_sql(self, alias: str = "") -> str:
         """The content hash over the typed columns, the same expression at landing and for backfill.
 
-        Timestamps hash as epoch microseconds (their text form depends on the session's time zone)."""
+        128 bits from two seeded runs of DuckDB's own ``hash()`` (md5 cost as much as the rest of the
+        landing: 1.4 s against 0.3 s for 300k orders here). ``hash()`` is DuckDB's, not a standard: should a
+        DuckDB upgrade ever change it, re-landed rows get one more version each, nothing is lost."""
         prefix = f"{alias}." if alias else ""
-        parts = []
-        for name, typ in self.columns:
-            if name in self.hash_exclude:
-                continue
-            value = f"epoch_us({prefix}{name})" if typ.startswith("TIMESTAMP") else f"{prefix}{name}"
-            parts.append(f"coalesce(CAST({value} AS VARCHAR), chr(0))")
-        return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
+        args = ", ".join(
+            f"epoch_us({prefix}{name})" if typ.startswith("TIMESTAMP") else f"{prefix}{name}"
+            for name, typ in self.columns if name not in self.hash_exclude
+        )
+        return f"((hash({args})::UHUGEINT << 64) | hash({args}, 'sync_assets')::UHUGEINT)"
 
     @property
     def column_names(self) -> tuple[str, ...]:

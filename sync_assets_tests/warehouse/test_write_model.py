@@ -131,3 +131,22 @@ def test_a_long_warehouse_lock_fails_no_run_loses_no_row_and_rows_appear_after_r
     in_raw = {r[0] for r in _rows(tmp_path, "SELECT order_id FROM raw.shopify_orders")}
     synced = {r[0] for r in _rows(tmp_path, "SELECT source_id FROM raw.sync_events WHERE status = 'synced'")}
     assert set(placed) <= in_raw and set(placed) <= synced  # everything landed meanwhile is there
+
+
+def test_netsuite_customers_land_and_a_second_run_adds_nothing(sandbox, tmp_path):
+    from sync_assets.flows.customers import run_customers_flow
+
+    place_orders(sandbox, 2)
+    ledger = ledger_at(tmp_path)
+    netsuite = netsuite_client(sandbox)
+    run_orders_flow(shopify_client(sandbox), netsuite, ledger, policy(), config=CONFIG)  # creates customers
+    first = run_customers_flow(netsuite, ledger, landing_at(tmp_path), run_id="crm-1", page_size=7)
+    assert first.customers > 0 and first.pages >= 1 and first.watermark_after is not None
+    merge_at(tmp_path)
+    second = run_customers_flow(netsuite, ledger, landing_at(tmp_path), run_id="crm-2")
+    assert second.customers < first.customers  # from the watermark on only
+    merge_at(tmp_path)
+    rows = _rows(tmp_path, "SELECT count(*), count(DISTINCT customer_id), "
+                           "count(*) FILTER (WHERE json_extract_string(payload, '$.externalid') LIKE 'shopify-customer-%') "
+                           "FROM raw.netsuite_customers")[0]
+    assert rows[0] == rows[1] == first.customers and rows[2] >= 1  # the customers the orders flow created
