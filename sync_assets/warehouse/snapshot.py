@@ -127,10 +127,18 @@ def _row_counts(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, int
     }
 
 
-def _write_parquet(db_file: Path, out_dir: Path) -> dict[str, Path]:
+def _bound_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    # Row order means nothing in a mart; dropping it lets big CTAS/COPY stream instead of buffering,
+    # and DuckDB spills to disk past the limit rather than growing the run's RSS.
+    conn.execute("SET preserve_insertion_order = false")
+    conn.execute(f"SET memory_limit = {_literal(memory_limit)}")
+
+
+def _write_parquet(db_file: Path, out_dir: Path, memory_limit: str) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     with duckdb.connect(str(db_file), read_only=True) as snap:
+        _bound_memory(snap, memory_limit)
         database = snap.execute("SELECT current_database()").fetchall()[0][0]
         for schema, name in _tables(snap, database):
             if schema not in PARQUET_SCHEMAS:
@@ -192,6 +200,7 @@ def export_snapshot(
     lock_timeout_s: float = 60.0,
     grace_seconds: float = 3600.0,
     keep_previous: int = 2,
+    memory_limit: str = "768MB",
 ) -> SnapshotResult:
     """Export the live warehouse at ``source_path`` as a new version under ``snapshot_dir`` and make it current.
 
@@ -211,6 +220,7 @@ def export_snapshot(
     try:
         db_file = building / DB_FILE
         with duckdb.connect() as hub:  # in-memory hub: live attached read-only, the new file read-write
+            _bound_memory(hub, memory_limit)
             hub.execute(f"ATTACH {_literal(str(db_file))} AS {_SNAP}")
             waited, held = _copy_live(hub, source, lock_timeout_s)
             for schema in SCHEMAS:
@@ -220,7 +230,7 @@ def export_snapshot(
                         f"CAST(? AS TIMESTAMPTZ) AS exported_at, ? AS version", [exported_at, version])
             counts = _row_counts(hub, _SNAP)
             hub.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
-        parquet = _write_parquet(db_file, building / "parquet")
+        parquet = _write_parquet(db_file, building / "parquet", memory_limit)
         manifest = {
             "version": version,
             "exported_at": exported_at.isoformat(),
