@@ -30,11 +30,26 @@ from sync_assets import process_tree, settings
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+# Concurrency pools whose limit the instance must hold (dagster.yaml has no per-pool setting, only a
+# default for every pool, and `netsuite_api` must stay unlimited for the real-time lane).
+POOL_LIMITS = {"warehouse_writer": 1}  # the DuckDB file's one writer (defs/warehouse_load.py)
+
+
 def install_instance_config(home: Path) -> Path:
-    """Create ``home`` and (re)write its dagster.yaml from the packaged one. Shared with ``devstack``."""
+    """Create ``home``, (re)write its dagster.yaml from the packaged one and set the pool limits.
+    Shared with ``devstack``."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PACKAGE_DIR / "dagster_instance.yaml", home / "dagster.yaml")
+    set_pool_limits(home)
     return home
+
+
+def set_pool_limits(home: Path) -> None:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        for pool, limit in POOL_LIMITS.items():
+            instance.event_log_storage.set_concurrency_slots(pool, limit)
 
 
 def _prepare_dagster_home() -> Path:

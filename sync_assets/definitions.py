@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sync_assets.defs import catalog, fulfillments, inventory, operations, orders, reconciliation, warehouse_export
+from sync_assets.defs import (
+    catalog,
+    customers,
+    fulfillments,
+    inventory,
+    operations,
+    orders,
+    reconciliation,
+    warehouse_export,
+    warehouse_load,
+)
 from sync_assets.defs.freshness import with_lane_freshness
 from sync_assets.defs.resources import build_resources
 from sync_assets.domain.policy import load_policy
@@ -19,6 +29,8 @@ def defs() -> dg.Definitions:
         inventory.definitions(policy.entity("inventory")),
         fulfillments.definitions(policy.entity("fulfillments")),
         catalog.definitions(policy.entity("catalog")),
+        customers.definitions(policy.entity("crm")),
+        warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_export.definitions(policy.entity("warehouse_export")),
         reconciliation.definitions(policy.entity("reconciliation")),
         operations.definitions(),

@@ -138,6 +138,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NETSUITE_MAX_CONCURRENCY", "5", "Requests in flight to NetSuite at most (the account's limit, shared)."),
     Setting("WAREHOUSE_PATH", _data("warehouse.duckdb"), "The DuckDB file runs write."),
     Setting("WAREHOUSE_SNAPSHOT_DIR", _data("warehouse_snapshot"), "Where analysts' snapshot (DuckDB + Parquet) is exported."),
+    Setting("WAREHOUSE_SNAPSHOT_GRACE_SECONDS", "3600",
+            "How long a replaced snapshot version stays readable before it is removed (the two newest always stay)."),
+    Setting("WAREHOUSE_LANDING_DIR", _data("landing"),
+            "Landing area: run-scoped Parquet files sync runs write; the warehouse_load job merges them into raw."),
     Setting("LEDGER_PATH", _data("state/ledger.sqlite"), "Transactional sync state: ledger, watermarks, dead letters."),
     Setting("WEBHOOKS_PUBLIC_URL", "",
             "Public HTTPS URL of the receiver as Shopify reaches it (your reverse proxy), e.g. "

@@ -34,14 +34,16 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
     @dg.multi_asset(
         name="catalog_to_warehouse_and_storefront",
         specs=[
-            dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL, one bulk load per page."),
-            dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_item_prices: pricing rows per item, every price level and currency."),
-            dg.AssetSpec(RAW_LOCATIONS, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_locations: every NetSuite location."),
-            dg.AssetSpec(RAW_DELETED, group_name=group, kinds={"duckdb"},
-                         description="raw.netsuite_deleted_items: NetSuite's deletedrecord rows for items."),
+            dg.AssetSpec(RAW_ITEMS, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_items: every NetSuite item, keyset-paged SuiteQL "
+                                     "(merged by warehouse_load)."),
+            dg.AssetSpec(RAW_PRICES, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_item_prices: pricing rows per item, every price level "
+                                     "and currency."),
+            dg.AssetSpec(RAW_LOCATIONS, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_locations: every NetSuite location."),
+            dg.AssetSpec(RAW_DELETED, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.netsuite_deleted_items: NetSuite's deletedrecord rows for items."),
             dg.AssetSpec(PRODUCTS, group_name=group, kinds={"shopify"}, deps=[RAW_ITEMS, RAW_PRICES, RAW_DELETED],
                          description="Storefront products updated with productSet where their content hash changed; "
                                      "no variant is ever dropped (inactive or deleted ones are zeroed, storefront-only "
@@ -51,14 +53,15 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
             dg.AssetCheckSpec(NO_DEAD_LETTERS, asset=PRODUCTS,
                               description="Every changed product was accepted by the storefront (WARN otherwise)."),
         ],
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
         pool="netsuite_api",
     )
     def catalog_to_warehouse_and_storefront(context):
         r = context.resources
+        ledger = r.ledger.get_ledger()
         result = run_catalog_flow(
-            r.netsuite.get_client(), r.shopify.get_client(lane=policy.lane), r.ledger.get_ledger(),
-            warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            r.netsuite.get_client(), r.shopify.get_client(lane=policy.lane), ledger,
+            landing=r.landing.get_area(ledger), run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("catalog run: %s", numbers)

@@ -134,6 +134,17 @@ class LedgerResource(dg.ConfigurableResource):
             self._ledger = None
 
 
+class LandingResource(dg.ConfigurableResource):
+    """The landing area: run-scoped Parquet files sync runs write instead of the warehouse (never locked)."""
+
+    path: str
+
+    def get_area(self, ledger: Ledger):
+        from sync_assets.warehouse.landing_area import LandingArea
+
+        return LandingArea(self.path, ledger)
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     from dagster_duckdb import DuckDBResource
 
@@ -166,4 +177,5 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "warehouse": DuckDBResource(database=settings.get("WAREHOUSE_PATH")),
         "ledger": LedgerResource(path=settings.get("LEDGER_PATH")),
+        "landing": LandingResource(path=settings.get("WAREHOUSE_LANDING_DIR")),
     }

@@ -30,14 +30,13 @@ ENV_VAR = "SYNC_POLICY_PATH"
 LANES = ("realtime", "batch")
 ENTITIES = (
     "orders", "customers", "payments", "inventory", "fulfillments",
-    "catalog", "warehouse_export", "reconciliation",
+    "catalog", "crm", "warehouse_load", "warehouse_export", "reconciliation",
 )
 # Synced inside another entity's flow (flows/orders.py upserts the customer and the deposit with each
 # order): their lane and cadence are the host's.
 INLINE = {"customers": "orders", "payments": "orders"}
 # Named in DESIGN.md's flow table but not built: an entry for them would do nothing, so it is refused.
 NO_FLOW_YET = {
-    "crm": "customers / CRM marts (Shopify + NetSuite customers merged, RFM segments)",
     "finance": "finance marts (NetSuite transactions, daily sales, tie-out)",
 }
 _CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
@@ -54,6 +53,9 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "inventory": {**_REALTIME, "overlap_seconds": 60, "safety_lag_seconds": 0, "batch_size": 250},
     "fulfillments": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 100},
     "catalog": {"lane": "batch", "cron": "0 2 * * *", "timezone": "UTC", "batch_size": 1000},
+    "crm": {"lane": "batch", "cron": "15 * * * *", "timezone": "UTC", "batch_size": 1000},
+    # The one writer of the warehouse: landed files → raw, as soon as a sync run queued some.
+    "warehouse_load": dict(_REALTIME),
     "warehouse_export": {"lane": "batch", "cron": "45 * * * *", "timezone": "UTC"},
     "reconciliation": {"lane": "batch", "cron": "30 3 * * *", "timezone": "UTC", "batch_size": 1000},
 }

@@ -4,9 +4,11 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
 
 1. **Extract + land** (:func:`extract_catalog`): ``item`` rows keyset-paged by id (past SuiteQL's 100k
    cap), and for each page of items its ``pricing`` rows, every price level and currency (one ranged
-   query per page, fetched on worker threads while the main thread loads the previous page); then the
-   locations and NetSuite's ``deletedrecord`` trace of deleted items. Every page goes to DuckDB with
-   ``append_frame`` — one bulk insert per page, never row by row.
+   query per page, fetched on worker threads while the main thread lands the previous page); then the
+   locations and NetSuite's ``deletedrecord`` trace of deleted items. Rows are buffered and written as
+   durable Parquet files in the landing area (one bulk write per ``land_rows`` rows, never row by row);
+   the ``warehouse_load`` job merges them into raw, adding only rows whose content changed, so an
+   unchanged nightly catalog adds nothing.
 2. **Desired storefront state**: one product per matrix parent (or standalone item), its variants the
    children with the configured price level's price. Each product gets a content hash.
 3. **Push** (:func:`push_changed_products`): a product whose hash differs from what the ledger says was
@@ -19,7 +21,7 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
    products that already match instead of re-pushing the whole catalog. At most ``max_pushes`` per run;
    the rest stay changed and go next run. The Shopify client paces every call by its cost bucket.
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.suiteql import _PY_TS_FORMAT, TS_FORMAT, parse_ts as parse_ns_ts
@@ -43,10 +45,12 @@ from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
-from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +110,7 @@ class ExtractResult:
     deleted: int = 0  # deletedrecord rows (items) landed
     latest_modified: datetime | None = None
     extract_seconds: float = 0.0
-    load_seconds: float = 0.0  # time inside append_frame (the warehouse load alone)
+    load_seconds: float = 0.0  # time writing landing files (the warehouse load's share of the run)
     items_by_id: dict[str, dict] = field(default_factory=dict)
     prices_by_item: dict[str, list[dict]] = field(default_factory=dict)
     deleted_skus: set[str] = field(default_factory=set)  # item names NetSuite's deletedrecord lists
@@ -162,7 +166,7 @@ def _ts(text: str | None) -> datetime | None:
     return parse_ns_ts(text).replace(tzinfo=timezone.utc) if text else None
 
 
-def _frame(rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifieddate"):
+def suiteql_frame(rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifieddate"):
     """A raw-table frame: typed key columns, source_updated_at and the row itself as JSON text."""
     import pandas as pd
 
@@ -186,58 +190,47 @@ def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
     return list(netsuite.suiteql(PRICES_SQL, {"first": first, "last": last}))
 
 
-# raw table → (its key columns from the SuiteQL row, the row field that is its source_updated_at)
-_RAW_SHAPES: dict[str, tuple[dict[str, str], str]] = {
-    "raw.netsuite_items": ({"item_id": "id"}, "lastmodifieddate"),
-    "raw.netsuite_item_prices": ({"item_id": "item", "price_level": "pricelevel", "currency": "currency"},
-                                 "lastmodifieddate"),
-    "raw.netsuite_locations": ({"location_id": "id"}, "lastmodifieddate"),
-    "raw.netsuite_deleted_items": ({"item_id": "recordid"}, "deleteddate"),
-}
-# What the push step needs of an item; the rest of the row is landed and then dropped, so the run holds
-# a few hundred bytes per item, not the whole SuiteQL row.
-_KEPT_FIELDS = ("id", "itemid", "displayname", "matrixtype", "parent", "isinactive", "upccode", "description",
-                "manufacturer", "class")
-
-
-def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config: CatalogConfig = CatalogConfig(),
+def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: CatalogConfig = CatalogConfig(),
                     *, keep: bool = True) -> ExtractResult:
-    """Land every item, price (every level and currency), location and deleted item in the warehouse
-    (``raw.netsuite_items`` / ``_item_prices`` / ``_locations`` / ``_deleted_items``), streamed page by page
-    and appended ``land_rows`` rows at a time.
+    """Land every item, price (every level and currency), location and deleted item for
+    ``raw.netsuite_items`` / ``_item_prices`` / ``_locations`` / ``_deleted_items``, streamed page by page
+    and written ``land_rows`` rows at a time as durable files in the landing area (the warehouse is never
+    opened here: the ``warehouse_load`` job merges them).
 
     ``keep`` holds what the push step needs: the kept fields of each item and its price at the configured
     price level (in the base currency)."""
-    from sync_assets.warehouse import append_frame, ensure_schema
-
     result = ExtractResult()
     started = time.perf_counter()
     workers = max(1, min(4, getattr(netsuite, "max_concurrency", 2) - 1))
 
     buffers: dict[str, list[dict]] = {}
 
-    def flush(conn, table: str) -> None:
+    def flush(table: str) -> None:
         rows = buffers.pop(table, [])
         if rows:
             keys, updated = _RAW_SHAPES[table]
             t = time.perf_counter()
-            append_frame(conn, table, _frame(rows, keys, updated), run_id)
+            landing.land({table: suiteql_frame(rows, keys, updated)}, run_id)
             result.load_seconds += time.perf_counter() - t
 
-    def land(conn, table: str, rows: list[dict]) -> None:
-        # Each append is a DuckDB commit (~0.1 s here whatever its size): a few large appends, not one per
-        # SuiteQL page. The buffer bounds memory at land_rows rows per table.
+    def land(table: str, rows: list[dict]) -> None:
+        # Each landed file is a write + fsync + ledger row: a few large files, not one per SuiteQL page.
+        # The buffer bounds memory at land_rows rows per table.
         buffers.setdefault(table, []).extend(rows)
         if len(buffers[table]) >= config.land_rows:
-            flush(conn, table)
+            flush(table)
 
-    with warehouse() as conn, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
-        ensure_schema(conn)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
         pending: list[Future] = []
+
+        def land(table: str, frame) -> None:
+            t = time.perf_counter()
+            landing.land({table: frame}, run_id)
+            result.load_seconds += time.perf_counter() - t
 
         def land_prices(future: Future) -> None:
             prices = future.result()
-            land(conn, "raw.netsuite_item_prices", prices)
+            land("raw.netsuite_item_prices", prices)
             result.prices += len(prices)
             if keep:
                 for p in prices:
@@ -248,7 +241,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
-            land(conn, "raw.netsuite_items", page)
+            land("raw.netsuite_items", page)
             result.items += len(page)
             result.pages += 1
             result.latest_modified = _latest_ts(page, "lastmodifieddate", result.latest_modified)
@@ -260,12 +253,12 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
         for future in pending:
             land_prices(future)
         locations = list(netsuite.suiteql_keyset(LOCATIONS_SQL, key="id", page_size=config.page_size))
-        land(conn, "raw.netsuite_locations", locations)
+        land("raw.netsuite_locations", locations)
         result.locations = len(locations)
         deleted = list(netsuite.suiteql_keyset(DELETED_SQL, key="recordid", page_size=config.page_size))
-        land(conn, "raw.netsuite_deleted_items", deleted)
+        land("raw.netsuite_deleted_items", deleted)
         for table in list(buffers):
-            flush(conn, table)
+            flush(table)
         result.deleted = len(deleted)
         # a deletion is a change the probe must see as done, like a modification
         result.latest_modified = _latest_ts(deleted, "deleteddate", result.latest_modified)
@@ -517,11 +510,11 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
 # --------------------------------------------------------------------------------------------- run
 
 
-def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, warehouse: ConnectionFactory, run_id: str = "local",
+def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea, run_id: str = "local",
                      config: CatalogConfig = CatalogConfig(), push: bool = True) -> CatalogRunResult:
     ns_before = netsuite.stats.snapshot()
     sh_before = shopify.stats.snapshot() if shopify is not None else {}
-    extract = extract_catalog(netsuite, warehouse, run_id, config, keep=push)
+    extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
     pushed = None
     if push and shopify is not None:
         desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)

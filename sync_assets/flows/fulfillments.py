@@ -35,6 +35,8 @@ change later — tracking — is versioned separately in ``fulfillment_tracking`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 import time
@@ -69,10 +71,13 @@ from sync_assets.domain.fulfillments import (
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import Watermark
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
+from sync_assets.flows.landing import land_payloads_and_events
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +205,7 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
 
 
 def run_fulfillments_flow(
-    shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, warehouse: ConnectionFactory | None = None,
+    shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, landing: LandingArea | None = None,
     run_id: str = "local", now: datetime | None = None, config: FulfillmentsFlowConfig = FulfillmentsFlowConfig(),
 ) -> FulfillmentsRunResult:
     result = FulfillmentsRunResult()
@@ -223,14 +228,14 @@ def run_fulfillments_flow(
                 result.outcomes[f.id] = _sync_tracking(shopify, ledger, f, records[f.id], ctx, config)
             else:
                 result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
+        if landing is not None:  # durable and queued before the watermark moves past it
+            events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
+                       "reason": o.reason} for o in result.outcomes.values()]
+            result.landed_rows = sum(land_payloads_and_events(landing, "raw.netsuite_fulfillments", "fulfillment_id",
+                                                              result.payloads, events, run_id))
         _advance(ledger, pending, result, config)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None and result.outcomes:
-        events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
-                   "reason": o.reason} for o in result.outcomes.values()]
-        result.landed_rows = sum(land_payloads_and_events(warehouse, "raw.netsuite_fulfillments", "fulfillment_id",
-                                                          result.payloads, events, run_id))
     return result
 
 

@@ -15,7 +15,9 @@ One call of :func:`run_inventory_flow` is one batch:
    stale refusal the batch's SKUs are re-read and recomputed, with a new idempotency key, a bounded number
    of times. The key is a hash of what the write says (so the client's network retry reuses it).
 4. **Bookkeeping**: the ledger records each SKU's applied version only after Shopify confirmed; the
-   watermark advances past durable work only. Every computation lands in ``raw.inventory_snapshots``.
+   watermark advances past durable work only. Every computation lands in ``raw.inventory_snapshots`` and
+   the NetSuite balances read in ``raw.netsuite_inventory`` (landing area files, queued before the
+   watermark moves; the warehouse itself is never opened here).
 
 The location map. The policy maps a storefront location (GID or name) to a NetSuite location id. When it
 is empty, storefront and NetSuite locations with the same name (trimmed, case-insensitive) are paired —
@@ -24,7 +26,7 @@ what the sandbox and most single-warehouse merchants have; locations without a n
 NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): pin that
 user to UTC, or pass ``InventoryFlowConfig.netsuite_timezone``.
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
@@ -53,10 +55,12 @@ from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, parse_ts
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,7 @@ class Pending:
 @dataclass
 class InventoryRunResult:
     snapshots: list[dict] = field(default_factory=list)
+    balances: list[dict] = field(default_factory=list)  # NetSuite inventoryitemlocations rows read
     written: int = 0
     unchanged: int = 0
     dead_lettered: list[str] = field(default_factory=list)
@@ -238,7 +243,7 @@ def run_inventory_flow(
     ledger: Ledger,
     policy: EntityPolicy,
     *,
-    warehouse: ConnectionFactory | None = None,
+    landing: LandingArea | None = None,
     run_id: str = "local",
     now: datetime | None = None,
     config: InventoryFlowConfig = InventoryFlowConfig(),
@@ -250,10 +255,11 @@ def run_inventory_flow(
     pending = find_pending(shopify, netsuite, ledger, policy, now=now, config=config)
     if not pending.empty:
         _sync(shopify, netsuite, ledger, policy, config, pending, result, now)
+        if landing is not None:  # durable and queued before the watermark moves past it
+            result.landed_rows = sum(f.rows for f in landing.land(_landing_frames(result), run_id))
+        result.watermark_after = _advance(ledger, pending, set(result.failed), config)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None and result.snapshots:
-        result.landed_rows = land_snapshots(warehouse, result.snapshots, run_id)
     return result
 
 
@@ -285,7 +291,7 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
                                {"sku": sku, "version": versions[sku]}, "sku")
             result.dead_lettered.append(sku)
     skus = [s for s in skus if s not in result.dead_lettered]
-    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus})
+    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus}, result.balances)
     writer = _Writer(shopify, ledger, policy, config, location_map, unsynced, result, now)
     step = max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))  # one write call per batch
     for start in range(0, len(skus), step):
@@ -300,7 +306,6 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
     for gid in pending.orders:
         if not (set(order_skus.get(gid, ())) & failed):
             ledger.mark_done(ORDERS_ACCOUNTED_FLOW, gid, gid, _ACCOUNTED)
-    result.watermark_after = _advance(ledger, pending, failed, config)
 
 
 def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
@@ -345,14 +350,18 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> di
     return resolved
 
 
-def netsuite_levels(netsuite, sku_by_item: Mapping[str, str]) -> list[NetSuiteLevel]:
+def netsuite_levels(netsuite, sku_by_item: Mapping[str, str], balances: list[dict] | None = None) -> list[NetSuiteLevel]:
+    """Available per (SKU, NetSuite location); the whole balance rows go to ``balances`` (for the warehouse)."""
     levels = []
     for batch in reference.chunks(sorted(sku_by_item, key=lambda v: (len(v), v))):
         for row in netsuite.suiteql(
-            "SELECT item, location, quantityavailable FROM inventoryitemlocations WHERE item IN :items "
-            "ORDER BY item, location",
+            "SELECT item, location, quantityavailable, quantityonhand, quantitycommitted, quantitybackordered, "
+            f"quantityintransit, {ts_column('lastquantityavailablechange', 'lastquantityavailablechange')} "
+            "FROM inventoryitemlocations WHERE item IN :items ORDER BY item, location",
             {"items": [int(i) for i in batch]},
         ):
+            if balances is not None:
+                balances.append(row)
             levels.append(NetSuiteLevel(sku_by_item[str(row["item"])], str(row["location"]),
                                         int(float(row.get("quantityavailable") or 0))))
     return levels
@@ -515,19 +524,24 @@ def _current(storefront: Mapping[str, dict], skus: Iterable[str]) -> dict[tuple[
 # ----------------------------------------------------------------------------------------- landing
 
 
-def land_snapshots(warehouse: ConnectionFactory, snapshots: list[dict], run_id: str) -> int:
+def _landing_frames(result: InventoryRunResult) -> dict:
     import pandas as pd
 
-    from sync_assets.flows.landing import _ensure_schema
-    from sync_assets.warehouse import append_frame
+    from sync_assets.flows.landing import payload_frame
 
-    frame = pd.DataFrame(snapshots)
-    frame["computed_at"] = pd.to_datetime(frame["computed_at"], utc=True)
-    for column in ("netsuite_available", "unsynced_qty", "safety_stock", "computed", "previous_storefront"):
-        frame[column] = frame[column].astype("Int64")
-    with warehouse() as conn:
-        _ensure_schema(conn)
-        return append_frame(conn.cursor(), "raw.inventory_snapshots", frame, run_id)
+    frames = {}
+    if result.snapshots:
+        frame = pd.DataFrame(result.snapshots)
+        frame["computed_at"] = pd.to_datetime(frame["computed_at"], utc=True)
+        for column in ("netsuite_available", "unsynced_qty", "safety_stock", "computed", "previous_storefront"):
+            frame[column] = frame[column].astype("Int64")
+        frames["raw.inventory_snapshots"] = frame
+    if result.balances:
+        frame = payload_frame("item_id", [{"key": b["item"], "updated_at": b.get("lastquantityavailablechange"),
+                                           "payload": b} for b in result.balances])  # fmt: skip
+        frame.insert(1, "location_id", [str(b["location"]) for b in result.balances])
+        frames["raw.netsuite_inventory"] = frame
+    return frames
 
 
 __all__ = [

@@ -26,9 +26,11 @@ One call of :func:`run_orders_flow` is one batch:
 4. **Bookkeeping**: inbox events are acked when their orders are durable (done, skipped or
    dead-lettered) and released otherwise; the watermark advances only past the durable prefix of the
    window (``windows.advance``).
-5. **Landing** (optional): raw payloads and outcomes go to the warehouse last.
+5. **Landing** (optional): raw payloads and outcomes are written as durable files in the landing area and
+   queued in the same ledger transaction that advances the watermark (step 4): the warehouse is never
+   opened here; the ``warehouse_load`` job merges the files.
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
@@ -67,9 +70,12 @@ from sync_assets.domain.payments import (
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, format_ts, next_window, parse_ts
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
-from sync_assets.state.ledger import Claim, Ledger
+from sync_assets.flows.landing import landed_rows, payloads_and_events
+from sync_assets.state.ledger import Claim, LandedFile, Ledger
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +205,7 @@ def run_orders_flow(
     ledger: Ledger,
     policy: EntityPolicy,
     *,
-    warehouse: ConnectionFactory | None = None,
+    landing: LandingArea | None = None,
     run_id: str = "local",
     now: datetime | None = None,
     config: OrdersFlowConfig = OrdersFlowConfig(),
@@ -242,11 +248,11 @@ def run_orders_flow(
         raise
     result.read_via_bulk = poll.bulk
     _finish_inbox(ledger, event_orders, orders, result)
-    _advance_watermark(ledger, result, poll.orders, poll.drained)
+    landed = landing.write_all(_landing_frames(result), run_id) if landing is not None else []
+    _advance_watermark(ledger, result, poll.orders, poll.drained, landed)
+    result.landed_rows = landed_rows(landed, "raw.shopify_orders") + landed_rows(landed, "raw.sync_events")
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None:
-        result.landed_rows = sum(_land(warehouse, result, run_id))
     return result
 
 
@@ -806,9 +812,12 @@ def _finish_inbox(ledger: Ledger, event_orders: dict[str, list[str]], orders: di
     result.inbox_acked = len(ack)
 
 
-def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dict], drained: bool) -> None:
-    """Past the window's durable prefix only: a failed order holds the watermark where it is."""
+def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dict], drained: bool,
+                       landed: list[LandedFile]) -> None:
+    """Past the window's durable prefix only: a failed order holds the watermark where it is. The run's
+    landed files are queued for the warehouse in the same ledger transaction."""
     if result.window is None:
+        ledger.record_landed(landed)
         return
     prefix: list[dict] = []
     # Each chunk is sorted; sorting them together as well keeps the prefix exact should the source's
@@ -821,20 +830,21 @@ def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dic
         prefix.append(order)
     new = advance(result.watermark_before, result.window, prefix, drained=drained)
     if new is not None and (result.watermark_before is None or result.watermark_before < new):
-        ledger.advance_watermark(FLOW, new)
+        ledger.advance_watermark(FLOW, new, landed=landed)
         result.watermark_after = new
     else:
+        ledger.record_landed(landed)
         result.watermark_after = result.watermark_before
 
 
-def _land(warehouse: ConnectionFactory, result: OrdersRunResult, run_id: str) -> tuple[int, int]:
+def _landing_frames(result: OrdersRunResult) -> dict:
     payloads = [{"key": o["id"], "updated_at": o.get("updatedAt"), "payload": o} for o in result.orders]
     events = [
         {"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
          "reason": o.reason, "source_updated_at": o.updated_at}
         for o in result.outcomes.values()
     ]  # fmt: skip
-    return land_payloads_and_events(warehouse, "raw.shopify_orders", "order_id", payloads, events, run_id)
+    return payloads_and_events("raw.shopify_orders", "order_id", payloads, events)
 
 
 __all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "run_orders_flow"]

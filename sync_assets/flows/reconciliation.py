@@ -12,7 +12,7 @@ Missing orders are re-queued for the orders flow: the ledger row is reset (:meth
 whatever the watermark says. Orders with an open dead letter are reported, not re-queued: an operator owns
 them. Orders updated within ``grace_seconds`` are not judged yet (the real-time lane may be writing them).
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.orders import iter_orders_updated_between
@@ -28,21 +29,18 @@ from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import order_external_id
 from sync_assets.domain.money import money_bag
 from sync_assets.domain.windows import parse_ts
-from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 ORDERS_FLOW = "orders"
 MISSING, DUPLICATED, MISMATCHED = "missing", "duplicated", "mismatched_total"
 TOLERANCE = Decimal("0.01")
 REPORT_TABLE = "raw.reconciliation_findings"
-REPORT_DDL = f"""
-CREATE TABLE IF NOT EXISTS {REPORT_TABLE} (
-  run_id VARCHAR NOT NULL, checked_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, order_id VARCHAR NOT NULL,
-  order_name VARCHAR, external_id VARCHAR, netsuite_ids VARCHAR, storefront_total DECIMAL(18,4),
-  netsuite_total DECIMAL(18,4), requeued BOOLEAN NOT NULL, detail VARCHAR
-)"""
+
 _SO_COLUMNS = "id, tranid, externalid, otherrefnum, foreigntotal, status"
 
 
@@ -179,25 +177,19 @@ def _missing(ledger: Ledger, order: dict, eid: str, total, config: Reconciliatio
     return Finding(MISSING, gid, name, eid, (), total, requeued=requeued, detail="no sales order found")
 
 
-def land_report(warehouse: ConnectionFactory, result: ReconciliationResult, run_id: str) -> int:
-    """Append this run's findings to ``raw.reconciliation_findings`` (one bulk insert)."""
+def land_report(landing: LandingArea, result: ReconciliationResult, run_id: str) -> int:
+    """Land this run's findings for ``raw.reconciliation_findings`` (one durable file, queued for the merge)."""
     import pandas as pd
 
     rows = [{"run_id": run_id, "checked_at": result.checked_at, "kind": f.kind, "order_id": f.order_id,
              "order_name": f.order_name, "external_id": f.external_id, "netsuite_ids": ",".join(f.netsuite_ids),
              "storefront_total": f.storefront_total, "netsuite_total": f.netsuite_total, "requeued": f.requeued,
              "detail": f.detail} for f in result.findings]  # fmt: skip
-    with warehouse() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        conn.execute(REPORT_DDL)
-        if rows:
-            frame = pd.DataFrame(rows)
-            conn.register("_findings", frame)
-            try:
-                conn.execute(f"INSERT INTO {REPORT_TABLE} BY NAME SELECT * FROM _findings")
-            finally:
-                conn.unregister("_findings")
-    return len(rows)
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows)
+    frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True)
+    return sum(f.rows for f in landing.land({REPORT_TABLE: frame}, run_id))
 
 
 __all__ = ["DUPLICATED", "MISMATCHED", "MISSING", "Finding", "ReconciliationConfig", "ReconciliationResult",

@@ -9,7 +9,7 @@ from sync_assets.domain.policy import ENTITIES, load_policy, parse_policy
 def test_bundled_policy_matches_the_design_table():
     policy = load_policy()
     assert set(policy.entities) == set(ENTITIES)
-    assert {p.name for p in policy.in_lane("realtime")} == {"orders", "customers", "payments", "inventory", "fulfillments"}
+    assert {p.name for p in policy.in_lane("realtime")} == {"orders", "customers", "payments", "inventory", "fulfillments", "warehouse_load"}
     assert all(p.interval_seconds == 1 for p in policy.in_lane("realtime"))
     assert policy.entity("catalog").cron == "0 2 * * *"
 
@@ -71,7 +71,7 @@ def test_unreadable_file(tmp_path):
         load_policy(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("entity", ["crm", "finance"])
+@pytest.mark.parametrize("entity", ["finance"])
 def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_no_flow(entity):
     for body in ("{lane: realtime, interval_seconds: 1}", "{}"):
         with pytest.raises(PolicyError) as error:

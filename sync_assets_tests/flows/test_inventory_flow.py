@@ -19,6 +19,8 @@ from sync_assets.flows import inventory as flow
 from sync_assets.flows.orders import FLOW as ORDERS
 from sync_assets.sandbox import credentials as c
 from sync_assets.state.ledger import Ledger
+from sync_assets.warehouse.landing_area import LandingArea
+from sync_assets.warehouse.merge import merge_pending
 
 
 def clients(url: str):
@@ -60,9 +62,9 @@ def test_default_location_map_pairs_locations_by_name(env):
 def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_written(env, tmp_path):
     sandbox, shopify, netsuite, ledger = env
     warehouse = tmp_path / "wh.duckdb"
-    connect = lambda: duckdb.connect(str(warehouse))  # noqa: E731
+    landing = LandingArea(tmp_path / "landing", ledger)
     small(sandbox)
-    first = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), warehouse=connect)
+    first = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), landing=landing)
     assert first.snapshots and not first.failed
     assert all(row["computed"] >= 0 for row in first.snapshots)
 
@@ -71,7 +73,7 @@ def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_writt
     before = available(shopify, sku)[loc["shopify_id"]]
     sandbox.control.receive_inventory(sku, "loc-1", 7)
     sandbox.control.reset_counters()
-    second = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), warehouse=connect)
+    second = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), landing=landing)
     assert {row["sku"] for row in second.snapshots} == {sku}  # only the changed item was computed
     assert second.written == 1 and second.unchanged == len(second.snapshots) - 1
     assert available(shopify, sku)[loc["shopify_id"]] == max(0, before + 7) if before else True
@@ -83,9 +85,15 @@ def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_writt
 
     third = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2))
     assert third.snapshots == []  # nothing new: the ledger holds the applied version
+    assert merge_pending(str(warehouse), ledger).files >= 4
     with duckdb.connect(str(warehouse)) as conn:
         rows = conn.execute("SELECT count(*), count(*) FILTER (WHERE written) FROM raw.inventory_snapshots").fetchone()
+        balance = conn.execute(
+            "SELECT json_extract_string(payload, '$.quantityavailable')::DOUBLE FROM raw.netsuite_inventory i "
+            "WHERE i.location_id = ? ORDER BY _landed_at DESC LIMIT 1", [loc["netsuite_id"]]).fetchall()
+        balances = conn.execute("SELECT count(DISTINCT (item_id, location_id)) FROM raw.netsuite_inventory").fetchone()[0]
     assert rows[0] == len(first.snapshots) + len(second.snapshots) and rows[1] == first.written + 1
+    assert balances > 0 and balance  # the NetSuite balances the flow read are in the warehouse too
 
 
 def small(sandbox):
