@@ -190,6 +190,20 @@ def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
     return list(netsuite.suiteql(PRICES_SQL, {"first": first, "last": last}))
 
 
+# raw table → (its key columns from the SuiteQL row, the row field that is its source_updated_at)
+_RAW_SHAPES: dict[str, tuple[dict[str, str], str]] = {
+    "raw.netsuite_items": ({"item_id": "id"}, "lastmodifieddate"),
+    "raw.netsuite_item_prices": ({"item_id": "item", "price_level": "pricelevel", "currency": "currency"},
+                                 "lastmodifieddate"),
+    "raw.netsuite_locations": ({"location_id": "id"}, "lastmodifieddate"),
+    "raw.netsuite_deleted_items": ({"item_id": "recordid"}, "deleteddate"),
+}
+# What the push step needs of an item; the rest of the row is landed and then dropped, so the run holds
+# a few hundred bytes per item, not the whole SuiteQL row.
+_KEPT_FIELDS = ("id", "itemid", "displayname", "matrixtype", "parent", "isinactive", "upccode", "description",
+                "manufacturer", "class")
+
+
 def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: CatalogConfig = CatalogConfig(),
                     *, keep: bool = True) -> ExtractResult:
     """Land every item, price (every level and currency), location and deleted item for
@@ -222,11 +236,6 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-prices") as pool:
         pending: list[Future] = []
-
-        def land(table: str, frame) -> None:
-            t = time.perf_counter()
-            landing.land({table: frame}, run_id)
-            result.load_seconds += time.perf_counter() - t
 
         def land_prices(future: Future) -> None:
             prices = future.result()

@@ -16,7 +16,7 @@ import pytest
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.catalog import product_by_handle
 from sync_assets.flows.catalog import ARCHIVED_HASH, FLOW, CatalogConfig, run_catalog_flow
-from sync_assets_tests.flows.orders_support import ledger_at, netsuite_client, shopify_client, warehouse_at
+from sync_assets_tests.flows.orders_support import landing_at, ledger_at, merge_at, netsuite_client, shopify_client
 
 CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1)
 PRODUCT_SETS = "shopify.mutation.productSet"
@@ -31,7 +31,7 @@ class Catalog:
 
     def run(self, run_id: str = "r"):
         self.sandbox.control.reset_counters()
-        return run_catalog_flow(self.netsuite, self.shopify, self.ledger, warehouse=warehouse_at(self.tmp_path),
+        return run_catalog_flow(self.netsuite, self.shopify, self.ledger, landing=landing_at(self.tmp_path),
                                 run_id=run_id, config=self.config)
 
     def product_sets(self) -> int:
@@ -52,7 +52,8 @@ class Catalog:
                 for level in data["inventoryItem"]["inventoryLevels"]["nodes"]]
 
     def warehouse(self, sql: str, params=()):
-        with duckdb.connect(str(self.tmp_path / "warehouse.duckdb")) as conn:
+        """Merge what the runs landed (as the warehouse_load job does), then query the warehouse."""
+        with duckdb.connect(str(merge_at(self.tmp_path))) as conn:
             return conn.execute(sql, params).fetchall()
 
 

@@ -124,11 +124,11 @@ def test_probe_sees_items_modified_after_the_last_complete_run(sandbox, tmp_path
     sku = sandbox.control.catalog()["skus_sample"][0]
     sandbox.control.set_item_price(sku, "5.55")
     assert probe_catalog(netsuite, ledger).count == 1
-    run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
+    run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), config=CONFIG)
     assert probe_catalog(netsuite, ledger) is None
     sandbox.control.delete_item(sku)
     assert probe_catalog(netsuite, ledger).count == 1
-    run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
+    run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), config=CONFIG)
     assert probe_catalog(netsuite, ledger) is None
 
 
