@@ -116,7 +116,7 @@ def figures(ctx: Context) -> list[Figure]:
                note="productSet calls counted by the sandbox: " + ", ".join(str(r.product_sets) for r in second)),
         Figure(BENCH, "1% changed: flow CPU", "s", [r.cpu_seconds for r in second]),
         Figure(BENCH, "1% changed: Shopify calls", "calls", [r.shopify_calls for r in second],
-               note="per pushed product: one read (variant ids) + one productSet"),
+               note="productSet per pushed product + one bulk read of the storefront (over bulk_read_above pushes)"),
         Figure(BENCH, "1% changed: Shopify cost-budget wait", "s", [r.shopify_wait for r in second],
                note="the client pacing itself to the bucket (sandbox: Standard plan, 2,000 pts, 100 pts/s)"),
         Figure(BENCH, "1% changed: peak RSS", "MiB", [r.rss / 2**20 for r in second]),

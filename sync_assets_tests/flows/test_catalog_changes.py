@@ -100,11 +100,11 @@ def test_a_price_in_another_currency_lands_but_does_not_change_the_storefront(sa
     cat.run("r1")
     handle, _ = _two_products(cat)
     sku = sorted(cat.variants(handle))[0]
-    sandbox.control.set_item_price(sku, "88.00", currency="EUR", price_level="MSRP")
+    sandbox.control.set_item_price(sku, "88.00", currency="CAD", price_level="MSRP")
     result = cat.run("r2")
     assert result.push.changed == 0 and cat.product_sets() == 0
     assert cat.warehouse("SELECT p.unit_price FROM staging.item_prices p JOIN staging.items i USING (item_id) "
-                         "WHERE i.sku = ? AND p.currency_name = 'EUR'", [sku]) == [(Decimal("88.00"),)]
+                         "WHERE i.sku = ? AND p.currency_name = 'CAD'", [sku]) == [(Decimal("88.00"),)]
 
 
 def test_an_inactive_child_keeps_its_variant_with_stock_zeroed_and_an_all_inactive_product_is_archived(sandbox, tmp_path):

@@ -216,7 +216,7 @@ def test_netsuite_item_edits_move_lastmodifieddate_and_bad_edits_name_the_field(
     for call, message in [
         (lambda: sandbox.control.set_item_price("NO-SUCH-SKU", "1.00"), "item 'NO-SUCH-SKU' does not exist"),
         (lambda: sandbox.control.set_item_price(sku, "abc"), "unit_price must be a decimal amount"),
-        (lambda: sandbox.control.set_item_price(sku, "1.00", currency="XYZ"), "currency 'XYZ' does not exist (known: USD, EUR"),
+        (lambda: sandbox.control.set_item_price(sku, "1.00", currency="XYZ"), "currency 'XYZ' does not exist (known: USD, CAD, GBP)"),
         (lambda: sandbox.control.set_item_price(sku, "1.00", price_level="Gold"), "price level 'Gold' does not exist"),
         (lambda: sandbox.control.update_item(sku, colour="red"), "unknown field(s) ['colour']"),
         (lambda: sandbox.control.update_item(sku, isinactive="yes"), "isinactive must be true or false"),
