@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -74,9 +75,34 @@ class EntityPolicy:
 
 
 @dataclass(frozen=True)
+class AccountPolicy:
+    """Facts about the merchant's NetSuite account the flows depend on (the ``account:`` section).
+
+    ``subsidiary`` is the internal id new customers (and sales orders) are filed under: OneWorld accounts
+    reject a customer without one; leave it unset on a single-subsidiary account. ``netsuite_timezone`` is
+    the integration user's time zone (Set Preferences > Time Zone): SuiteQL renders and compares
+    timestamps in it, so every polling window against NetSuite is converted through it.
+    ``order_date_timezone`` is the zone whose calendar day becomes a sales order's ``tranDate``.
+    ``start_date`` is where the real-time lane's very first window begins (later runs follow their
+    watermarks; history before it is the backfill's job); unset, the first run looks back one day.
+    ``price_level`` is the NetSuite price level the storefront sells at (catalog).
+    """
+
+    subsidiary: str | None = None
+    netsuite_timezone: str = "UTC"
+    order_date_timezone: str = "UTC"
+    start_date: datetime | None = None
+    price_level: str = "Base Price"
+
+
+_ACCOUNT_KEYS = frozenset({"subsidiary", "netsuite_timezone", "order_date_timezone", "start_date", "price_level"})
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     source: str
     entities: Mapping[str, EntityPolicy]
+    account: AccountPolicy = field(default_factory=AccountPolicy)
 
     def entity(self, name: str) -> EntityPolicy:
         try:
@@ -103,10 +129,12 @@ def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # PyYAML builds dates itself: 2026-13-01 fails there, before we see it
+        raise PolicyError(f"{source}: not a valid date or number: {exc}") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the top level must be a mapping with 'entities'")
-    unknown = set(data) - {"version", "entities"}
+    unknown = set(data) - {"version", "account", "entities"}
     if unknown:
         raise PolicyError(f"{source}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}")
     if data.get("version", 1) != 1:
@@ -118,7 +146,62 @@ def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
         if name not in DEFAULTS:
             raise PolicyError(f"{source}: entities.{name}: unknown entity (known: {', '.join(ENTITIES)})")
     parsed = {name: _entity(source, name, entities.get(name)) for name in ENTITIES}
-    return SyncPolicy(source, MappingProxyType(parsed))
+    return SyncPolicy(source, MappingProxyType(parsed), _account(source, data.get("account")))
+
+
+def _account(source: str, raw: Any) -> AccountPolicy:
+    where = f"{source}: account"
+    if raw is None:
+        return AccountPolicy()
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: must be a mapping of settings, got {type(raw).__name__}")
+    unknown = set(raw) - _ACCOUNT_KEYS
+    if unknown:
+        raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown setting (allowed: {', '.join(sorted(_ACCOUNT_KEYS))})")
+    subsidiary = raw.get("subsidiary")
+    if subsidiary is not None and (isinstance(subsidiary, bool) or not isinstance(subsidiary, (str, int))
+                                   or not str(subsidiary).strip().isdigit()):
+        raise PolicyError(f"{where}.subsidiary: must be the subsidiary's NetSuite internal id (a number), got {subsidiary!r}")
+    price_level = raw.get("price_level", "Base Price")
+    if not isinstance(price_level, str) or not price_level.strip():
+        raise PolicyError(f"{where}.price_level: must be a NetSuite price level name (text), got {price_level!r}")
+    return AccountPolicy(
+        subsidiary=None if subsidiary is None else str(subsidiary).strip(),
+        netsuite_timezone=_zone(where, "netsuite_timezone", raw.get("netsuite_timezone", "UTC")),
+        order_date_timezone=_zone(where, "order_date_timezone", raw.get("order_date_timezone", "UTC")),
+        start_date=_start_date(where, raw.get("start_date")),
+        price_level=price_level.strip(),
+    )
+
+
+def _zone(where: str, key: str, tz: Any) -> str:
+    if not isinstance(tz, str):
+        raise PolicyError(f"{where}.{key}: must be text such as 'Europe/Paris', got {tz!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"{where}.{key}: {tz!r} is not a known IANA timezone") from None
+    return tz
+
+
+def _start_date(where: str, value: Any) -> datetime | None:
+    """A date (midnight UTC) or an ISO timestamp with an offset; YAML may already have parsed either."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value or " " in value.strip() \
+                else date.fromisoformat(value)
+        except ValueError:
+            raise PolicyError(f"{where}.start_date: {value!r} is not a date (2026-01-31) or a timestamp "
+                              "with an offset (2026-01-31T08:00:00Z)") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PolicyError(f"{where}.start_date: {value.isoformat()} has no offset; write it with Z or +hh:mm")
+        return value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=timezone.utc)
+    raise PolicyError(f"{where}.start_date: must be a date or a timestamp, got {value!r}")
 
 
 def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
@@ -154,12 +237,7 @@ def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
             raise PolicyError(f"{where}.interval_seconds: a batch entity runs on cron, not interval_seconds (or set lane: realtime)")
         if not isinstance(cron, str) or not _valid_cron(cron):
             raise PolicyError(f"{where}.cron: {cron!r} is not a valid cron expression")
-    if not isinstance(tz, str):
-        raise PolicyError(f"{where}.timezone: must be text such as 'Europe/Paris', got {tz!r}")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError(f"{where}.timezone: {tz!r} is not a known IANA timezone") from None
+    _zone(where, "timezone", tz)
 
     return EntityPolicy(
         name=name,

@@ -26,12 +26,12 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, parse_ts as parse_ns_ts
+from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.domain.money import payload_hash
@@ -67,7 +67,8 @@ PROBE_SQL = (
 @dataclass(frozen=True)
 class CatalogConfig:
     page_size: int = 1000
-    price_level: str = "Base Price"  # the NetSuite price level the storefront sells at
+    price_level: str = "Base Price"  # the NetSuite price level the storefront sells at (policy account.price_level)
+    netsuite_timezone: str = "UTC"  # the integration user's zone, which SuiteQL renders timestamps in
     max_pushes: int = 250  # productSet calls per run at most; the rest go next run
     bulk_poll_interval: float = 1.0
     bulk_timeout_s: float = 1800.0
@@ -126,18 +127,18 @@ class CatalogRunResult:
 # ------------------------------------------------------------------------------------------- extract
 
 
-def _ts(text: str | None) -> datetime | None:
-    # NetSuite renders in the integration user's zone; the sandbox user (and the recommended setup) is UTC.
-    return parse_ns_ts(text).replace(tzinfo=timezone.utc) if text else None
+def _ts(text: str | None, tz_name: str) -> datetime | None:
+    # NetSuite renders in the integration user's zone (policy account.netsuite_timezone).
+    return from_user_time(text, tz_name) if text else None
 
 
-def _frame(rows: list[dict], keys: Mapping[str, str]):
+def _frame(rows: list[dict], keys: Mapping[str, str], tz_name: str):
     """A raw-table frame: typed key columns, source_updated_at and the row itself as JSON text."""
     import pandas as pd
 
     data: dict[str, list] = {column: [str(r.get(src)) if r.get(src) is not None else None for r in rows]
                              for column, src in keys.items()}
-    data["source_updated_at"] = [_ts(r.get("lastmodifieddate")) for r in rows]
+    data["source_updated_at"] = [_ts(r.get("lastmodifieddate"), tz_name) for r in rows]
     data["payload"] = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in rows]
     frame = pd.DataFrame(data)
     frame["source_updated_at"] = pd.to_datetime(frame["source_updated_at"], utc=True)
@@ -167,7 +168,8 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
             if prices:
                 t = time.perf_counter()
                 append_frame(conn, "raw.netsuite_item_prices",
-                             _frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"}),
+                             _frame(prices, {"item_id": "item", "price_level": "pricelevel", "currency": "currency"},
+                                    config.netsuite_timezone),
                              run_id)
                 result.load_seconds += time.perf_counter() - t
             result.prices += len(prices)
@@ -179,12 +181,12 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
             t = time.perf_counter()
-            append_frame(conn, "raw.netsuite_items", _frame(page, {"item_id": "id"}), run_id)
+            append_frame(conn, "raw.netsuite_items", _frame(page, {"item_id": "id"}, config.netsuite_timezone), run_id)
             result.load_seconds += time.perf_counter() - t
             result.items += len(page)
             result.pages += 1
             for row in page:
-                modified = _ts(row.get("lastmodifieddate"))
+                modified = _ts(row.get("lastmodifieddate"), config.netsuite_timezone)
                 if modified and (result.latest_modified is None or modified > result.latest_modified):
                     result.latest_modified = modified
                 if keep:
@@ -384,10 +386,10 @@ class CatalogPending:
         return f"{self.count} item(s) modified in NetSuite up to {self.latest}"
 
 
-def probe_catalog(netsuite, ledger: Ledger) -> CatalogPending | None:
+def probe_catalog(netsuite, ledger: Ledger, netsuite_timezone: str = "UTC") -> CatalogPending | None:
     """Items modified since the last complete run (used when the catalog is moved to the real-time lane)."""
     mark = ledger.get_watermark(WATERMARK)
-    since = (mark.updated_at.astimezone(timezone.utc).replace(tzinfo=None) if mark
+    since = (to_user_time(mark.updated_at, netsuite_timezone) if mark
              else datetime(1970, 1, 1))
     rows = list(netsuite.suiteql(PROBE_SQL, {"since": since}))
     count = int((rows[0] if rows else {}).get("n") or 0)

@@ -42,15 +42,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import (
     RequestRejected,
     ThrottledError,
     TransientError,
 )
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts
-from sync_assets.connectors.netsuite.suiteql import ts_column, ts_literal
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time, ts_column, ts_literal
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyTransientError
 from sync_assets.connectors.shopify.fulfillment import (
@@ -67,7 +65,7 @@ from sync_assets.domain.fulfillments import (
     tracking_version,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import Watermark
+from sync_assets.domain.windows import Watermark, first_start
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
@@ -86,7 +84,8 @@ SYNCED, SKIPPED, DEAD, FAILED = "synced", "skipped", "dead_lettered", "failed"
 
 @dataclass(frozen=True)
 class FulfillmentsFlowConfig:
-    initial_lookback_seconds: float = 86_400.0
+    initial_lookback_seconds: float = 86_400.0  # first run ever: this far back...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     netsuite_timezone: str = "UTC"  # the integration user's time zone (netsuite-rest.md §8 #3)
     notify_customer: bool = True
     carrier_map: Mapping[str, str] = field(default_factory=dict)
@@ -148,9 +147,9 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
     """Shipped NetSuite fulfillments of orders we synced, not yet done (one SuiteQL query + ledger reads)."""
     now = now or datetime.now(timezone.utc)
     mark = ledger.get_watermark(FLOW)
-    since = (now - timedelta(seconds=config.initial_lookback_seconds) if mark is None
+    since = (first_start(now, config.start_at, config.initial_lookback_seconds) if mark is None
              else mark.updated_at - timedelta(seconds=policy.overlap_seconds))
-    since_ns = since.astimezone(ZoneInfo(config.netsuite_timezone)).replace(tzinfo=None, microsecond=0)
+    since_ns = to_user_time(since, config.netsuite_timezone)
     # Tracking numbers come in the same query (a row per number): the probe compares them with what Shopify
     # was sent, and the run reuses them, so neither asks NetSuite again.
     rows = netsuite.suiteql(
@@ -426,7 +425,7 @@ def _tracking_input(payload: Mapping) -> dict | None:
 
 
 def _utc(text: str, config: FulfillmentsFlowConfig) -> datetime:
-    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(config.netsuite_timezone)).astimezone(timezone.utc)
+    return from_user_time(text, config.netsuite_timezone)
 
 
 def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: FulfillmentsRunResult,

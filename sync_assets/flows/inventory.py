@@ -21,8 +21,8 @@ The location map. The policy maps a storefront location (GID or name) to a NetSu
 is empty, storefront and NetSuite locations with the same name (trimmed, case-insensitive) are paired —
 what the sandbox and most single-warehouse merchants have; locations without a namesake are left out.
 
-NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): pin that
-user to UTC, or pass ``InventoryFlowConfig.netsuite_timezone``.
+NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): the sync
+policy's ``account.netsuite_timezone`` names it (``InventoryFlowConfig.netsuite_timezone``).
 
 Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
 """
@@ -38,10 +38,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time, ts_column, ts_literal
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyUserError
 from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
@@ -51,7 +50,7 @@ from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
 from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark
+from sync_assets.domain.windows import QueryWindow, Watermark, first_start
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
@@ -71,7 +70,8 @@ _OPEN_FO = frozenset({"OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"})
 class InventoryFlowConfig:
     """Knobs that are not in the sync policy."""
 
-    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back
+    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     unsynced_order_lookback_seconds: float = 3_600.0  # storefront orders this recent may not be in NetSuite yet
     max_unsynced_orders: int = 250
     stale_attempts: int = 3  # re-read + recompute rounds after CHANGE_FROM_QUANTITY_STALE
@@ -147,16 +147,11 @@ def find_pending(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, now
 def _since(ledger: Ledger, policy: EntityPolicy, now: datetime, config: InventoryFlowConfig) -> datetime:
     mark = ledger.get_watermark(FLOW)
     if mark is None:
-        return now - timedelta(seconds=config.initial_lookback_seconds)
+        return first_start(now, config.start_at, config.initial_lookback_seconds)
     return mark.updated_at - timedelta(seconds=policy.overlap_seconds)
 
 
-def _to_netsuite_time(moment: datetime, tz_name: str) -> datetime:
-    return moment.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None, microsecond=0)
 
-
-def _from_netsuite_time(text: str, tz_name: str) -> datetime:
-    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
 
 
 def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> list[ChangedItem]:
@@ -167,7 +162,7 @@ def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> li
         f"SELECT l.item, l.location, l.quantityavailable, l.quantityonhand, i.itemid, "
         f"{ts_column('l.lastquantityavailablechange', 'changed_at')} "
         "FROM inventoryitemlocations l JOIN item i ON i.id = l.item "
-        f"WHERE l.lastquantityavailablechange >= {ts_literal(_to_netsuite_time(since, config.netsuite_timezone))} "
+        f"WHERE l.lastquantityavailablechange >= {ts_literal(to_user_time(since, config.netsuite_timezone))} "
         "AND i.isinactive = 'F' ORDER BY l.item, l.location"
     )
     per_item: dict[str, list[dict]] = defaultdict(list)
@@ -286,9 +281,9 @@ def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: Invento
         return ledger.get_watermark(FLOW)
     stuck = [i.version for i in pending.items if i.sku in failed]
     if stuck:
-        moment = _from_netsuite_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
+        moment = from_user_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
     else:
-        moment = _from_netsuite_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
+        moment = from_user_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
     ledger.advance_watermark(FLOW, Watermark(moment))
     return ledger.get_watermark(FLOW)
 
@@ -459,7 +454,7 @@ class _Writer:
                 self.result.written += 1
                 version = versions.get(sku, "")
                 if version and not version.startswith("orders:"):
-                    changed = _from_netsuite_time(_changed_at(version), self.config.netsuite_timezone)
+                    changed = from_user_time(_changed_at(version), self.config.netsuite_timezone)
                     lag = time.time() - changed.timestamp()
                     self.result.lag_seconds.append(max(0.0, lag))
             elif sku not in self.result.failed and sku not in self.result.dead_lettered:

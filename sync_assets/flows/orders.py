@@ -60,7 +60,7 @@ from sync_assets.domain.payments import (
     refunds_for_order,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
+from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, first_start, next_window, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
 from sync_assets.state.ledger import Claim, Ledger
@@ -89,7 +89,8 @@ class OrdersFlowConfig:
     subsidiary_id: str | None = None
     tran_date_timezone: str = "UTC"
     cap_multiplier: int = 1  # polled orders per run ≤ batch_size × this: a backlog drains in several runs that each write as they go
-    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll
+    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering
     workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
@@ -203,7 +204,7 @@ def run_orders_flow(
         result.window = next_window(
             result.watermark_before, now,
             overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
-            initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
+            initial_start=first_start(now, config.start_at, config.initial_lookback_seconds),
         )  # fmt: skip
         poll = _Poll()
         orders: dict[str, dict] = {}

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import flask
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync_assets.sandbox import credentials
 from sync_assets.sandbox.model import Catalog, Counters
@@ -37,6 +38,7 @@ class NetSuiteBackend:
         self.account_id = account_id
         self.row_cap = row_cap
         self.concurrency_limit = concurrency_limit
+        self.denied_tables: frozenset[str] = frozenset()
         self.db = AccountDB()
         self.writer = Writer(self.db)
         self.tba = TbaVerifier(account_id)
@@ -64,7 +66,21 @@ class NetSuiteBackend:
     def load_catalog(self, catalog: Catalog) -> None:
         self._location_ids.update(self.db.load_catalog(catalog))
 
-    def configure(self, *, row_cap: int | None = None, concurrency_limit: int | None = None) -> None:
+    def configure(self, *, row_cap: int | None = None, concurrency_limit: int | None = None,
+                  timezone: str | None = None, oneworld: bool | None = None,
+                  denied_tables: list[str] | None = None) -> None:
+        """``timezone``: the integration user's zone (timestamps SuiteQL shows); ``oneworld``: customers need
+        a subsidiary; ``denied_tables``: tables the integration role has no permission for."""
+        if timezone is not None:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"timezone {timezone!r} is not an IANA time zone") from None
+            self.db.timezone = timezone
+        if oneworld is not None:
+            self.db.oneworld = bool(oneworld)
+        if denied_tables is not None:
+            self.denied_tables = frozenset(t.lower() for t in denied_tables)
         if row_cap is not None:
             if row_cap < 1:
                 raise ValueError(f"row_cap must be positive, got {row_cap}")
@@ -165,7 +181,7 @@ class NetSuiteBackend:
         self._authenticate()
         result = suiteql.run(self.db, body=self._json_body(), args=flask.request.args,
                              prefer=flask.request.headers.get("Prefer"), self_url=flask.request.base_url,
-                             row_cap=self.row_cap)
+                             row_cap=self.row_cap, denied_tables=self.denied_tables)
         return flask.Response(json.dumps(result), status=200, content_type="application/json; charset=UTF-8")
 
     def _record_type(self, record_type: str) -> str:

@@ -2,7 +2,9 @@
 
 SuiteQL runs against these tables directly and the record API writes into them, so a record created over
 REST is visible to the next SuiteQL query exactly as in a real account. Booleans are stored as 'T'/'F'
-text, as SuiteQL shows them. Datetimes are naive UTC (the sandbox's integration user is on UTC).
+text, as SuiteQL shows them. Datetimes are naive, in the integration user's time zone (``AccountDB.timezone``,
+UTC unless the control API sets another): SuiteQL renders and compares them as stored, as NetSuite does in
+the user's zone, while the record API converts them to UTC (netsuite-rest.md §3.3).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 import threading
 
 import duckdb
+from zoneinfo import ZoneInfo
 
 from sync_assets.sandbox.model import Catalog
 
@@ -43,8 +46,9 @@ CREATE TABLE inventoryitemlocations (
 CREATE TABLE customer (
     id BIGINT PRIMARY KEY, entityid VARCHAR, companyname VARCHAR, email VARCHAR, firstname VARCHAR,
     lastname VARCHAR, phone VARCHAR, isperson VARCHAR, isinactive VARCHAR, externalid VARCHAR,
-    currency BIGINT, datecreated TIMESTAMP, lastmodifieddate TIMESTAMP
+    currency BIGINT, subsidiary BIGINT, datecreated TIMESTAMP, lastmodifieddate TIMESTAMP
 );
+CREATE TABLE subsidiary (id BIGINT PRIMARY KEY, name VARCHAR, isinactive VARCHAR, iselimination VARCHAR);
 CREATE TABLE transaction (
     id BIGINT PRIMARY KEY, tranid VARCHAR, type VARCHAR, recordtype VARCHAR, entity BIGINT, status VARCHAR,
     trandate DATE, createddate TIMESTAMP, lastmodifieddate TIMESTAMP, externalid VARCHAR, otherrefnum VARCHAR,
@@ -99,8 +103,9 @@ DISPLAY_VALUE = {
 }
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def now(tz: str = "UTC") -> dt.datetime:
+    """The current whole second as the integration user in zone ``tz`` sees it (naive)."""
+    return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
 
 
 class AccountDB:
@@ -108,6 +113,8 @@ class AccountDB:
 
     def __init__(self) -> None:
         self.write_lock = threading.RLock()
+        self.timezone = "UTC"  # the integration user's time zone (Set Preferences > Time Zone)
+        self.oneworld = False  # OneWorld: a customer needs a subsidiary
         self._local = threading.local()
         self._con = duckdb.connect(":memory:")
         self._generation = 0
@@ -118,6 +125,7 @@ class AccountDB:
         self._con.executemany("INSERT INTO transactionstatus VALUES (?, ?, ?, ?)",
                               [(k, t, v, f"{label} : {v}") for t, label, k, v in _STATUSES])
         self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T')")
+        self._con.execute("INSERT INTO subsidiary VALUES (1, 'Parent Company', 'F', 'F')")
         # SuiteQL text comes from clients: no read_csv('/etc/passwd'), no ATTACH, no COPY TO.
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
@@ -140,6 +148,9 @@ class AccountDB:
             local.cursor = self._con.cursor()
             local.generation = self._generation
         return local.cursor
+
+    def now(self) -> dt.datetime:
+        return now(self.timezone)
 
     def next_id(self, kind: str) -> int:
         with self.write_lock:
@@ -186,7 +197,7 @@ class AccountDB:
     # ----------------------------------------------------------------------------------------- catalog
     def load_catalog(self, catalog: Catalog) -> dict[str, int]:
         """Load locations, price levels, matrix items, prices, customers and stock; returns location ids."""
-        ts = now()
+        ts = self.now()
         with self.write_lock:
             location_ids: dict[str, int] = {}
             rows = []

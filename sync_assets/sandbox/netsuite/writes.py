@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from . import inventory
-from .db import AccountDB, now
+from .db import AccountDB
 from .errors import NetSuiteError, already_exists, invalid_field_value, not_found
 
 RECORD_TABLES = {"customer": "customer", "salesOrder": "transaction", "customerDeposit": "transaction",
@@ -154,7 +154,7 @@ class Writer:
 
     # ------------------------------------------------------------------------------------------ customer
     def _customer(self, b: dict, rid: int | None, eid: str | None, mode: str, replace) -> int:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         fields = {"entityid": "entityid", "companyname": "companyname", "email": "email", "firstname": "firstname",
                   "lastname": "lastname", "phone": "phone"}
         values = {col: text(b[key], key, key) for key, col in fields.items() if key in b}
@@ -163,6 +163,9 @@ class Writer:
                 values[key] = "T" if boolean(b[key], key, key) else "F"
         if "currency" in b:
             values["currency"] = resolve_ref(db, b["currency"], "currency", "currency", "currency")
+        if "subsidiary" in b:
+            values["subsidiary"] = resolve_ref(db, b["subsidiary"], "subsidiary", "subsidiary", "subsidiary",
+                                               "AND isinactive = 'F'")
         if "externalid" in b and mode != "upsert":
             values["externalid"] = text(b["externalid"], "externalid", "externalId")
         if rid is None:
@@ -179,6 +182,8 @@ class Writer:
             values.setdefault("entityid", name)
             values.setdefault("isinactive", "F")
             values.setdefault("currency", 1)
+            if db.oneworld and values.get("subsidiary") is None:
+                raise missing("Primary Subsidiary", "subsidiary")
             rid = db.next_id("customer")
             values.update(id=rid, datecreated=ts, lastmodifieddate=ts)
             cols = ", ".join(values)
@@ -196,7 +201,7 @@ class Writer:
 
     # --------------------------------------------------------------------------------------- sales order
     def _sales_order(self, b: dict, rid: int | None, eid: str | None, mode: str, replace) -> int:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         existing = db.dicts("SELECT * FROM transaction WHERE id = ?", [rid])[0] if rid is not None else None
         head: dict = {}
         if "entity" in b:
@@ -442,7 +447,7 @@ class Writer:
         if unsupported:
             raise user_error(f"The sandbox can change only package and memo on an item fulfillment, not "
                              f"{', '.join(unsupported)}.", unsupported[0])
-        db, cur, ts = self.db, self.db.cursor(), now()
+        db, cur, ts = self.db, self.db.cursor(), self.db.now()
         head: dict = {"lastmodifieddate": ts}
         if "memo" in b:
             head["memo"] = text(b["memo"], "memo", "memo")
@@ -500,7 +505,7 @@ class Writer:
                         amount_field: bool = True) -> tuple[int, dict]:
         """Header of a deposit, payment or refund; ``amount_field``: the body carries ``payment`` (a refund's
         total is instead the sum of what it applies)."""
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         existing = rid is not None
         head: dict = {}
         if "customer" in b:
@@ -547,7 +552,7 @@ class Writer:
         return rid, stored
 
     def _mainline(self, tran_id: int, created_from: int | None) -> None:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         entity, total = db.one("SELECT entity, foreigntotal FROM transaction WHERE id = ?", [tran_id])
         db.cursor().execute("DELETE FROM transactionline WHERE transaction = ? AND mainline = 'T'", [tran_id])
         db.cursor().execute("INSERT INTO transactionline (transaction, id, linesequencenumber, foreignamount, "
@@ -591,7 +596,7 @@ class Writer:
         if rid is None and "deposit" not in b:
             raise missing("Deposits", "deposit")
         rid, stored = self._payment_common(b, rid, eid, mode, "CustRfnd", "customerRefund", amount_field=False)
-        db, cur, ts = self.db, self.db.cursor(), now()
+        db, cur, ts = self.db, self.db.cursor(), self.db.now()
         entity = db.one("SELECT entity FROM transaction WHERE id = ?", [rid])[0]
         if "deposit" in b:
             lines = b["deposit"].get("items") if isinstance(b["deposit"], dict) else None

@@ -327,6 +327,12 @@ def resolve_bulk_run(_, info, query, groupObjects=False):
     return _run(info, lambda: (info.context["backend"].bulk.start(query, info.context["base_url"]), []), "bulkOperation")
 
 
+@query.field("currentAppInstallation")
+def resolve_app_installation(_, info):
+    scopes = info.context["backend"].access_scopes
+    return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": h, "description": h} for h in scopes]}
+
+
 def build_schema() -> GraphQLSchema:
     schema = make_executable_schema(
         SCHEMA_PATH.read_text(encoding="utf-8"), query, mutation, node_iface, discount_app_iface, order_t, line_t, item_t, level_t,

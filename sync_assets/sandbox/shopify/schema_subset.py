@@ -62,6 +62,7 @@ SUBSET: dict[str, list[str]] = {
         "nodes(ids)",
         "bulkOperation(id)",
         "currentBulkOperation(type)",
+        "currentAppInstallation",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -74,6 +75,8 @@ SUBSET: dict[str, list[str]] = {
         "bulkOperationRunQuery(query groupObjects)",
     ],
     "Node": ["id"],
+    "AppInstallation": ["id", "accessScopes"],
+    "AccessScope": ["handle", "description"],
     "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
     "MoneyBag": ["shopMoney", "presentmentMoney"],
     "MoneyV2": ["amount", "currencyCode"],
