@@ -76,7 +76,7 @@ class NetSuiteBackend:
                 ZoneInfo(timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone {timezone!r} is not an IANA time zone") from None
-            self.db.timezone = timezone
+            self.db.set_timezone(timezone)
         if oneworld is not None:
             self.db.oneworld = bool(oneworld)
         if denied_tables is not None:

@@ -152,6 +152,23 @@ class AccountDB:
     def now(self) -> dt.datetime:
         return now(self.timezone)
 
+    def set_timezone(self, tz: str) -> None:
+        """The user moves to zone ``tz``: the same instants now show (and compare) as that zone's times.
+        One offset for all rows (today's), which is exact for stamps on the same side of a DST change."""
+        utc_now = dt.datetime.now(dt.UTC)
+        shift = utc_now.astimezone(ZoneInfo(tz)).utcoffset() - utc_now.astimezone(ZoneInfo(self.timezone)).utcoffset()
+        with self.write_lock:
+            self.timezone = tz
+            if not shift:
+                return
+            cur = self.cursor()
+            columns = cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                  "WHERE data_type = 'TIMESTAMP' AND table_name IN (SELECT table_name FROM "
+                                  "information_schema.tables WHERE table_type = 'BASE TABLE')").fetchall()
+            seconds = int(shift.total_seconds())
+            for table, column in columns:
+                cur.execute(f"UPDATE {table} SET {column} = {column} + to_seconds({seconds})")
+
     def next_id(self, kind: str) -> int:
         with self.write_lock:
             return next(self._ids[kind])
