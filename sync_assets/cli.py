@@ -4,6 +4,7 @@
   sync-assets sandbox    the embedded Shopify + NetSuite stand-in on its own
   sync-assets webhooks   the Shopify webhook receiver (launches real-time runs through Dagster's GraphQL API)
   sync-assets settings   every setting, its value and where it came from (secrets masked)
+  sync-assets doctor     check the configured store and account (credentials, scopes, permissions, policy)
 """
 
 from __future__ import annotations
@@ -269,6 +270,10 @@ def _main(argv: list[str] | None) -> int:
 
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)
+
+    from sync_assets import doctor
+
+    doctor.add_parser(sub)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:

@@ -31,7 +31,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import TS_FORMAT, from_user_time, to_user_time
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.domain.money import payload_hash
@@ -46,22 +47,7 @@ log = logging.getLogger(__name__)
 FLOW = "catalog"
 WATERMARK = "catalog"
 
-ITEMS_SQL = (
-    "SELECT id, itemid, displayname, itemtype, matrixtype, parent, isinactive, externalid, upccode, description, "
-    f"manufacturer, class, TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate FROM item "
-    # The storefront catalog is what is stocked and sold; discount, tax and service items are not products.
-    "WHERE itemtype = 'InvtPart'"
-)
-PRICES_SQL = (
-    "SELECT p.item, p.pricelevel, BUILTIN.DF(p.pricelevel) AS pricelevelname, p.unitprice, p.currency, "
-    f"TO_CHAR(i.lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate "
-    "FROM pricing p JOIN item i ON i.id = p.item WHERE p.item >= :first AND p.item <= :last "
-    "ORDER BY p.item, p.pricelevel, p.currency"
-)
-PROBE_SQL = (
-    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
-    "WHERE itemtype = 'InvtPart' AND lastmodifieddate > :since"
-)
+ITEMS_SQL, PRICES_SQL, PROBE_SQL = Q.CATALOG_ITEMS.sql, Q.CATALOG_PRICES.sql, Q.CATALOG_CHANGES.sql
 
 
 @dataclass(frozen=True)

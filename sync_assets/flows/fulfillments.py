@@ -48,7 +48,8 @@ from sync_assets.connectors.errors import (
     ThrottledError,
     TransientError,
 )
-from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time, ts_column, ts_literal
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyTransientError
 from sync_assets.connectors.shopify.fulfillment import (
@@ -149,20 +150,8 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
     mark = ledger.get_watermark(FLOW)
     since = (first_start(now, config.start_at, config.initial_lookback_seconds) if mark is None
              else mark.updated_at - timedelta(seconds=policy.overlap_seconds))
-    since_ns = to_user_time(since, config.netsuite_timezone)
-    # Tracking numbers come in the same query (a row per number): the probe compares them with what Shopify
-    # was sent, and the run reuses them, so neither asks NetSuite again.
-    rows = netsuite.suiteql(
-        f"SELECT DISTINCT f.id, f.tranid, {ts_column('f.lastmodifieddate', 'modified')}, so.id AS salesorder, "
-        "so.externalid AS orderexternalid, t.id AS trackingid, t.trackingnumber FROM transaction f "
-        "JOIN previoustransactionlinelink l ON l.nextdoc = f.id "
-        "JOIN transaction so ON so.id = l.previousdoc "
-        "LEFT JOIN trackingnumbermap m ON m.transaction = f.id "
-        "LEFT JOIN trackingnumber t ON t.id = m.trackingnumber "
-        f"WHERE f.type = 'ItemShip' AND f.status = 'C' AND so.type = 'SalesOrd' "
-        f"AND f.lastmodifieddate >= {ts_literal(since_ns)} AND so.externalid LIKE :prefix ORDER BY f.id, t.id",
-        {"prefix": _ORDER_PREFIX + "%"},
-    )
+    rows = netsuite.suiteql(Q.SHIPPED_FULFILLMENTS.sql, {"since": to_user_time(since, config.netsuite_timezone),
+                                                         "prefix": _ORDER_PREFIX + "%"})
     heads: dict[str, dict] = {}
     tracking: dict[str, list[str]] = defaultdict(list)
     for row in rows:
@@ -239,10 +228,7 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
     ids = [int(f.id) for f in pending]
     lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for batch in reference.chunks(ids):
-        for row in netsuite.suiteql(
-            "SELECT transaction, id, item, quantity FROM transactionline WHERE transaction IN :ids "
-            "AND mainline = 'F' AND taxline = 'F' AND item IS NOT NULL ORDER BY transaction, id", {"ids": batch}
-        ):
+        for row in netsuite.suiteql(Q.FULFILLMENT_LINES.sql, {"ids": batch}):
             quantity = float(row.get("quantity") or 0)
             if quantity < 0:  # shipped lines are negative; positive ones are internal bin moves
                 lines[str(row["transaction"])][str(row["item"])] += int(round(-quantity))

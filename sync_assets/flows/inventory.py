@@ -40,7 +40,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time, ts_column, ts_literal
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyUserError
 from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
@@ -158,13 +159,7 @@ def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> li
     # (item, location) is unique in this table, so it is a stable order for offset paging; changes in one
     # overlap window are far below the 100k cap. The version is the change time *and* the quantities:
     # NetSuite's timestamps have whole seconds, and two receipts within one second must not look alike.
-    rows = netsuite.suiteql(
-        f"SELECT l.item, l.location, l.quantityavailable, l.quantityonhand, i.itemid, "
-        f"{ts_column('l.lastquantityavailablechange', 'changed_at')} "
-        "FROM inventoryitemlocations l JOIN item i ON i.id = l.item "
-        f"WHERE l.lastquantityavailablechange >= {ts_literal(to_user_time(since, config.netsuite_timezone))} "
-        "AND i.isinactive = 'F' ORDER BY l.item, l.location"
-    )
+    rows = netsuite.suiteql(Q.CHANGED_LEVELS.sql, {"since": to_user_time(since, config.netsuite_timezone)})
     per_item: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row.get("itemid") and row.get("changed_at"):
@@ -305,7 +300,7 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> di
             resolved[gid] = str(ns_id)
         return resolved
     resolved = {}
-    for row in netsuite.suiteql("SELECT id, name FROM location WHERE isinactive = 'F' ORDER BY id"):
+    for row in netsuite.suiteql(Q.LOCATIONS.sql):
         gid = by_name.get(str(row.get("name") or "").strip().lower())
         if gid is not None:
             resolved[gid] = str(row["id"])
@@ -315,11 +310,7 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> di
 def netsuite_levels(netsuite, sku_by_item: Mapping[str, str]) -> list[NetSuiteLevel]:
     levels = []
     for batch in reference.chunks(sorted(sku_by_item, key=lambda v: (len(v), v))):
-        for row in netsuite.suiteql(
-            "SELECT item, location, quantityavailable FROM inventoryitemlocations WHERE item IN :items "
-            "ORDER BY item, location",
-            {"items": [int(i) for i in batch]},
-        ):
+        for row in netsuite.suiteql(Q.LEVELS_BY_ITEM.sql, {"items": [int(i) for i in batch]}):
             levels.append(NetSuiteLevel(sku_by_item[str(row["item"])], str(row["location"]),
                                         int(float(row.get("quantityavailable") or 0))))
     return levels

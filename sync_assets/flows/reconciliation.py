@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.shopify.orders import iter_orders_updated_between
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import order_external_id
@@ -41,7 +42,6 @@ CREATE TABLE IF NOT EXISTS {REPORT_TABLE} (
   order_name VARCHAR, external_id VARCHAR, netsuite_ids VARCHAR, storefront_total DECIMAL(18,4),
   netsuite_total DECIMAL(18,4), requeued BOOLEAN NOT NULL, detail VARCHAR
 )"""
-_SO_COLUMNS = "id, tranid, externalid, otherrefnum, foreigntotal, status"
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,10 @@ class ReconciliationResult:
                 "requeued": sum(1 for f in self.findings if f.requeued)}
 
 
-def _sales_orders(netsuite, column: str, values: Iterable[str]) -> list[dict]:
+def _sales_orders(netsuite, query: Q.Query, values: Iterable[str]) -> list[dict]:
     rows = []
     for batch in chunks(sorted(set(values))):
-        rows += netsuite.suiteql(
-            f"SELECT {_SO_COLUMNS} FROM transaction WHERE type = 'SalesOrd' AND {column} IN :vals ORDER BY id",
-            {"vals": batch},
-        )
+        rows += netsuite.suiteql(query.sql, {"vals": batch})
     return rows
 
 
@@ -110,8 +107,8 @@ def reconcile_orders(shopify, netsuite, ledger: Ledger, *, now: datetime | None 
         return result
     eids = {o["id"]: order_external_id(o["id"]) for o in orders}
     by_id: dict[str, dict] = {}
-    for row in _sales_orders(netsuite, "externalid", eids.values()) + _sales_orders(
-            netsuite, "otherrefnum", [o["name"] for o in orders if o.get("name")]):
+    for row in _sales_orders(netsuite, Q.SALES_ORDERS_BY_EXTERNAL_ID, eids.values()) + _sales_orders(
+            netsuite, Q.SALES_ORDERS_BY_ORDER_NAME, [o["name"] for o in orders if o.get("name")]):
         by_id[str(row["id"])] = row
     result.sales_orders_seen = len(by_id)
     by_eid = {r.get("externalid"): r for r in by_id.values() if r.get("externalid")}

@@ -92,6 +92,7 @@ class Sandbox:
         )
         self.webhooks = WebhookDispatcher(self.counters)
         self.shopify.subscribe(self.webhooks)
+        self.shopify.webhook_subscriptions = self.webhooks.topic_addresses
         self.faults = FaultInjector(self.counters)
         # What every reset goes back to; POST /_sandbox/config changes last until the next reset.
         self._default_config = {

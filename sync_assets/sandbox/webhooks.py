@@ -149,6 +149,12 @@ class WebhookDispatcher:
             self._subscriptions.append(subscription)
         return subscription
 
+    def topic_addresses(self) -> list[tuple[str, str]]:
+        """(address, topic) for every explicitly subscribed topic, in registration order."""
+        with self._lock:
+            subs = list(self._subscriptions)
+        return [(s.address, t) for s in subs for t in s.topics]
+
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [s.to_json() for s in self._subscriptions]

@@ -366,3 +366,10 @@ query AccessScopes {
   currentAppInstallation { accessScopes { handle } }
 }
 """
+
+# The preflight: where the store delivers each topic (``uri``; ``callbackUrl``/``endpoint`` are deprecated).
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!) {
+  webhookSubscriptions(first: $first) { nodes { id topic uri } }
+}
+"""

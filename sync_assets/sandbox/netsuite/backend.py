@@ -125,6 +125,7 @@ class NetSuiteBackend:
         bp.add_url_rule(TOKEN_PATH, "token", self._token, methods=["POST"])
         bp.add_url_rule(SUITEQL_PATH, "suiteql", self._suiteql, methods=["POST"])
         bp.add_url_rule(f"{RECORD_PREFIX}/<record_type>", "create", self._create, methods=["POST"])
+        bp.add_url_rule(f"{RECORD_PREFIX}/metadata-catalog/<record_type>", "metadata", self._metadata, methods=["GET"])
         bp.add_url_rule(f"{RECORD_PREFIX}/<record_type>/<key>", "record", self._record,
                         methods=["GET", "PATCH", "PUT"])
         bp.add_url_rule("/_sandbox/netsuite/m2m-keys", "m2m_keys", self._m2m_keys, methods=["POST"])
@@ -188,6 +189,22 @@ class NetSuiteBackend:
         if record_type not in RECORD_TABLES:
             raise NetSuiteError(404, "INVALID_ID", f"Record type '{record_type}' does not exist.")
         return record_type
+
+    def _metadata(self, record_type: str):
+        """The record type's JSON Schema (reference §1): here only its name and the analytics columns the
+        sandbox keeps for it, enough to tell a reachable record type from a denied or unknown one."""
+        self._authenticate()
+        record_type = self._record_type(record_type)
+        table = RECORD_TABLES[record_type]
+        if {record_type.lower(), table} & self.denied_tables:
+            raise NetSuiteError(403, "INSUFFICIENT_PERMISSION", "Permission Violation: You need a higher level of "
+                                f"the '{record_type}' permission to access this page. Please contact your "
+                                "account administrator.")
+        columns = [r[0] for r in self.db.all("SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = ? ORDER BY ordinal_position", [table])]
+        schema = {"$schema": "http://json-schema.org/draft-06/schema#", "type": "object", "title": record_type,
+                  "properties": {c: {"type": "string"} for c in columns}}
+        return flask.Response(json.dumps(schema), status=200, content_type="application/schema+json")
 
     def _location(self, record_type: str, rid: int) -> flask.Response:
         resp = flask.Response(status=204)

@@ -63,6 +63,8 @@ class ShopifyBackend:
         self.throttle_status = 200
         self.access_scopes: tuple[str, ...] = tuple(REQUIRED_SCOPES)  # what the merchant granted the app
         self.retired_versions: frozenset[str] = frozenset()  # answered by a newer version ("fall forward")
+        # (address, REST topic) pairs the store delivers to; the server wires in its webhook dispatcher.
+        self.webhook_subscriptions: Callable[[], list[tuple[str, str]]] = list
         self._subscribers: list[Callable[[str, dict], None]] = []
 
     # ---- Backend protocol --------------------------------------------------------------------------

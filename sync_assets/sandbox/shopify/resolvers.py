@@ -333,6 +333,19 @@ def resolve_app_installation(_, info):
     return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": h, "description": h} for h in scopes]}
 
 
+@query.field("webhookSubscriptions")
+def resolve_webhook_subscriptions(_, info, topics=None, uri=None, **args):
+    """One node per (subscription, topic), as Shopify keeps one topic per subscription; the sandbox's
+    control API registers several topics at once (``/_sandbox/webhooks``)."""
+    nodes = [
+        {"id": f"gid://shopify/WebhookSubscription/{n}", "_n": n, "topic": topic.upper().replace("/", "_"),
+         "uri": address}
+        for n, (address, topic) in enumerate(info.context["backend"].webhook_subscriptions(), start=1)
+    ]
+    nodes = [s for s in nodes if (not topics or s["topic"] in topics) and (uri is None or s["uri"] == uri)]
+    return _connection(info, nodes, args, lambda s: (s["_n"], s["_n"]))
+
+
 def build_schema() -> GraphQLSchema:
     schema = make_executable_schema(
         SCHEMA_PATH.read_text(encoding="utf-8"), query, mutation, node_iface, discount_app_iface, order_t, line_t, item_t, level_t,

@@ -63,6 +63,7 @@ SUBSET: dict[str, list[str]] = {
         "bulkOperation(id)",
         "currentBulkOperation(type)",
         "currentAppInstallation",
+        f"webhookSubscriptions({_PAGE} topics uri)",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -77,6 +78,9 @@ SUBSET: dict[str, list[str]] = {
     "Node": ["id"],
     "AppInstallation": ["id", "accessScopes"],
     "AccessScope": ["handle", "description"],
+    "WebhookSubscription": ["id", "topic", "uri"],
+    "WebhookSubscriptionConnection": ["edges", "nodes", "pageInfo"],
+    "WebhookSubscriptionEdge": ["cursor", "node"],
     "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
     "MoneyBag": ["shopMoney", "presentmentMoney"],
     "MoneyV2": ["amount", "currencyCode"],
