@@ -41,10 +41,13 @@ def _prepare_dagster_home() -> Path:
 
 
 def dagster_dev_command(host: str, port: int, workspace: Path | None = None) -> list[str]:
-    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT)."""
+    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT).
+
+    Its services log at WARNING: at INFO the daemon writes a line per sensor tick (several a second with
+    1 s sensors), which buries what an operator needs; ticks and runs are in the UI."""
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     workspace = workspace or settings.PROJECT_ROOT / "workspace.yaml"
-    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port), "--log-level", "warning"]
 
 
 def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:

@@ -32,7 +32,10 @@ def defs() -> dg.Definitions:
     policy = load_policy()
     configs = account_configs(policy.account, policy.entity("catalog").batch_size)
     merged = dg.Definitions.merge(
-        dg.Definitions(resources=build_resources()),
+        # Runs print their events to the terminal of `sync-assets dev` (the run worker's): from INFO up, the
+        # flows' own lines; Dagster's DEBUG step events (a dozen per run) stay in the UI's event log only.
+        dg.Definitions(resources=build_resources(),
+                       loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})}),
         orders.definitions(policy.entity("orders"), configs["orders"]),
         inventory.definitions(policy.entity("inventory"), configs["inventory"]),
         fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),

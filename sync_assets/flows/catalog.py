@@ -37,6 +37,7 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
+from sync_assets.flows.progress import Progress
 from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
@@ -163,6 +164,7 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
                 for p in prices:
                     result.prices_by_item.setdefault(str(p["item"]), []).append(p)
 
+        progress = Progress(log, "catalog: NetSuite items landed")
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
@@ -179,8 +181,10 @@ def extract_catalog(netsuite, warehouse: ConnectionFactory, run_id: str, config:
                     result.items_by_id[str(row["id"])] = row
             while len(pending) > workers:  # bounded look-ahead: memory stays flat on big catalogs
                 land_prices(pending.pop(0))
+            progress.update(result.items, f"{result.pages} pages, {result.prices:,} prices")
         for future in pending:
             land_prices(future)
+        progress.finish(result.items, f"{result.pages} pages, {result.prices:,} prices")
     result.extract_seconds = time.perf_counter() - started
     return result
 
@@ -313,7 +317,9 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     changed = sorted(h for h in desired if known.get(h) != hashes[h] and h not in dead)
     result.changed = len(changed)
     result.deferred = max(0, len(changed) - config.max_pushes)
+    progress = Progress(log, "catalog: products pushed to the storefront", total=min(len(changed), config.max_pushes))
     for handle in changed[: config.max_pushes]:
+        progress.update(result.pushed, f"{result.dead_lettered} dead-lettered")
         try:
             existing = storefront.get(handle) if result.first_run else _storefront_product(shopify, handle)
             body = _product_input(handle, desired[handle], existing)
@@ -333,6 +339,7 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
             continue
         ledger.mark_done(FLOW, handle, pushed.get("id") or handle, hashes[handle])
         result.pushed += 1
+    progress.finish(result.pushed, f"{result.dead_lettered} dead-lettered, {result.deferred} deferred to the next run")
     return result
 
 

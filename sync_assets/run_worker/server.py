@@ -255,6 +255,8 @@ def _listen(path: Path) -> socket.socket:
 
 def main(dagster_home: str | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Each run opens the instance's SQLite storage, and alembic says so twice at INFO: noise on the terminal.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     home = dagster_home or os.environ.get("DAGSTER_HOME")
     if not home:
         print("sync-assets run-worker: DAGSTER_HOME is not set (the worker serves that Dagster instance)", file=sys.stderr)
