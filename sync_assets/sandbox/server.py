@@ -24,7 +24,7 @@ import flask
 from werkzeug.serving import make_server
 
 from sync_assets.connectors.shopify.scopes import REQUIRED_SCOPES
-from sync_assets.sandbox import credentials
+from sync_assets.sandbox import credentials, http_errors
 from sync_assets.sandbox.control import ControlError, control_blueprint
 from sync_assets.sandbox.faults import PROFILES, FaultInjector, FaultMiddleware, FaultPlan
 from sync_assets.sandbox.generator import LivingShop, OrderMaker, StreamSettings, make_catalog
@@ -121,6 +121,7 @@ class Sandbox:
         app.register_blueprint(self.netsuite.blueprint())
         app.register_blueprint(self.shopify.blueprint())
         app.register_blueprint(control_blueprint(self))
+        http_errors.install(app)
         self._middleware = FaultMiddleware(app.wsgi_app, self.faults, self.counters)
         app.wsgi_app = self._middleware  # type: ignore[method-assign]
         return app

@@ -9,6 +9,7 @@ Field names match case-insensitively on write (Oracle's own examples send ``enti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from . import inventory
@@ -69,6 +70,17 @@ def text(value, field: str, path: str) -> str | None:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise invalid_field_value(value, field, path)
     return str(value)
+
+
+# NetSuite wants a dotted domain: an address Shopify accepts ("buyer@localhost") can still be refused here.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def email(value, field: str, path: str) -> str | None:
+    result = text(value, field, path)
+    if result and not _EMAIL.match(result):
+        raise invalid_field_value(result, field, path)
+    return result
 
 
 def resolve_ref(db: AccountDB, value, table: str, field: str, path: str, where: str = "") -> int:
@@ -157,7 +169,7 @@ class Writer:
         db, ts = self.db, self.db.now()
         fields = {"entityid": "entityid", "companyname": "companyname", "email": "email", "firstname": "firstname",
                   "lastname": "lastname", "phone": "phone"}
-        values = {col: text(b[key], key, key) for key, col in fields.items() if key in b}
+        values = {col: (email if key == "email" else text)(b[key], key, key) for key, col in fields.items() if key in b}
         for key in ("isperson", "isinactive"):
             if key in b:
                 values[key] = "T" if boolean(b[key], key, key) else "F"
@@ -214,7 +226,7 @@ class Writer:
             head["currency"] = resolve_ref(db, b["currency"], "currency", "currency", "currency")
         for key in ("memo", "otherrefnum", "email"):
             if key in b:
-                head[key] = text(b[key], key, key)
+                head[key] = (email if key == "email" else text)(b[key], key, key)
         if "shipdate" in b:
             head["shipdate"] = date(b["shipdate"], "shipdate", "shipDate") if b["shipdate"] else None
         header_location = None
