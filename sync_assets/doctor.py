@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sync_assets.connectors.errors import AuthenticationError, ConnectorError
+from sync_assets.connectors.http import Backoff
 from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.shopify import documents as shopify_docs
 from sync_assets.connectors.shopify.errors import ShopifyHTTPError
@@ -130,11 +131,7 @@ def policy_checks(netsuite, shopify, policy: SyncPolicy) -> list[Check]:
     where = policy.source
     account, orders, inventory = policy.account, policy.entity("orders"), policy.entity("inventory")
 
-    if account.subsidiary:
-        checks.append(_exists(f"subsidiary {account.subsidiary}",
-                              lambda: _ids(netsuite, Q.SUBSIDIARIES, [account.subsidiary]),
-                              f"{where}: account.subsidiary: set an active subsidiary's internal id "
-                              "(Setup > Company > Subsidiaries)"))
+    checks.append(_subsidiary_check(netsuite, account.subsidiary, where))
     named_items = {"discount_item": orders.discount_item, "tax_item": orders.tax_item}
     for field, name in named_items.items():
         if name:
@@ -171,6 +168,26 @@ def policy_checks(netsuite, shopify, policy: SyncPolicy) -> list[Check]:
                           f"{where}: account.price_level: name an active price level (Setup > Accounting > "
                           "Accounting Lists > Price Level)"))
     return checks
+
+
+def _subsidiary_check(netsuite, configured: str | None, where: str) -> Check:
+    """The configured subsidiary exists; none configured is right only if the account has one subsidiary
+    (OneWorld accounts refuse customers without one)."""
+    fix = (f"{where}: account.subsidiary: set the internal id of the subsidiary new customers belong to "
+           "(Setup > Company > Subsidiaries)")
+    try:
+        found = {str(r["id"]): r.get("name") for r in netsuite.suiteql(Q.SUBSIDIARIES.sql)}
+    except ConnectorError as exc:
+        if configured:
+            return Check(f"policy: subsidiary {configured}", False, _short(exc), fix)
+        return Check("policy: subsidiary", True, "not set; the account shows no subsidiaries (not OneWorld)")
+    listed = ", ".join(f"{i} ({n})" for i, n in list(found.items())[:10])
+    if configured:
+        ok = configured in found
+        return Check(f"policy: subsidiary {configured}", ok, "exists" if ok else f"not found; the account has: {listed}", fix)
+    ok = len(found) <= 1
+    return Check("policy: subsidiary", ok, "not set; the account has one subsidiary" if ok else
+                 f"not set, but this OneWorld account has {len(found)}: {listed}", fix)
 
 
 def _ids(netsuite, query: Q.Query, ids: list[str]) -> set[str]:
@@ -249,6 +266,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     resources = build_resources()
     with dg.build_resources({k: resources[k] for k in ("shopify", "netsuite")}) as built:
         shopify, netsuite = built.shopify.get_client(), built.netsuite.get_client()
+        # A preflight answers in seconds: a few quick retries, not a run's patience with a flaky service.
+        shopify.backoff = netsuite.backoff = Backoff(max_attempts=3, base_seconds=0.25, cap_seconds=2.0)
         checks = run_all(shopify, netsuite, policy, receiver_url(), [t for r in ROUTES for t in r.topics])
     print(render(checks), flush=True)
     return 0 if all(c.ok for c in checks) else 1

@@ -40,6 +40,7 @@ def registered(sandbox):
 
 
 def test_a_good_set_up_passes_every_check(registered):
+    registered.control.configure(netsuite_oneworld=True)
     checks, ordered = _run(registered, parse_policy("account: {subsidiary: 1}\n"
                                                     "entities: {orders: {default_customer: {USD: '1'}, discount_item: Shopify Discount}}"))
     assert _failed(checks) == {}
@@ -74,11 +75,20 @@ def test_a_role_without_a_table_permission_fails_the_queries_and_records_that_ne
     registered.control.configure(netsuite_denied_tables=["customer"])
     failed = _failed(_run(registered)[0])
     assert set(failed) == {"SuiteQL orders: customers by external id", "SuiteQL orders: customers by email",
-                           "SuiteQL orders: default customers", "NetSuite record customer"}
+                           "NetSuite record customer"}
     assert "Record 'customer' was not found" in failed["SuiteQL orders: customers by email"].detail
     assert "INSUFFICIENT_PERMISSION" in failed["NetSuite record customer"].detail or \
         "Permission Violation" in failed["NetSuite record customer"].detail
     assert "integration role" in failed["SuiteQL orders: customers by email"].fix
+
+
+def test_a_oneworld_account_needs_the_subsidiary_set(registered):
+    assert _failed(_run(registered)[0]) == {}  # one subsidiary: none to name
+    registered.control.configure(netsuite_oneworld=True)
+    failed = _failed(_run(registered)[0])
+    assert list(failed) == ["policy: subsidiary"]
+    assert "1 (Parent Company), 2 (Sandbox EMEA)" in failed["policy: subsidiary"].detail
+    assert "account.subsidiary" in failed["policy: subsidiary"].fix
 
 
 def test_a_policy_naming_what_the_account_lacks(registered):

@@ -53,11 +53,6 @@ COUNT_BY_EXTERNAL_ID = Query(
     "GROUP BY externalid ORDER BY externalid",
     {"type": "SalesOrd", "eids": _NONE},
 )
-SUBSIDIARIES = Query("account: subsidiaries", "SELECT id, name FROM subsidiary WHERE id IN :ids AND isinactive = 'F' "
-                     "ORDER BY id", {"ids": [-1]})
-CUSTOMERS_BY_ID = Query("orders: default customers", "SELECT id, entityid FROM customer WHERE id IN :ids "
-                        "AND isinactive = 'F' ORDER BY id", {"ids": [-1]})
-PRICE_LEVELS = Query("catalog: price levels", "SELECT id, name FROM pricelevel WHERE isinactive = 'F' ORDER BY id")
 
 # ---------------------------------------------------------------------------------------- inventory
 CHANGED_LEVELS = Query(
@@ -129,3 +124,11 @@ SALES_ORDERS_BY_ORDER_NAME = Query("reconciliation: sales orders by order name",
                                    _SALES_ORDERS.format("otherrefnum"), {"vals": _NONE})
 
 REGISTRY: tuple[Query, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Query))
+
+# ------------------------------------------------------------- the doctor's own (not run by the flows)
+# Whether what the sync policy names exists in the account.
+SUBSIDIARIES = Query("account: subsidiaries", "SELECT id, name FROM subsidiary WHERE isinactive = 'F' "
+                     "AND iselimination = 'F' ORDER BY id")
+CUSTOMERS_BY_ID = Query("orders: default customers", "SELECT id, entityid FROM customer WHERE id IN :ids "
+                        "AND isinactive = 'F' ORDER BY id", {"ids": [-1]})
+PRICE_LEVELS = Query("catalog: price levels", "SELECT id, name FROM pricelevel WHERE isinactive = 'F' ORDER BY id")

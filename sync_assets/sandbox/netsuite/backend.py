@@ -78,7 +78,7 @@ class NetSuiteBackend:
                 raise ValueError(f"timezone {timezone!r} is not an IANA time zone") from None
             self.db.set_timezone(timezone)
         if oneworld is not None:
-            self.db.oneworld = bool(oneworld)
+            self.db.set_oneworld(bool(oneworld))
         if denied_tables is not None:
             self.denied_tables = frozenset(t.lower() for t in denied_tables)
         if row_cap is not None:

@@ -125,7 +125,8 @@ class AccountDB:
         self._con.executemany("INSERT INTO transactionstatus VALUES (?, ?, ?, ?)",
                               [(k, t, v, f"{label} : {v}") for t, label, k, v in _STATUSES])
         self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T')")
-        self._con.execute("INSERT INTO subsidiary VALUES (1, 'Parent Company', 'F', 'F')")
+        self._con.execute("INSERT INTO subsidiary VALUES (1, 'Parent Company', 'F', 'F'), "
+                          "(2, 'Sandbox EMEA', 'T', 'F'), (3, 'Consolidation Elimination', 'F', 'T')")
         # SuiteQL text comes from clients: no read_csv('/etc/passwd'), no ATTACH, no COPY TO.
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
@@ -151,6 +152,12 @@ class AccountDB:
 
     def now(self) -> dt.datetime:
         return now(self.timezone)
+
+    def set_oneworld(self, on: bool) -> None:
+        """OneWorld: a second active subsidiary, and customers must name theirs."""
+        with self.write_lock:
+            self.oneworld = on
+            self.cursor().execute("UPDATE subsidiary SET isinactive = ? WHERE id = 2", ["F" if on else "T"])
 
     def set_timezone(self, tz: str) -> None:
         """The user moves to zone ``tz``: the same instants now show (and compare) as that zone's times.
