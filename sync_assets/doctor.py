@@ -27,9 +27,8 @@ from sync_assets.domain.orders import resolve_item_id
 from sync_assets.domain.policy import SyncPolicy
 
 OK, FAILED = "✔", "✘"
-# The record types the flows write (orders, deposits, refunds; fulfillments only read but the inventory
-# and fulfillment flows read item fulfillments through the record API).
-WRITTEN_RECORDS = ("customer", "salesOrder", "customerDeposit", "customerRefund", "itemFulfillment")
+# The record types the orders flow upserts through the record API (everything else is read with SuiteQL).
+WRITTEN_RECORDS = ("customer", "salesOrder", "customerDeposit", "customerRefund")
 _ROLE_FIX = ("give the integration role the permission for it (Setup > Users/Roles > Manage Roles > "
              "Permissions; SuiteAnalytics Workbook and the record's Lists/Transactions permission), "
              "or enable the feature it needs")

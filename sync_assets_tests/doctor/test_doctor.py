@@ -121,9 +121,11 @@ def test_webhooks_pointing_elsewhere(sandbox):
 
 
 def test_the_command_prints_the_table_and_exits_non_zero_on_a_failure(registered, tmp_path):
-    env = {**os.environ, "SHOPIFY_SHOP_URL": registered.url, "NETSUITE_BASE_URL": registered.url,
-           "SHOPIFY_ACCESS_TOKEN": C.SHOPIFY_ACCESS_TOKEN, "WEBHOOKS_PUBLIC_URL": RECEIVER,
+    # The sandbox's port as SANDBOX_PORT: both URLs are then "the sandbox" and its default credentials apply.
+    env = {**os.environ, "SANDBOX_PORT": registered.url.rsplit(":", 1)[1], "WEBHOOKS_PUBLIC_URL": RECEIVER,
            "DAGSTER_HOME": str(tmp_path), "SYNC_ASSETS_DATA_DIR": str(tmp_path)}
+    for name in ("SHOPIFY_SHOP_URL", "NETSUITE_BASE_URL", "SYNC_POLICY_PATH"):
+        env.pop(name, None)
     good = subprocess.run([sys.executable, "-m", "sync_assets.cli", "doctor"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert good.returncode == 0, good.stdout + good.stderr
