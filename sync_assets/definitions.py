@@ -19,9 +19,11 @@ def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
     tz, start = account.netsuite_timezone, account.start_date
     return {
         "orders": OrdersFlowConfig(subsidiary_id=account.subsidiary, tran_date_timezone=account.order_date_timezone,
-                                   start_at=start),
+                                   start_at=start, deposit_account_id=account.deposit_account,
+                                   payment_method_map=dict(account.payment_methods),
+                                   shipping_method_map=dict(account.shipping_methods)),
         "inventory": InventoryFlowConfig(netsuite_timezone=tz, start_at=start),
-        "fulfillments": FulfillmentsFlowConfig(netsuite_timezone=tz, start_at=start),
+        "fulfillments": FulfillmentsFlowConfig(netsuite_timezone=tz, start_at=start, carrier_map=dict(account.carriers)),
         "catalog": CatalogConfig(price_level=account.price_level, netsuite_timezone=tz,
                                  max_pushes=max(1, catalog_batch_size)),
     }

@@ -138,6 +138,17 @@ def policy_checks(netsuite, shopify, policy: SyncPolicy) -> list[Check]:
                 n, reference.items_by_sku(netsuite, [n])) else set(),
                 f"{where}: entities.orders.{field}: name an active NetSuite item (its Item Name/Number), or "
                 "create it"))
+    for label, query, ids, field in (
+        ("deposit account", Q.ACCOUNTS_BY_ID, [account.deposit_account] if account.deposit_account else [],
+         "account.deposit_account"),
+        ("payment method(s)", Q.PAYMENT_METHODS_BY_ID, sorted(set(account.payment_methods.values())),
+         "account.payment_methods"),
+        ("shipping item(s)", Q.SHIP_ITEMS_BY_ID, sorted(set(account.shipping_methods.values())),
+         "account.shipping_methods"),
+    ):
+        if ids:
+            checks.append(_exists(f"{label} {', '.join(ids)}", lambda q=query, i=ids: _ids(netsuite, q, i),
+                                  f"{where}: {field}: use active internal ids", wanted=ids))
     customers = sorted(set(orders.default_customer.values()))
     if customers:
         checks.append(_exists(f"default customer(s) {', '.join(customers)}",

@@ -85,7 +85,11 @@ class AccountPolicy:
     ``order_date_timezone`` is the zone whose calendar day becomes a sales order's ``tranDate``.
     ``start_date`` is where the real-time lane's very first window begins (later runs follow their
     watermarks; history before it is the backfill's job); unset, the first run looks back one day.
-    ``price_level`` is the NetSuite price level the storefront sells at (catalog).
+    ``price_level`` is the NetSuite price level the storefront sells at (catalog). ``deposit_account``
+    is the internal id of the bank or cash account customer deposits post to (unset: Undeposited Funds);
+    ``payment_methods`` maps a storefront payment gateway to a NetSuite payment method id,
+    ``shipping_methods`` a shipping line title to a NetSuite shipping item id, and ``carriers`` a NetSuite
+    ship method name to the tracking company the storefront shows.
     """
 
     subsidiary: str | None = None
@@ -93,9 +97,14 @@ class AccountPolicy:
     order_date_timezone: str = "UTC"
     start_date: datetime | None = None
     price_level: str = "Base Price"
+    deposit_account: str | None = None
+    payment_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    shipping_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    carriers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-_ACCOUNT_KEYS = frozenset({"subsidiary", "netsuite_timezone", "order_date_timezone", "start_date", "price_level"})
+_ACCOUNT_KEYS = frozenset({"subsidiary", "netsuite_timezone", "order_date_timezone", "start_date", "price_level",
+                           "deposit_account", "payment_methods", "shipping_methods", "carriers"})
 
 
 @dataclass(frozen=True)
@@ -158,20 +167,30 @@ def _account(source: str, raw: Any) -> AccountPolicy:
     unknown = set(raw) - _ACCOUNT_KEYS
     if unknown:
         raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown setting (allowed: {', '.join(sorted(_ACCOUNT_KEYS))})")
-    subsidiary = raw.get("subsidiary")
-    if subsidiary is not None and (isinstance(subsidiary, bool) or not isinstance(subsidiary, (str, int))
-                                   or not str(subsidiary).strip().isdigit()):
-        raise PolicyError(f"{where}.subsidiary: must be the subsidiary's NetSuite internal id (a number), got {subsidiary!r}")
+    subsidiary = _internal_id(where, "subsidiary", raw.get("subsidiary"), "the subsidiary's")
+    deposit_account = _internal_id(where, "deposit_account", raw.get("deposit_account"), "the account's")
     price_level = raw.get("price_level", "Base Price")
     if not isinstance(price_level, str) or not price_level.strip():
         raise PolicyError(f"{where}.price_level: must be a NetSuite price level name (text), got {price_level!r}")
     return AccountPolicy(
-        subsidiary=None if subsidiary is None else str(subsidiary).strip(),
+        subsidiary=subsidiary,
         netsuite_timezone=_zone(where, "netsuite_timezone", raw.get("netsuite_timezone", "UTC")),
         order_date_timezone=_zone(where, "order_date_timezone", raw.get("order_date_timezone", "UTC")),
         start_date=_start_date(where, raw.get("start_date")),
         price_level=price_level.strip(),
+        deposit_account=deposit_account,
+        payment_methods=_text_map(where, "payment_methods", raw.get("payment_methods")),
+        shipping_methods=_text_map(where, "shipping_methods", raw.get("shipping_methods")),
+        carriers=_text_map(where, "carriers", raw.get("carriers")),
     )
+
+
+def _internal_id(where: str, key: str, value: Any, whose: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip().isdigit():
+        raise PolicyError(f"{where}.{key}: must be {whose} NetSuite internal id (a number), got {value!r}")
+    return str(value).strip()
 
 
 def _zone(where: str, key: str, tz: Any) -> str:
@@ -289,7 +308,7 @@ def _text_map(where: str, key: str, value: Any) -> Mapping[str, str]:
     result = {}
     for k, v in value.items():
         if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (str, int)) or str(v) == "":
-            raise PolicyError(f"{where}.{key}.{k}: must map text to a NetSuite id, got {v!r}")
+            raise PolicyError(f"{where}.{key}.{k}: must map text to text or an id, got {v!r}")
         result[k] = str(v)  # NetSuite internal ids travel as strings on the wire
     return MappingProxyType(result)
 

@@ -41,7 +41,7 @@ def registered(sandbox):
 
 def test_a_good_set_up_passes_every_check(registered):
     registered.control.configure(netsuite_oneworld=True)
-    checks, ordered = _run(registered, parse_policy("account: {subsidiary: 1}\n"
+    checks, ordered = _run(registered, parse_policy("account: {subsidiary: 1, deposit_account: 12, payment_methods: {manual: 3}}\n"
                                                     "entities: {orders: {default_customer: {USD: '1'}, discount_item: Shopify Discount}}"))
     assert _failed(checks) == {}
     names = set(checks)
@@ -92,12 +92,15 @@ def test_a_oneworld_account_needs_the_subsidiary_set(registered):
 
 
 def test_a_policy_naming_what_the_account_lacks(registered):
-    policy = parse_policy("account: {subsidiary: 99, price_level: Wholesale Special}\n"
+    policy = parse_policy("account: {subsidiary: 99, price_level: Wholesale Special, deposit_account: 77,"
+                          " payment_methods: {paypal: '4', other: '55'}}\n"
                           "entities:\n  orders: {discount_item: No Such Item, default_customer: {USD: '999999'}}\n"
                           "  inventory: {location_map: {Nowhere: '1'}}", source="mine.yaml")
     failed = _failed(_run(registered, policy)[0])
     assert set(failed) == {"policy: subsidiary 99", "policy: item 'No Such Item'", "policy: default customer(s) 999999",
-                           "policy: price level 'Wholesale Special'", "location map"}
+                           "policy: price level 'Wholesale Special'", "location map", "policy: deposit account 77",
+                           "policy: payment method(s) 4, 55"}
+    assert failed["policy: payment method(s) 4, 55"].detail == "not found: 55"
     assert failed["policy: item 'No Such Item'"].fix.startswith("mine.yaml: entities.orders.discount_item")
     assert "Nowhere" in failed["location map"].detail
 

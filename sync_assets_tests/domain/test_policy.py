@@ -68,6 +68,9 @@ entities:
     ("account: {start_date: yesterday}", "account.start_date: 'yesterday' is not a date"),
     ("account: {start_date: 2026-02-30}", "sync_policy.yaml: not a valid date"),
     ("account: {price_level: ''}", "account.price_level: must be a NetSuite price level name"),
+    ("account: {deposit_account: Undeposited Funds}", "account.deposit_account: must be the account's NetSuite internal id"),
+    ("account: {payment_methods: [paypal]}", "account.payment_methods: must be a mapping"),
+    ("account: {carriers: {UPS Ground: ''}}", "account.carriers.UPS Ground: must map text to text or an id"),
 ])
 def test_errors_name_file_entity_and_field(text, message):
     with pytest.raises(PolicyError) as err:
@@ -107,3 +110,8 @@ def test_account_facts_reach_every_flow_config():
     assert {configs[f].start_at for f in ("orders", "inventory", "fulfillments")} == {account.start_date}
     assert {configs[f].netsuite_timezone for f in ("inventory", "fulfillments", "catalog")} == {"Asia/Tokyo"}
     assert (configs["catalog"].price_level, configs["catalog"].max_pushes) == ("Online Price", 50)
+    more = account_configs(parse_policy("account: {deposit_account: 7, payment_methods: {paypal: 4},"
+                                        " shipping_methods: {Express: 81}, carriers: {UPS Ground: UPS}}").account, 1)
+    assert (more["orders"].deposit_account_id, more["orders"].payment_method_map) == ("7", {"paypal": "4"})
+    assert more["orders"].shipping_method_map == {"Express": "81"}
+    assert more["fulfillments"].carrier_map == {"UPS Ground": "UPS"}

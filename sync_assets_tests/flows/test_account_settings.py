@@ -94,3 +94,20 @@ def test_catalog_reads_netsuite_timestamps_in_the_users_zone(sandbox, tmp_path):
     assert abs(in_zone.latest_modified - now) < timedelta(minutes=5)
     as_utc = extract_catalog(netsuite, warehouse_at(tmp_path), "r2", CatalogConfig(), keep=False)
     assert as_utc.latest_modified - now > timedelta(hours=8)
+
+
+def test_deposit_account_and_payment_methods_reach_the_customer_deposit(sandbox, tmp_path):
+    from sync_assets.domain.ids import payment_external_id
+
+    [gid] = place_orders(sandbox, 1)  # paid through the "manual" gateway
+    config = replace(CONFIG, **{k: v for k, v in vars(account_configs(parse_policy(
+        "account: {deposit_account: 12, payment_methods: {manual: '3'}}").account, 100)["orders"]).items()
+        if k in ("deposit_account_id", "payment_method_map")})
+    netsuite = netsuite_client(sandbox)
+    result = run_orders_flow(shopify_client(sandbox), netsuite, ledger_at(tmp_path), policy(), config=config)
+    assert result.outcomes[gid].status == SYNCED and result.deposits_written == 1
+    [order] = result.orders
+    eid = payment_external_id(order["transactions"][0]["id"], "t")
+    deposit = netsuite.get_record("customerDeposit", f"eid:{eid}")
+    assert deposit["account"]["id"] == "12" and deposit["paymentOption"]["id"] == "3"
+    assert "undepFunds" not in deposit or deposit["undepFunds"] is False

@@ -86,3 +86,15 @@ def test_unknown_routes_answer_json_in_the_service_shape(sandbox, method, path, 
         assert isinstance(body["errors"], str)
     else:
         assert path in body["error"]
+
+
+def test_netsuite_refuses_a_deposit_to_an_unknown_account(sandbox):
+    created = requests.post(f"{sandbox.url}/services/rest/record/v1/customer", auth=netsuite_auth(), timeout=10,
+                            json={"firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"})
+    assert created.status_code == 204
+    customer = created.headers["Location"].rsplit("/", 1)[1]
+    answer = requests.post(f"{sandbox.url}/services/rest/record/v1/customerDeposit", auth=netsuite_auth(), timeout=10,
+                           json={"customer": {"id": customer}, "payment": 5, "account": {"id": "999"}})
+    assert answer.status_code == 400
+    [detail] = answer.json()["o:errorDetails"]
+    assert detail["o:errorCode"] == "INVALID_CONTENT" and detail["o:errorPath"] == "account"

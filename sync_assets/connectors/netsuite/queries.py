@@ -132,3 +132,9 @@ SUBSIDIARIES = Query("account: subsidiaries", "SELECT id, name FROM subsidiary W
 CUSTOMERS_BY_ID = Query("orders: default customers", "SELECT id, entityid FROM customer WHERE id IN :ids "
                         "AND isinactive = 'F' ORDER BY id", {"ids": [-1]})
 PRICE_LEVELS = Query("catalog: price levels", "SELECT id, name FROM pricelevel WHERE isinactive = 'F' ORDER BY id")
+ACCOUNTS_BY_ID = Query("payments: deposit account", "SELECT id, fullname FROM account WHERE id IN :ids "
+                       "AND isinactive = 'F' ORDER BY id", {"ids": [-1]})
+PAYMENT_METHODS_BY_ID = Query("payments: payment methods", "SELECT id, name FROM paymentmethod WHERE id IN :ids "
+                              "AND isinactive = 'F' ORDER BY id", {"ids": [-1]})
+SHIP_ITEMS_BY_ID = Query("orders: shipping items", "SELECT id, itemid FROM item WHERE id IN :ids AND isinactive = 'F' "
+                         "ORDER BY id", {"ids": [-1]})

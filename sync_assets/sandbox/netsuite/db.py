@@ -49,6 +49,9 @@ CREATE TABLE customer (
     currency BIGINT, subsidiary BIGINT, datecreated TIMESTAMP, lastmodifieddate TIMESTAMP
 );
 CREATE TABLE subsidiary (id BIGINT PRIMARY KEY, name VARCHAR, isinactive VARCHAR, iselimination VARCHAR);
+CREATE TABLE account (id BIGINT PRIMARY KEY, acctnumber VARCHAR, fullname VARCHAR, accttype VARCHAR,
+                      isinactive VARCHAR);
+CREATE TABLE paymentmethod (id BIGINT PRIMARY KEY, name VARCHAR, isinactive VARCHAR);
 CREATE TABLE transaction (
     id BIGINT PRIMARY KEY, tranid VARCHAR, type VARCHAR, recordtype VARCHAR, entity BIGINT, status VARCHAR,
     trandate DATE, createddate TIMESTAMP, lastmodifieddate TIMESTAMP, externalid VARCHAR, otherrefnum VARCHAR,
@@ -127,6 +130,10 @@ class AccountDB:
         self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T')")
         self._con.execute("INSERT INTO subsidiary VALUES (1, 'Parent Company', 'F', 'F'), "
                           "(2, 'Sandbox EMEA', 'T', 'F'), (3, 'Consolidation Elimination', 'F', 'T')")
+        self._con.execute("INSERT INTO account VALUES (1, '1000', 'Checking', 'Bank', 'F'), "
+                          "(2, '1099', 'Undeposited Funds', 'OthCurrAsset', 'F'), (12, '1010', 'Shopify Payouts', 'Bank', 'F')")
+        self._con.execute("INSERT INTO paymentmethod VALUES (1, 'Cash', 'F'), (3, 'Shopify Payments', 'F'), "
+                          "(4, 'PayPal', 'F')")
         # SuiteQL text comes from clients: no read_csv('/etc/passwd'), no ATTACH, no COPY TO.
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")

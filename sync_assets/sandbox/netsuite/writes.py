@@ -556,6 +556,9 @@ class Writer:
             head["lastmodifieddate"] = ts
             db.cursor().execute(f"UPDATE transaction SET {', '.join(f'{c} = ?' for c in head)} WHERE id = ?",
                                 [*head.values(), rid])
+        for key, table in (("account", "account"), ("paymentoption", "paymentmethod")):
+            if b.get(key) is not None:  # checked like any reference: a wrong id is INVALID_CONTENT at the field
+                resolve_ref(db, b[key], table, key, {"paymentoption": "paymentOption"}.get(key, key), "AND isinactive = 'F'")
         stored = self.extras.setdefault((record_type, rid), {})
         for key, name in (("paymentoption", "paymentOption"), ("account", "account"),
                           ("undepfunds", "undepFunds"), ("paymentmethod", "paymentMethod")):
