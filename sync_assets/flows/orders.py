@@ -82,7 +82,8 @@ DURABLE = frozenset({SYNCED, SKIPPED, DEAD})
 
 @dataclass(frozen=True)
 class OrdersFlowConfig:
-    """Knobs that are not in the sync policy: NetSuite account specifics and run sizing."""
+    """Run sizing, and the NetSuite account facts the sync policy's ``account:`` section fills in
+    (``sync_assets.definitions.account_configs``); item names are resolved to these ids per run."""
 
     discount_item_id: str | None = None
     tax_item_id: str | None = None  # None: NetSuite's tax engine computes tax
