@@ -6,6 +6,7 @@
   sync-assets webhooks register
                          subscribe WEBHOOKS_PUBLIC_URL to the topics the flows use (idempotent)
   sync-assets settings   every setting, its value and where it came from (secrets masked)
+  sync-assets doctor     check the configured store and account (credentials, scopes, permissions, policy)
 
 Every command reads a .env file in the project root first, as `dagster dev` does; the environment wins.
 """
@@ -59,10 +60,13 @@ def _prepare_dagster_home() -> Path:
 
 
 def dagster_dev_command(host: str, port: int, workspace: Path | None = None) -> list[str]:
-    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT)."""
+    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT).
+
+    Its services log at WARNING: at INFO the daemon writes a line per sensor tick (several a second with
+    1 s sensors), which buries what an operator needs; ticks and runs are in the UI."""
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     workspace = workspace or settings.PROJECT_ROOT / "workspace.yaml"
-    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port), "--log-level", "warning"]
 
 
 def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
@@ -310,6 +314,10 @@ def _main(argv: list[str] | None) -> int:
 
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)
+
+    from sync_assets import doctor
+
+    doctor.add_parser(sub)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:

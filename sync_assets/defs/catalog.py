@@ -22,9 +22,13 @@ PRODUCTS = dg.AssetKey(["storefront", "products"])
 NO_DEAD_LETTERS = "no_products_dead_lettered"
 
 
-def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
-    pending = probe_catalog(context.resources.netsuite.get_client(), context.resources.ledger.get_ledger())
-    return None if pending is None else PendingWork(pending.fingerprint, pending.summary, pending.count)
+def _probe(config: CatalogConfig):
+    def probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
+        pending = probe_catalog(context.resources.netsuite.get_client(), context.resources.ledger.get_ledger(),
+                                config.netsuite_timezone)
+        return None if pending is None else PendingWork(pending.fingerprint, pending.summary, pending.count)
+
+    return probe
 
 
 def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg.Definitions:
@@ -91,6 +95,6 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
         JOB_NAME, selection=dg.AssetSelection.assets(catalog_to_warehouse_and_storefront), tags={FLOW_TAG: "catalog"},
         description="Catalog + pricing: NetSuite → warehouse, changed products → storefront (productSet).",
     )
-    flow = Flow(entity="catalog", job=job, probe=_probe, resource_keys=frozenset({"netsuite", "ledger"}),
+    flow = Flow(entity="catalog", job=job, probe=_probe(config), resource_keys=frozenset({"netsuite", "ledger"}),
                 description="NetSuite items modified → storefront products")
     return flow_definitions(flow, policy, [catalog_to_warehouse_and_storefront])

@@ -34,17 +34,19 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.errors import RequestRejected, ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import _PY_TS_FORMAT, TS_FORMAT, parse_ts as parse_ns_ts
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import _PY_TS_FORMAT, from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
 from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
+from sync_assets.flows.progress import Progress
 from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
@@ -57,43 +59,16 @@ log = logging.getLogger(__name__)
 FLOW = "catalog"
 WATERMARK = "catalog"
 
-ITEMS_SQL = (
-    "SELECT id, itemid, displayname, itemtype, matrixtype, parent, isinactive, externalid, upccode, description, "
-    f"manufacturer, class, TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate FROM item "
-    # The storefront catalog is what is stocked and sold; discount, tax and service items are not products.
-    "WHERE itemtype = 'InvtPart'"
-)
-PRICES_SQL = (
-    "SELECT p.item, p.pricelevel, BUILTIN.DF(p.pricelevel) AS pricelevelname, p.unitprice, p.currency, "
-    "BUILTIN.DF(p.currency) AS currencyname, "
-    f"TO_CHAR(i.lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate "
-    "FROM pricing p JOIN item i ON i.id = p.item WHERE p.item >= :first AND p.item <= :last "
-    "ORDER BY p.item, p.pricelevel, p.currency"
-)
-LOCATIONS_SQL = (
-    "SELECT id, name, fullname, externalid, isinactive, makeinventoryavailable, "
-    f"TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate FROM location"
-)
-# SuiteQL keeps no deleted items, only this trace of them (reference netsuite-rest.md §3, Deletions).
-DELETED_SQL = (
-    f"SELECT recordid, recordtypeid, name, TO_CHAR(deleteddate, '{TS_FORMAT}') AS deleteddate FROM deletedrecord "
-    "WHERE recordtypeid = 'inventoryitem'"
-)
-PROBE_SQL = (
-    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
-    "WHERE itemtype = 'InvtPart' AND lastmodifieddate > :since"
-)
-PROBE_DELETED_SQL = (
-    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(deleteddate), '{TS_FORMAT}') AS latest FROM deletedrecord "
-    "WHERE recordtypeid = 'inventoryitem' AND deleteddate > :since"
-)
+ITEMS_SQL, PRICES_SQL, PROBE_SQL = Q.CATALOG_ITEMS.sql, Q.CATALOG_PRICES.sql, Q.CATALOG_CHANGES.sql
+LOCATIONS_SQL, DELETED_SQL, PROBE_DELETED_SQL = Q.CATALOG_LOCATIONS.sql, Q.CATALOG_DELETED.sql, Q.CATALOG_DELETIONS.sql
 
 
 @dataclass(frozen=True)
 class CatalogConfig:
     page_size: int = 1000
-    price_level: str = "Base Price"  # the NetSuite price level the storefront sells at
+    price_level: str = "Base Price"  # the NetSuite price level the storefront sells at (policy account.price_level)
     currency: str = "USD"  # ... and the currency (every level and currency still lands in the warehouse)
+    netsuite_timezone: str = "UTC"  # the integration user's zone, which SuiteQL renders timestamps in
     max_pushes: int = 250  # productSet calls per run at most; the rest go next run
     land_rows: int = 25_000  # rows buffered per raw table before one append (one DuckDB commit)
     bulk_read_above: int = 100  # more pushes than this in a run: read the storefront by one bulk query
@@ -161,12 +136,12 @@ class CatalogRunResult:
 # ------------------------------------------------------------------------------------------- extract
 
 
-def _ts(text: str | None) -> datetime | None:
-    # NetSuite renders in the integration user's zone; the sandbox user (and the recommended setup) is UTC.
-    return parse_ns_ts(text).replace(tzinfo=timezone.utc) if text else None
+def _ts(text: str | None, tz_name: str) -> datetime | None:
+    # NetSuite renders in the integration user's zone (policy account.netsuite_timezone).
+    return from_user_time(text, tz_name) if text else None
 
 
-def suiteql_frame(rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifieddate"):
+def suiteql_frame(rows: list[dict], keys: Mapping[str, str], updated: str = "lastmodifieddate", tz_name: str = "UTC"):
     """A raw-table frame: typed key columns, source_updated_at and the row itself as JSON text."""
     import pandas as pd
 
@@ -174,15 +149,18 @@ def suiteql_frame(rows: list[dict], keys: Mapping[str, str], updated: str = "las
                              for column, src in keys.items()}
     data["payload"] = [json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in rows]
     frame = pd.DataFrame(data)
-    # Vectorised: strptime per row was a quarter of a 100k-item run. Same zone rule as _ts.
-    frame["source_updated_at"] = pd.to_datetime([r.get(updated) for r in rows], format=_PY_TS_FORMAT, utc=True)
+    stamps = [r.get(updated) for r in rows]
+    if tz_name == "UTC":  # vectorised: strptime per row was a quarter of a 100k-item run
+        frame["source_updated_at"] = pd.to_datetime(stamps, format=_PY_TS_FORMAT, utc=True)
+    else:  # the integration user's zone, DST rules and all, row by row
+        frame["source_updated_at"] = pd.to_datetime([_ts(t, tz_name) for t in stamps], utc=True)
     return frame
 
 
-def _latest_ts(rows: list[dict], field: str, current: datetime | None) -> datetime | None:
+def _latest_ts(rows: list[dict], field: str, current: datetime | None, tz_name: str) -> datetime | None:
     # TS_FORMAT text sorts as time does: one parse per page, not per row.
     latest = max((r[field] for r in rows if r.get(field)), default=None)
-    stamp = _ts(latest)
+    stamp = _ts(latest, tz_name)
     return stamp if current is None or (stamp is not None and stamp > current) else current
 
 
@@ -216,6 +194,7 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
     result = ExtractResult()
     started = time.perf_counter()
     workers = max(1, min(4, getattr(netsuite, "max_concurrency", 2) - 1))
+    tz = config.netsuite_timezone
 
     buffers: dict[str, list[dict]] = {}
 
@@ -224,7 +203,7 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
         if rows:
             keys, updated = _RAW_SHAPES[table]
             t = time.perf_counter()
-            landing.land({table: suiteql_frame(rows, keys, updated)}, run_id)
+            landing.land({table: suiteql_frame(rows, keys, updated, tz)}, run_id)
             result.load_seconds += time.perf_counter() - t
 
     def land(table: str, rows: list[dict]) -> None:
@@ -247,18 +226,20 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
                         result.prices_by_item[str(p["item"])] = [{"pricelevelname": config.price_level,
                                                                   "unitprice": p.get("unitprice")}]
 
+        progress = Progress(log, "catalog: NetSuite items landed")
         for page in chunks(netsuite.suiteql_keyset(ITEMS_SQL, key="id", page_size=config.page_size), config.page_size):
             ids = [int(r["id"]) for r in page]
             pending.append(pool.submit(_fetch_prices, netsuite, min(ids), max(ids)))
             land("raw.netsuite_items", page)
             result.items += len(page)
             result.pages += 1
-            result.latest_modified = _latest_ts(page, "lastmodifieddate", result.latest_modified)
+            result.latest_modified = _latest_ts(page, "lastmodifieddate", result.latest_modified, tz)
             if keep:
                 for row in page:
                     result.items_by_id[str(row["id"])] = {k: row[k] for k in _KEPT_FIELDS if row.get(k) is not None}
             while len(pending) > workers:  # bounded look-ahead: memory stays flat on big catalogs
                 land_prices(pending.pop(0))
+            progress.update(result.items, f"{result.pages} pages, {result.prices:,} prices")
         for future in pending:
             land_prices(future)
         locations = list(netsuite.suiteql_keyset(LOCATIONS_SQL, key="id", page_size=config.page_size))
@@ -270,8 +251,9 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
             flush(table)
         result.deleted = len(deleted)
         # a deletion is a change the probe must see as done, like a modification
-        result.latest_modified = _latest_ts(deleted, "deleteddate", result.latest_modified)
+        result.latest_modified = _latest_ts(deleted, "deleteddate", result.latest_modified, tz)
         result.deleted_skus = {str(r["name"]) for r in deleted if r.get("name")}
+        progress.finish(result.items, f"{result.pages} pages, {result.prices:,} prices")
     result.extract_seconds = time.perf_counter() - started
     return result
 
@@ -481,7 +463,9 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
         # Many pushes: one bulk read of the storefront costs ~10 points of the shared cost budget, one
         # read per product ~10 each, points the real-time lane needs.
         storefront = read_storefront(shopify, config)
+    progress = Progress(log, "catalog: products pushed to the storefront", total=min(len(work), config.max_pushes))
     for handle, archive in work[: config.max_pushes]:
+        progress.update(result.pushed + result.archived, f"{result.dead_lettered} dead-lettered")
         try:
             before = pushed_before.get(handle)
             existing = (storefront.get(handle) if storefront is not None
@@ -513,6 +497,8 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
             result.archived += 1
         else:
             result.pushed += 1
+    progress.finish(result.pushed + result.archived,
+                    f"{result.dead_lettered} dead-lettered, {result.deferred} deferred to the next run")
     return result
 
 
@@ -553,11 +539,11 @@ class CatalogPending:
         return f"{self.count} item(s) modified in NetSuite up to {self.latest}"
 
 
-def probe_catalog(netsuite, ledger: Ledger) -> CatalogPending | None:
+def probe_catalog(netsuite, ledger: Ledger, netsuite_timezone: str = "UTC") -> CatalogPending | None:
     """Items modified or deleted since the last complete run (used when the catalog is moved to the
     real-time lane)."""
     mark = ledger.get_watermark(WATERMARK)
-    since = (mark.updated_at.astimezone(timezone.utc).replace(tzinfo=None) if mark
+    since = (to_user_time(mark.updated_at, netsuite_timezone) if mark
              else datetime(1970, 1, 1))
     count, latest = 0, ""
     for sql in (PROBE_SQL, PROBE_DELETED_SQL):

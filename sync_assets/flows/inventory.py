@@ -23,8 +23,8 @@ The location map. The policy maps a storefront location (GID or name) to a NetSu
 is empty, storefront and NetSuite locations with the same name (trimmed, case-insensitive) are paired —
 what the sandbox and most single-warehouse merchants have; locations without a namesake are left out.
 
-NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): pin that
-user to UTC, or pass ``InventoryFlowConfig.netsuite_timezone``.
+NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): the sync
+policy's ``account.netsuite_timezone`` names it (``InventoryFlowConfig.netsuite_timezone``).
 
 Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyUserError
 from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
@@ -53,7 +54,7 @@ from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
 from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark, parse_ts
+from sync_assets.domain.windows import QueryWindow, Watermark, first_start, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
@@ -75,7 +76,8 @@ _OPEN_FO = frozenset({"OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"})
 class InventoryFlowConfig:
     """Knobs that are not in the sync policy."""
 
-    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back
+    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     unsynced_order_lookback_seconds: float = 3_600.0  # storefront orders this recent may not be in NetSuite yet
     max_unsynced_orders: int = 250
     stale_attempts: int = 3  # re-read + recompute rounds after CHANGE_FROM_QUANTITY_STALE
@@ -153,29 +155,18 @@ def find_pending(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, now
 def _since(ledger: Ledger, policy: EntityPolicy, now: datetime, config: InventoryFlowConfig) -> datetime:
     mark = ledger.get_watermark(FLOW)
     if mark is None:
-        return now - timedelta(seconds=config.initial_lookback_seconds)
+        return first_start(now, config.start_at, config.initial_lookback_seconds)
     return mark.updated_at - timedelta(seconds=policy.overlap_seconds)
 
 
-def _to_netsuite_time(moment: datetime, tz_name: str) -> datetime:
-    return moment.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None, microsecond=0)
 
-
-def _from_netsuite_time(text: str, tz_name: str) -> datetime:
-    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
 
 
 def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> list[ChangedItem]:
     # (item, location) is unique in this table, so it is a stable order for offset paging; changes in one
     # overlap window are far below the 100k cap. The version is the change time *and* the quantities:
     # NetSuite's timestamps have whole seconds, and two receipts within one second must not look alike.
-    rows = netsuite.suiteql(
-        f"SELECT l.item, l.location, l.quantityavailable, l.quantityonhand, i.itemid, "
-        f"{ts_column('l.lastquantityavailablechange', 'changed_at')} "
-        "FROM inventoryitemlocations l JOIN item i ON i.id = l.item "
-        f"WHERE l.lastquantityavailablechange >= {ts_literal(_to_netsuite_time(since, config.netsuite_timezone))} "
-        "AND i.isinactive = 'F' ORDER BY l.item, l.location"
-    )
+    rows = netsuite.suiteql(Q.CHANGED_LEVELS.sql, {"since": to_user_time(since, config.netsuite_timezone)})
     per_item: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row.get("itemid") and row.get("changed_at"):
@@ -319,9 +310,9 @@ def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: Invento
         return ledger.get_watermark(FLOW)
     stuck = [i.version for i in pending.items if i.sku in failed]
     if stuck:
-        moment = _from_netsuite_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
+        moment = from_user_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
     else:
-        moment = _from_netsuite_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
+        moment = from_user_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
     ledger.advance_watermark(FLOW, Watermark(moment))
     return ledger.get_watermark(FLOW)
 
@@ -343,7 +334,7 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> di
             resolved[gid] = str(ns_id)
         return resolved
     resolved = {}
-    for row in netsuite.suiteql("SELECT id, name FROM location WHERE isinactive = 'F' ORDER BY id"):
+    for row in netsuite.suiteql(Q.LOCATIONS.sql):
         gid = by_name.get(str(row.get("name") or "").strip().lower())
         if gid is not None:
             resolved[gid] = str(row["id"])
@@ -354,12 +345,7 @@ def netsuite_levels(netsuite, sku_by_item: Mapping[str, str], balances: list[dic
     """Available per (SKU, NetSuite location); the whole balance rows go to ``balances`` (for the warehouse)."""
     levels = []
     for batch in reference.chunks(sorted(sku_by_item, key=lambda v: (len(v), v))):
-        for row in netsuite.suiteql(
-            "SELECT item, location, quantityavailable, quantityonhand, quantitycommitted, quantitybackordered, "
-            f"quantityintransit, {ts_column('lastquantityavailablechange', 'lastquantityavailablechange')} "
-            "FROM inventoryitemlocations WHERE item IN :items ORDER BY item, location",
-            {"items": [int(i) for i in batch]},
-        ):
+        for row in netsuite.suiteql(Q.LEVELS_BY_ITEM.sql, {"items": [int(i) for i in batch]}):
             if balances is not None:
                 balances.append(row)
             levels.append(NetSuiteLevel(sku_by_item[str(row["item"])], str(row["location"]),
@@ -496,7 +482,7 @@ class _Writer:
                 self.result.written += 1
                 version = versions.get(sku, "")
                 if version and not version.startswith("orders:"):
-                    changed = _from_netsuite_time(_changed_at(version), self.config.netsuite_timezone)
+                    changed = from_user_time(_changed_at(version), self.config.netsuite_timezone)
                     lag = time.time() - changed.timestamp()
                     self.result.lag_seconds.append(max(0.0, lag))
             elif sku not in self.result.failed and sku not in self.result.dead_lettered:

@@ -68,7 +68,7 @@ from sync_assets.domain.payments import (
     refunds_for_order,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, format_ts, next_window, parse_ts
+from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, first_start, format_ts, next_window, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.landing import landed_rows, payloads_and_events
 from sync_assets.state.ledger import Claim, LandedFile, Ledger
@@ -99,14 +99,19 @@ DURABLE = frozenset({SYNCED, SKIPPED, DEAD})
 
 @dataclass(frozen=True)
 class OrdersFlowConfig:
-    """Knobs that are not in the sync policy: NetSuite account specifics and run sizing."""
+    """Run sizing, and the NetSuite account facts the sync policy's ``account:`` section fills in
+    (``sync_assets.definitions.account_configs``); item names are resolved to these ids per run."""
 
     discount_item_id: str | None = None
     tax_item_id: str | None = None  # None: NetSuite's tax engine computes tax
     subsidiary_id: str | None = None
     tran_date_timezone: str = "UTC"
+    deposit_account_id: str | None = None  # None: customer deposits post to Undeposited Funds
+    payment_method_map: Mapping[str, str] = field(default_factory=dict)  # gateway → NetSuite payment method id
+    shipping_method_map: Mapping[str, str] = field(default_factory=dict)  # shipping title → NetSuite ship item id
     cap_multiplier: int = 1  # polled orders per run ≤ batch_size × this: a backlog drains in several runs that each write as they go
-    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll
+    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering
     workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
@@ -229,7 +234,7 @@ def run_orders_flow(
         result.window = None if _events_only(trigger, events, result.watermark_before, now, config) else next_window(
             result.watermark_before, now,
             overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
-            initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
+            initial_start=first_start(now, config.start_at, config.initial_lookback_seconds),
         )  # fmt: skip
         poll = _Poll()
         orders: dict[str, dict] = {}
@@ -591,7 +596,13 @@ def _mapping_context(skus, currencies, policy: EntityPolicy, config: OrdersFlowC
         sku_to_item=skus, currency_ids=currencies, customer_id=customer_id, location_map=policy.location_map,
         discount_item_id=config.discount_item_id, tax_item_id=config.tax_item_id,
         subsidiary_id=config.subsidiary_id, tran_date_timezone=config.tran_date_timezone,
+        shipping_method_map=config.shipping_method_map,
     )  # fmt: skip
+
+
+def _payment_context(config: OrdersFlowConfig, customer_id: str, currencies, sales_order_id: str | None = None):
+    return PaymentContext(customer_id, currencies, sales_order_id, payment_method_map=config.payment_method_map,
+                          account_id=config.deposit_account_id)
 
 
 def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: OrdersFlowConfig) -> _Prepared:
@@ -612,9 +623,9 @@ def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: Orders
                 ) from None
         ctx = _mapping_context(skus, currencies, policy, config, _PLACEHOLDER_ID)
         p.draft = map_order_to_sales_order(order, ctx)
-        deposits = deposits_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
+        deposits = deposits_for_order(order, _payment_context(config, _PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
         # A refund changes neither the sales order nor the deposits: its own hash makes the order new work.
-        refunds, rejected = refunds_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies),
+        refunds, rejected = refunds_for_order(order, _payment_context(config, _PLACEHOLDER_ID, currencies),
                                               {d.external_id: _PLACEHOLDER_ID for d in deposits}, deposits=deposits)
         customer_ref = p.customer_key.external_id if p.customer_key else f"default:{p.default_customer}"
         p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits],
@@ -705,7 +716,7 @@ class _Writer:
         assert p.draft is not None
         draft = _remap(p, customer_id)
         so_id = self._upsert("salesOrder", draft.external_id, draft.body, replace=("item",))
-        deposits = deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id))
+        deposits = deposits_for_order(order, _payment_context(self.config, customer_id, self.currencies, so_id))
         deposit_ids: dict[str, str] = {}
         for deposit in deposits:
             deposit_id = self._upsert("customerDeposit", deposit.external_id, deposit.body)
@@ -725,7 +736,7 @@ class _Writer:
                        deposit_ids: Mapping[str, str]) -> int:
         """Upsert the order's refunds not yet written at this payload; a refund that cannot be mapped, or that
         NetSuite refuses, is dead-lettered alone (flow ``refunds``) and the order still syncs."""
-        drafts, rejected = refunds_for_order(order, PaymentContext(customer_id, self.currencies), deposit_ids,
+        drafts, rejected = refunds_for_order(order, _payment_context(self.config, customer_id, self.currencies), deposit_ids,
                                              deposits=deposits)
         for bad in rejected:
             self.ledger.dead_letter(REFUNDS_FLOW, bad.source_id, bad.error.reason, bad.transaction, bad.error.field_path)

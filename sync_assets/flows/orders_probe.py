@@ -17,7 +17,7 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.domain.ids import id_sort_key, short_digest
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import parse_ts
+from sync_assets.domain.windows import first_start, parse_ts
 from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, version_handled
 from sync_assets.state.ledger import Ledger
 
@@ -54,7 +54,7 @@ def probe_orders(
     inbox = sum(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS)
     watermark = ledger.get_watermark(FLOW)
     # Whole-second stamps: look one second either side of [watermark, end) and sort it out per record.
-    start = (watermark.updated_at if watermark else now - timedelta(seconds=config.initial_lookback_seconds)) - _SECOND
+    start = (watermark.updated_at if watermark else first_start(now, config.start_at, config.initial_lookback_seconds)) - _SECOND
     end = now - timedelta(seconds=policy.safety_lag_seconds)
     keys: list[tuple[str, str]] = []
     more = False

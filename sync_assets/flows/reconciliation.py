@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.orders import iter_orders_updated_between
 from sync_assets.domain.errors import MappingError
@@ -40,8 +41,6 @@ ORDERS_FLOW = "orders"
 MISSING, DUPLICATED, MISMATCHED = "missing", "duplicated", "mismatched_total"
 TOLERANCE = Decimal("0.01")
 REPORT_TABLE = "raw.reconciliation_findings"
-
-_SO_COLUMNS = "id, tranid, externalid, otherrefnum, foreigntotal, status"
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,10 @@ class ReconciliationResult:
                 **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.orders_checked, synced=requeued)}
 
 
-def _sales_orders(netsuite, column: str, values: Iterable[str]) -> list[dict]:
+def _sales_orders(netsuite, query: Q.Query, values: Iterable[str]) -> list[dict]:
     rows = []
     for batch in chunks(sorted(set(values))):
-        rows += netsuite.suiteql(
-            f"SELECT {_SO_COLUMNS} FROM transaction WHERE type = 'SalesOrd' AND {column} IN :vals ORDER BY id",
-            {"vals": batch},
-        )
+        rows += netsuite.suiteql(query.sql, {"vals": batch})
     return rows
 
 
@@ -131,8 +127,8 @@ def _reconcile(shopify, netsuite, ledger: Ledger, now: datetime, config: Reconci
         return result
     eids = {o["id"]: order_external_id(o["id"]) for o in orders}
     by_id: dict[str, dict] = {}
-    for row in _sales_orders(netsuite, "externalid", eids.values()) + _sales_orders(
-            netsuite, "otherrefnum", [o["name"] for o in orders if o.get("name")]):
+    for row in _sales_orders(netsuite, Q.SALES_ORDERS_BY_EXTERNAL_ID, eids.values()) + _sales_orders(
+            netsuite, Q.SALES_ORDERS_BY_ORDER_NAME, [o["name"] for o in orders if o.get("name")]):
         by_id[str(row["id"])] = row
     result.sales_orders_seen = len(by_id)
     by_eid = {r.get("externalid"): r for r in by_id.values() if r.get("externalid")}

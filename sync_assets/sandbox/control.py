@@ -9,7 +9,11 @@ gets a 400 ``{"error": "..."}`` that names the field.
 - ``GET|POST faults`` {profile, service, rate, seconds, retry_after, statuses, failure, seed, limit}
 - ``GET counters``, ``POST counters/reset``
 - ``POST config`` {suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
-  shopify_throttle_status, bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime}
+  shopify_throttle_status, bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime,
+  netsuite_timezone (the integration user's zone SuiteQL timestamps are in), netsuite_oneworld (customers
+  need a subsidiary), netsuite_denied_tables (tables the role may not read: SuiteQL answers "Record 'x' was
+  not found."), shopify_access_scopes (the app's granted scopes), shopify_retired_versions (served by a
+  newer version, as Shopify falls forward)}
 - ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
 - ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order

@@ -125,6 +125,21 @@ class NetSuiteClient:
         _check_page_size(page_size)
         return self._offset_pages(q, page_size)
 
+    def suiteql_first(self, query: str, params: Mapping[str, Any] | None = None) -> dict | None:
+        """The first row only (``limit=1``): runs a query as it would run, at the cost of one row."""
+        page = self._suiteql_page(bind(query, params), limit=1, offset=0)
+        items = (page or {}).get("items") or []
+        return _strip_links(items[0]) if items else None
+
+    def record_metadata(self, record_type: str) -> dict:
+        """The JSON Schema of a record type (``metadata-catalog``): answered only if the role may use it."""
+        if not _RECORD_TYPE.match(record_type):
+            raise ValueError(f"not a NetSuite record type name: {record_type!r}")
+        sent = self._send("GET", f"{RECORD_PATH}/metadata-catalog/{record_type}",
+                          headers={"Accept": "application/schema+json"}, safe=True)
+        self._raise_for(sent.response)
+        return sent.response.json()
+
     def _offset_pages(self, q: str, page_size: int) -> Iterator[dict]:
         offset = 0
         while True:

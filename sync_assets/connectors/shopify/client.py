@@ -341,7 +341,7 @@ class ShopifyClient:
                 self.api_version,
             )
         else:
-            log.info("Shopify API version %s for %s", served, self.shop_url)
+            log.debug("Shopify API version %s for %s", served, self.shop_url)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

@@ -397,3 +397,18 @@ def all_documents() -> dict[str, str]:
         "updated_at:>='2026-10-01T00:00:00Z' AND updated_at:<'2026-10-02T00:00:00Z'"
     )
     return docs
+
+
+# The preflight (``sync-assets doctor``): which scopes the merchant granted this app.
+ACCESS_SCOPES = """
+query AccessScopes {
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
+
+# The preflight: where the store delivers each topic (``uri``; ``callbackUrl``/``endpoint`` are deprecated).
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!) {
+  webhookSubscriptions(first: $first) { nodes { id topic uri } }
+}
+"""

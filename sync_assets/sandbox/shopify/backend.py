@@ -23,6 +23,7 @@ from .bulk import BulkRunner
 from .cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from .resolvers import build_schema
 from .store import Store
+from sync_assets.connectors.shopify.scopes import REQUIRED_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class ShopifyBackend:
         self._buckets: dict[str, LeakyBucket] = {}
         self._buckets_lock = threading.Lock()
         self.throttle_status = 200
+        self.access_scopes: tuple[str, ...] = tuple(REQUIRED_SCOPES)  # what the merchant granted the app
+        self.retired_versions: frozenset[str] = frozenset()  # answered by a newer version ("fall forward")
+        # (address, REST topic) pairs the store delivers to; the server wires in its webhook dispatcher.
+        self.webhook_subscriptions: Callable[[], list[tuple[str, str]]] = list
         self._subscribers: list[Callable[[str, dict], None]] = []
         self.webhooks = None  # the sandbox's WebhookDispatcher: where webhookSubscriptionCreate registers
 
@@ -91,9 +96,17 @@ class ShopifyBackend:
         self.store.load_catalog(catalog)
 
     def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
-                  bulk_seconds=None, bulk_seconds_per_1000_objects=None, token_lifetime=None) -> None:
+                  bulk_seconds=None, bulk_seconds_per_1000_objects=None, token_lifetime=None, access_scopes=None,
+                  retired_versions=None) -> None:
         if token_lifetime is not None:
             self.token_lifetime = float(token_lifetime)
+        if access_scopes is not None:
+            self.access_scopes = tuple(str(s) for s in access_scopes)
+        if retired_versions is not None:
+            bad = [v for v in retired_versions if not _VERSION.match(str(v)) or v == "unstable"]
+            if bad:
+                raise ValueError(f"retired_versions: {bad} are not YYYY-MM release names")
+            self.retired_versions = frozenset(retired_versions)
         if throttle_status is not None:
             if throttle_status not in (200, 429):
                 raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status}")
@@ -172,7 +185,7 @@ class ShopifyBackend:
         resp = flask.Response(json.dumps(body), status=status, mimetype="application/json")
         resp.headers["X-Request-Id"] = str(uuid.uuid4())
         if _VERSION.match(version):
-            resp.headers["X-Shopify-API-Version"] = version
+            resp.headers["X-Shopify-API-Version"] = self._served_version(version)
         for k, v in (headers or {}).items():
             resp.headers[k] = v
         return resp
@@ -208,6 +221,15 @@ class ShopifyBackend:
             self.counters.incr("shopify.expired_tokens")
             return False
         return expires_at is not None
+
+    def _served_version(self, version: str) -> str:
+        """A retired version is not refused: Shopify serves the oldest supported one instead and says which
+        in ``X-Shopify-API-Version`` (shopify-admin.md §1.2)."""
+        while version in self.retired_versions:
+            year, month = int(version[:4]), int(version[5:7])
+            year, month = (year + 1, 1) if month == 10 else (year, month + 3)
+            version = f"{year}-{month:02d}"
+        return version
 
     def _graphql(self, version: str):
         if not _VERSION.match(version):

@@ -330,6 +330,12 @@ def resolve_bulk_run(_, info, query, groupObjects=False):
     return _run(info, lambda: (info.context["backend"].bulk.start(query, info.context["base_url"]), []), "bulkOperation")
 
 
+@query.field("currentAppInstallation")
+def resolve_app_installation(_, info):
+    scopes = info.context["backend"].access_scopes
+    return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": h, "description": h} for h in scopes]}
+
+
 # ---- webhook subscriptions: the sandbox's dispatcher delivers to what is registered here ------------
 def _rest_topic(enum: str) -> str:
     """``ORDERS_CREATE`` → ``orders/create``; ``INVENTORY_LEVELS_UPDATE`` → ``inventory_levels/update``."""
