@@ -151,6 +151,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Webhooks triggered longer ago are rejected as replays (Shopify retries for 4 h, may be a day late)."),
     Setting("DAGSTER_WEBSERVER_URL", "http://127.0.0.1:3000", "Dagster webserver whose GraphQL API the webhook receiver launches runs through."),
     Setting("SYNC_POLICY_PATH", str(PROJECT_ROOT / "sync_assets" / "sync_policy.yaml"), "Lanes, cadences and knobs per entity."),
+    Setting("NETSUITE_SLOTS_DIR", _data("state/netsuite_slots"),
+            "Lock files holding the NetSuite account's NETSUITE_MAX_CONCURRENCY slots, shared by every run and process "
+            "(local disk)."),
+    Setting("FLOW_LOCKS_DIR", _data("state/flow_locks"),
+            "Lock files that keep one run per flow executing, whoever launched it (local disk)."),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -58,7 +58,6 @@ def definitions(policy: EntityPolicy, config: CatalogConfig | None = None) -> dg
                               description="Every changed product was accepted by the storefront (WARN otherwise)."),
         ],
         required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
-        pool="netsuite_api",
     )
     def catalog_to_warehouse_and_storefront(context):
         r = context.resources

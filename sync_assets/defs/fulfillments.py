@@ -52,7 +52,6 @@ def definitions(policy: EntityPolicy, config: FulfillmentsFlowConfig = Fulfillme
         description="Shopify fulfillments (with tracking) created once per shipped NetSuite item fulfillment.",
         check_specs=[dg.AssetCheckSpec(ONCE_CHECK, asset=FULFILLMENTS, blocking=True,
                                        description="No Shopify fulfillment is recorded for two NetSuite fulfillments.")],
-        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
         required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
     )  # fmt: skip
     def shopify_fulfillments(context):  # no annotation: postponed annotations hide the type from Dagster

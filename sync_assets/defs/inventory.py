@@ -59,7 +59,6 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
             dg.AssetCheckSpec(NON_NEGATIVE_CHECK, asset=LEVELS, blocking=True,
                               description="No negative available-to-sell was computed or sent to the storefront."),
         ],  # fmt: skip
-        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
         required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
     )
     def inventory_to_storefront(context):  # no annotation: postponed annotations hide the type from Dagster

@@ -80,7 +80,6 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
                               description="NetSuite sales-order totals equal storefront totals for the batch."),
         ],  # fmt: skip
         required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
-        pool="netsuite_api",
     )
     def orders_to_netsuite(context):  # no annotation: postponed annotations hide the type from Dagster
         resources = context.resources

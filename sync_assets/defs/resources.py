@@ -17,12 +17,15 @@ from sync_assets.connectors.netsuite import (
     ClientCredentialsAuth,
     NetSuiteClient,
     TokenBasedAuth,
+    realm_for,
     token_url_for,
 )
+from sync_assets.connectors.netsuite.account_slots import REALTIME, AccountSlots
 from sync_assets.connectors.shopify import ShopifyClient
-from sync_assets.connectors.shopify.throttle import lane_pacing
 from sync_assets.connectors.shopify.auth import token_provider_for
-from sync_assets.defs.lanes import FLOW_TAG
+from sync_assets.connectors.shopify.throttle import lane_pacing
+from sync_assets.defs.lanes import FLOW_TAG, lane_of_run
+from sync_assets.state.flow_lock import FlowLock
 from sync_assets.state.ledger import Ledger
 
 
@@ -80,8 +83,14 @@ class NetSuiteResource(dg.ConfigurableResource):
     certificate_id: str = ""
     private_key_path: str = ""
     max_concurrency: int = 5
+    slots_dir: str = ""  # the account-wide budget's lock files; empty = this client's own cap only
 
     _client: NetSuiteClient | None = PrivateAttr(default=None)
+    _lane: str = PrivateAttr(default=REALTIME)  # sensors' probes serve the real-time lane
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A run takes the account's slots for its flow's lane: batch gives way to real-time.
+        self._lane = lane_of_run(context.run.tags if context.run else None)
 
     def _auth(self):
         method = self.auth_method.strip().lower()
@@ -102,11 +111,13 @@ class NetSuiteResource(dg.ConfigurableResource):
         raise ValueError(f"NETSUITE_AUTH_METHOD must be 'tba' or 'm2m', got {self.auth_method!r}")
 
     def get_client(self) -> NetSuiteClient:
-        # One client per run: its semaphore is what keeps the run under the account's concurrency limit.
+        # One client per run; the account slots keep every run and process together under the account's limit.
         if self._client is None:
+            slots = AccountSlots(self.slots_dir, realm_for(self.account_id), self.max_concurrency) if self.slots_dir else None
             self._client = NetSuiteClient(
-                self.base_url, self.account_id, self._auth(), max_concurrency=self.max_concurrency
-            )
+                self.base_url, self.account_id, self._auth(), max_concurrency=self.max_concurrency,
+                account_slots=slots, lane=self._lane,
+            )  # fmt: skip
         return self._client
 
 
@@ -114,8 +125,10 @@ class LedgerResource(dg.ConfigurableResource):
     """The sync ledger (SQLite): what was sent where, watermarks, dead letters, the webhook inbox."""
 
     path: str
+    flow_locks_dir: str = ""  # empty: no flow lock (tests of a single run)
 
     _ledger: Ledger | None = PrivateAttr(default=None)
+    _flow_lock: FlowLock | None = PrivateAttr(default=None)
 
     def get_ledger(self) -> Ledger:
         if self._ledger is None:
@@ -127,8 +140,29 @@ class LedgerResource(dg.ConfigurableResource):
         flow = (context.run.tags if context.run else {}).get(FLOW_TAG)
         if flow:
             self.get_ledger().release_launch_lease(flow)
+            if self.flow_locks_dir:
+                self._take_flow_lock(context, flow)
+
+    def _take_flow_lock(self, context: dg.InitResourceContext, flow: str) -> None:
+        """One run of a flow executes at a time, whoever launched it (a retry included): wait for the other."""
+        lock = FlowLock(self.flow_locks_dir, flow)
+        run_id = context.run.run_id if context.run else "?"
+
+        def waiting(holder: str, waited: float) -> None:
+            context.log.info(
+                f"{flow}: waiting for {holder} to finish ({waited:.0f} s so far); one run of a flow executes at a"
+                " time, and this one then takes whatever is still pending"
+            )
+
+        waited = lock.acquire(f"run {run_id}", on_wait=waiting)
+        if waited >= 0.5:
+            context.log.info(f"{flow}: took the flow lock after waiting {waited:.1f} s")
+        self._flow_lock = lock
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._flow_lock is not None:
+            self._flow_lock.release()
+            self._flow_lock = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
@@ -174,8 +208,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             certificate_id=from_env("NETSUITE_CERTIFICATE_ID"),
             private_key_path=from_env("NETSUITE_PRIVATE_KEY_PATH"),
             max_concurrency=settings.get_int("NETSUITE_MAX_CONCURRENCY", minimum=1),
+            slots_dir=settings.get("NETSUITE_SLOTS_DIR"),
         ),
         "warehouse": DuckDBResource(database=settings.get("WAREHOUSE_PATH")),
-        "ledger": LedgerResource(path=settings.get("LEDGER_PATH")),
+        "ledger": LedgerResource(path=settings.get("LEDGER_PATH"), flow_locks_dir=settings.get("FLOW_LOCKS_DIR")),
         "landing": LandingResource(path=settings.get("WAREHOUSE_LANDING_DIR")),
     }

@@ -134,6 +134,19 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
                              financial_status=order["displayFinancialStatus"],
                              refund_id=order["transactions"][-1]["id"])
 
+    @bp.post("/shopify/available")
+    def storefront_available() -> flask.Response:
+        """What benchmarks watch without spending the app's cost bucket: available per (sku, location_key)."""
+        pairs = _only(_body(), "available", ("items",)).get("items")
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+        ):
+            raise ControlError("available: items must be a list of [sku, location_key] string pairs")
+        try:
+            return flask.jsonify(available=[sandbox.shopify.available(sku, key) for sku, key in pairs])
+        except KeyError as error:
+            raise ControlError(f"available: {error.args[0]}") from None
+
     @bp.post("/netsuite/receive_inventory")
     def receive_inventory() -> flask.Response:
         body = _only(_body(), "receive_inventory", ("sku", "location_key", "quantity"))

@@ -120,6 +120,10 @@ class SandboxControl:
             body["parent_transaction_id"] = parent_transaction_id
         return self._call("POST", "shopify/refund", body)
 
+    def storefront_available(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """The storefront's available of each (sku, location_key), read free of API cost."""
+        return self._call("POST", "shopify/available", {"items": [list(p) for p in pairs]})["available"]
+
     def receive_inventory(self, sku: str, location_key: str, quantity: int) -> dict[str, Any]:
         """A NetSuite inventory receipt: on hand (and available) of ``sku`` at ``location_key`` += quantity."""
         return self._call(

@@ -74,3 +74,22 @@ def test_sandbox_credentials_are_refused_for_a_real_service(monkeypatch, variabl
     message = str(refused.value)
     assert named in message and "not the sandbox" in message
     assert C.SHOPIFY_CLIENT_SECRET not in message and C.NETSUITE_TOKEN_SECRET not in message
+
+
+def test_a_run_spends_its_flows_lane_of_the_netsuite_account_budget(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from sync_assets.defs.lanes import FLOW_TAG, lane_of_run
+
+    assert lane_of_run({FLOW_TAG: "orders"}) == "realtime"
+    assert lane_of_run({FLOW_TAG: "catalog"}) == "batch"
+    assert lane_of_run({}) == "batch"  # an operator's ad-hoc job of no flow gives way to the real-time lane
+    assert lane_of_run(None) == "realtime"  # a sensor's probe serves the real-time lane
+
+    monkeypatch.setenv("SYNC_ASSETS_DATA_DIR", str(tmp_path))
+    netsuite = build_resources()["netsuite"]
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), tags={FLOW_TAG: "catalog"})
+        with dg.build_resources({"netsuite": netsuite}, instance=instance, dagster_run=run) as built:
+            client = built.netsuite.get_client()
+    assert client.lane == "batch"
+    assert client.account_slots is not None and client.account_slots.limit == 5
+    assert str(client.account_slots.directory) == f"{tmp_path}/state/netsuite_slots/1234567_SB1"

@@ -184,6 +184,23 @@ def test_inventory_receipts_and_fulfilments_on_demand(sandbox):
     assert sandbox.control.fulfill_sales_orders(0) == 0  # nothing synced yet, nothing to ship
 
 
+def test_storefront_available_is_what_the_admin_api_says_and_costs_nothing(sandbox):
+    from sync_assets.connectors.shopify import ShopifyClient
+    from sync_assets.sandbox import credentials as c
+
+    summary = sandbox.control.catalog()
+    sku, location = summary["skus_sample"][0], summary["locations"][0]
+    shop = ShopifyClient(sandbox.url, c.SHOPIFY_ACCESS_TOKEN, api_version=c.SHOPIFY_API_VERSION)
+    via_api = shop.inventory_by_sku([sku])[sku]["levels"][location["shopify_id"]]["available"]
+    sandbox.control.reset_counters()
+    assert sandbox.control.storefront_available([(sku, location["key"])]) == [via_api]
+    assert sandbox.control.counters()["counters"].get("shopify.cost", 0) == 0
+    with pytest.raises(SandboxControlError, match="NO-SUCH-SKU"):
+        sandbox.control.storefront_available([("NO-SUCH-SKU", location["key"])])
+    with pytest.raises(SandboxControlError, match="string pairs"):
+        sandbox.control._call("POST", "shopify/available", {"items": [[sku]]})
+
+
 def test_cli_refuses_bad_sizes_without_a_traceback(tmp_path, capsys):
     assert server.main(["--port", "0", "--products", "0", "--data-dir", str(tmp_path)]) == 2
     assert "products must be" in capsys.readouterr().err

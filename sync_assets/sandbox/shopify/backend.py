@@ -129,6 +129,15 @@ class ShopifyBackend:
             raise KeyError(f"unknown location key {location_key!r}; known: {known}")
         return self.store.locations[n]["id"]
 
+    def available(self, sku: str, location_key: str) -> int:
+        """The storefront's ``available`` of ``sku`` at ``location_key``, read without API cost (control API)."""
+        with self.store.lock:
+            vid = self.store.variant_by_sku.get(sku)
+            lid = self.store.location_by_key.get(location_key)
+            if vid is None or lid is None:
+                raise KeyError(f"unknown sku {sku!r} or location key {location_key!r}")
+            return self.store.level(self.store.variants[vid]["_item"], lid).available
+
     def subscribe(self, callback: Callable[[str, dict], None]) -> None:
         self._subscribers.append(callback)
 
