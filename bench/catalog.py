@@ -23,7 +23,6 @@ from __future__ import annotations
 import resource
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

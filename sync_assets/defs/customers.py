@@ -15,7 +15,7 @@ RAW_CUSTOMERS = dg.AssetKey(["warehouse", "raw_netsuite_customers"])
 def definitions(policy: EntityPolicy) -> dg.Definitions:
     @dg.asset(
         key=RAW_CUSTOMERS, group_name=lane_group(policy), kinds={"netsuite", "parquet"},
-        required_resource_keys={"netsuite", "ledger", "landing"}, pool="netsuite_api",
+        required_resource_keys={"netsuite", "ledger", "landing"},
         description="Landed for raw.netsuite_customers: NetSuite customers modified since the last run "
                     "(keyset-paged SuiteQL; merged by warehouse_load, new versions only).",
     )  # fmt: skip

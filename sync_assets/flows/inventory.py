@@ -40,7 +40,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
 from sync_assets.connectors.netsuite import queries as Q

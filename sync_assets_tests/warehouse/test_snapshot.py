@@ -6,7 +6,6 @@ import textwrap
 import time
 
 import duckdb
-import pandas as pd
 import pytest
 
 from sync_assets.warehouse import WarehouseLockedError, append_frame, export_snapshot, open_current
