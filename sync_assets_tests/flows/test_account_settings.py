@@ -85,14 +85,14 @@ def test_first_run_starts_at_the_policy_start_date(sandbox, tmp_path):
 
 def test_catalog_reads_netsuite_timestamps_in_the_users_zone(sandbox, tmp_path):
     from sync_assets.flows.catalog import CatalogConfig, extract_catalog
-    from sync_assets_tests.flows.orders_support import warehouse_at
+    from sync_assets_tests.flows.orders_support import landing_at
 
     sandbox.control.configure(netsuite_timezone="Asia/Tokyo")  # UTC+9: the catalog loaded just now shows 9 h ahead
     netsuite, now = netsuite_client(sandbox), datetime.now(timezone.utc)
-    in_zone = extract_catalog(netsuite, warehouse_at(tmp_path), "r1", CatalogConfig(netsuite_timezone="Asia/Tokyo"),
+    in_zone = extract_catalog(netsuite, landing_at(tmp_path), "r1", CatalogConfig(netsuite_timezone="Asia/Tokyo"),
                               keep=False)
     assert abs(in_zone.latest_modified - now) < timedelta(minutes=5)
-    as_utc = extract_catalog(netsuite, warehouse_at(tmp_path), "r2", CatalogConfig(), keep=False)
+    as_utc = extract_catalog(netsuite, landing_at(tmp_path), "r2", CatalogConfig(), keep=False)
     assert as_utc.latest_modified - now > timedelta(hours=8)
 
 

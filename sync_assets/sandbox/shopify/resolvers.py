@@ -343,9 +343,13 @@ def _rest_topic(enum: str) -> str:
     return f"{resource.lower()}/{action.lower()}"
 
 
-def _webhook_node(sub, n: int) -> dict:
-    return {"__typename": "WebhookSubscription", "id": sub.id, "_n": n, "uri": sub.address, "format": "JSON",
-            "topic": sub.topics[0].replace("/", "_").upper() if sub.topics else None, "filter": None,
+def _webhook_node(sub, n: int, topic: str | None = None) -> dict:
+    topic = topic or (sub.topics[0] if sub.topics else None)
+    # Shopify keeps one topic per subscription; the sandbox's control API registers several at once, shown
+    # here as one node per topic (ids suffixed, so the Admin API cannot update them).
+    sub_id = sub.id if len(sub.topics) <= 1 else f"{sub.id}-{topic.replace('/', '-')}"
+    return {"__typename": "WebhookSubscription", "id": sub_id, "_n": n, "uri": sub.address, "format": "JSON",
+            "topic": topic.replace("/", "_").upper() if topic else None, "filter": None,
             "includeFields": [], "createdAt": sub.created_at, "updatedAt": sub.updated_at}  # fmt: skip
 
 
@@ -356,8 +360,9 @@ def _webhooks(info):
 @query.field("webhookSubscriptions")
 def resolve_webhook_subscriptions(_, info, topics=None, uri=None, **args):
     wanted = {_rest_topic(t) for t in topics or ()}
-    nodes = [_webhook_node(sub, n) for n, sub in enumerate(_webhooks(info).subscriptions(), start=1)
-             if len(sub.topics) == 1 and (not wanted or sub.topics[0] in wanted) and uri in (None, sub.address)]
+    pairs = [(sub, topic) for sub in _webhooks(info).subscriptions() for topic in sub.topics]
+    nodes = [_webhook_node(sub, n, topic) for n, (sub, topic) in enumerate(pairs, start=1)
+             if (not wanted or topic in wanted) and uri in (None, sub.address)]
     return _connection(info, nodes, args, _by_id(), presorted=True)
 
 
