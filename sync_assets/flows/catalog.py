@@ -77,6 +77,29 @@ class CatalogConfig:
 
 
 @dataclass
+class _Latest:
+    """The latest stamp a run saw in one source and how many rows carried exactly it.
+
+    NetSuite stamps whole seconds, so the probe cannot tell "changed after this run" from "seen by it" by
+    time alone when both share the run's latest second; the count at that second tells them apart.
+    """
+
+    text: str = ""  # TS_FORMAT text sorts as time does: one comparison per page, no parse per row
+    count: int = 0
+
+    def see(self, rows: list[dict], field: str) -> None:
+        stamps = [r[field] for r in rows if r.get(field)]
+        latest = max(stamps, default="")
+        if latest > self.text:
+            self.text, self.count = latest, 0
+        if latest and latest == self.text:
+            self.count += stamps.count(latest)
+
+    def at(self, text: str) -> int:
+        return self.count if text and self.text == text else 0
+
+
+@dataclass
 class ExtractResult:
     items: int = 0
     prices: int = 0
@@ -84,6 +107,8 @@ class ExtractResult:
     locations: int = 0
     deleted: int = 0  # deletedrecord rows (items) landed
     latest_modified: datetime | None = None
+    modified: _Latest = field(default_factory=_Latest)
+    deletions: _Latest = field(default_factory=_Latest)
     extract_seconds: float = 0.0
     load_seconds: float = 0.0  # time writing landing files (the warehouse load's share of the run)
     items_by_id: dict[str, dict] = field(default_factory=dict)
@@ -157,13 +182,6 @@ def suiteql_frame(rows: list[dict], keys: Mapping[str, str], updated: str = "las
     return frame
 
 
-def _latest_ts(rows: list[dict], field: str, current: datetime | None, tz_name: str) -> datetime | None:
-    # TS_FORMAT text sorts as time does: one parse per page, not per row.
-    latest = max((r[field] for r in rows if r.get(field)), default=None)
-    stamp = _ts(latest, tz_name)
-    return stamp if current is None or (stamp is not None and stamp > current) else current
-
-
 def _fetch_prices(netsuite, first: int, last: int) -> list[dict]:
     return list(netsuite.suiteql(PRICES_SQL, {"first": first, "last": last}))
 
@@ -233,7 +251,7 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
             land("raw.netsuite_items", page)
             result.items += len(page)
             result.pages += 1
-            result.latest_modified = _latest_ts(page, "lastmodifieddate", result.latest_modified, tz)
+            result.modified.see(page, "lastmodifieddate")
             if keep:
                 for row in page:
                     result.items_by_id[str(row["id"])] = {k: row[k] for k in _KEPT_FIELDS if row.get(k) is not None}
@@ -251,7 +269,8 @@ def extract_catalog(netsuite, landing: LandingArea, run_id: str, config: Catalog
             flush(table)
         result.deleted = len(deleted)
         # a deletion is a change the probe must see as done, like a modification
-        result.latest_modified = _latest_ts(deleted, "deleteddate", result.latest_modified, tz)
+        result.deletions.see(deleted, "deleteddate")
+        result.latest_modified = _ts(max(result.modified.text, result.deletions.text) or None, tz)
         result.deleted_skus = {str(r["name"]) for r in deleted if r.get("name")}
         progress.finish(result.items, f"{result.pages} pages, {result.prices:,} prices")
     result.extract_seconds = time.perf_counter() - started
@@ -517,7 +536,7 @@ def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea,
         pushed = push_changed_products(shopify, ledger, desired, config, extract.deleted_skus)
     if extract.latest_modified is not None and pushed is not None and pushed.deferred == 0 and pushed.stopped is None:
         # The probe's "modified since" mark moves only once everything up to it reached the storefront.
-        ledger.advance_watermark(WATERMARK, Watermark(extract.latest_modified))
+        ledger.advance_watermark(WATERMARK, Watermark(extract.latest_modified, _boundary_id(extract)))
     result = CatalogRunResult(extract, pushed)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), ns_before)
     if shopify is not None:
@@ -545,12 +564,36 @@ def probe_catalog(netsuite, ledger: Ledger, netsuite_timezone: str = "UTC") -> C
     mark = ledger.get_watermark(WATERMARK)
     since = (to_user_time(mark.updated_at, netsuite_timezone) if mark
              else datetime(1970, 1, 1))
+    seen = _seen_at_boundary(mark)
     count, latest = 0, ""
-    for sql in (PROBE_SQL, PROBE_DELETED_SQL):
+    for sql, seen_at_since in zip((PROBE_SQL, PROBE_DELETED_SQL), seen):
         row = next(iter(netsuite.suiteql(sql, {"since": since})), {})
-        count += int(row.get("n") or 0)
+        at_since = int(row.get("at_since") or 0)
+        # rows after the mark, plus any at the mark's second beyond those the run saw there
+        count += int(row.get("n") or 0) - at_since + max(0, at_since - seen_at_since)
         latest = max(latest, row.get("latest") or "")
     return CatalogPending(count, latest) if count else None
+
+
+_BOUNDARY_BASE = 1_000_000_000  # more items than any catalog has modified in one second
+
+
+def _boundary_id(extract: ExtractResult) -> str:
+    """The watermark's tie-break within its second: deletions and items the run saw stamped exactly at it.
+
+    One number, deletions first, so that it only grows within a second as the forward-only watermark
+    requires: deletedrecord is append-only, and an item leaves the second's count only by a deletion (which
+    adds one there) or by a later change (which moves the mark itself)."""
+    mark = max(extract.modified.text, extract.deletions.text)
+    return str(extract.deletions.at(mark) * _BOUNDARY_BASE + extract.modified.at(mark))
+
+
+def _seen_at_boundary(mark: Watermark | None) -> tuple[int, int]:
+    """(items, deletions) the last complete run saw at its watermark's second."""
+    if mark is None or not mark.last_id.isdigit():  # no mark yet, or one from before the counts: trust the time
+        return (1 << 62, 1 << 62)
+    deleted, items = divmod(int(mark.last_id), _BOUNDARY_BASE)
+    return items, deleted
 
 
 __all__ = [

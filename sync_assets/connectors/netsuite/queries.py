@@ -113,8 +113,11 @@ CATALOG_PRICES = Query(
 )
 CATALOG_CHANGES = Query(
     "catalog: items modified since",
-    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
-    "WHERE itemtype = 'InvtPart' AND lastmodifieddate > :since",
+    # ">=" with a count at the mark: NetSuite stamps whole seconds, so a change in the same second as the
+    # last run's latest one is told apart from what that run saw by the count, not by the time.
+    "SELECT COUNT(*) AS n, SUM(CASE WHEN lastmodifieddate = :since THEN 1 ELSE 0 END) AS at_since, "
+    f"TO_CHAR(MAX(lastmodifieddate), '{TS_FORMAT}') AS latest FROM item "
+    "WHERE itemtype = 'InvtPart' AND lastmodifieddate >= :since",
     {"since": _EPOCH},
 )
 CATALOG_LOCATIONS = Query(
@@ -130,8 +133,9 @@ CATALOG_DELETED = Query(
 )
 CATALOG_DELETIONS = Query(
     "catalog: items deleted since",
-    f"SELECT COUNT(*) AS n, TO_CHAR(MAX(deleteddate), '{TS_FORMAT}') AS latest FROM deletedrecord "
-    "WHERE recordtypeid = 'inventoryitem' AND deleteddate > :since",
+    "SELECT COUNT(*) AS n, SUM(CASE WHEN deleteddate = :since THEN 1 ELSE 0 END) AS at_since, "
+    f"TO_CHAR(MAX(deleteddate), '{TS_FORMAT}') AS latest FROM deletedrecord "
+    "WHERE recordtypeid = 'inventoryitem' AND deleteddate >= :since",
     {"since": _EPOCH},
 )
 

@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .db import AccountDB, now
+from .db import AccountDB
 
 EDITABLE_FIELDS = ("description", "displayname", "isinactive")
 DELETED_TYPE_ID = "inventoryitem"  # the record type's script id, as deletedrecord.recordtypeid shows it
@@ -49,7 +49,7 @@ def _named(db: AccountDB, table: str, value: Any, what: str) -> int:
 
 def _touch(db: AccountDB, ids: list[int]) -> dt.datetime:
     """Stamp the items as modified now, strictly after each one's previous version."""
-    ts = now()
+    ts = db.now()
     latest = db.one(f"SELECT max(lastmodifieddate) FROM item WHERE id IN ({', '.join('?' * len(ids))})", ids)[0]
     if latest is not None and latest >= ts:
         ts = latest + dt.timedelta(seconds=1)
@@ -123,7 +123,7 @@ def delete_item(db: AccountDB, item: Any) -> list[int]:
         rows = db.all("SELECT id, itemid FROM item WHERE id = ? OR parent = ? ORDER BY id", [iid, iid])
         ids = [int(r[0]) for r in rows]
         marks = ", ".join("?" * len(ids))
-        ts = now()
+        ts = db.now()
         cur = db.cursor()
         cur.begin()
         try:
