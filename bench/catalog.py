@@ -34,8 +34,9 @@ for _path in (ROOT, BENCH_DIR):
         sys.path.insert(0, str(_path))
 
 from _harness import Context, Figure, Stopwatch, repeat  # noqa: E402
-from connectors import netsuite_client, shopify_client  # noqa: E402
+from connectors import START_CATALOG, netsuite_client, shopify_client  # noqa: E402
 
+from sync_assets.connectors.netsuite import queries as Q  # noqa: E402
 from sync_assets.flows.catalog import FLOW, CatalogConfig, run_catalog_flow  # noqa: E402
 from sync_assets.sandbox.process import running_sandbox  # noqa: E402
 from sync_assets.state.ledger import Ledger  # noqa: E402
@@ -43,7 +44,6 @@ from sync_assets.warehouse.landing_area import LandingArea  # noqa: E402
 from sync_assets.warehouse.merge import merge_pending  # noqa: E402
 
 BENCH = "catalog"
-START_CATALOG = {"seed": 7, "products": 20, "variants_per_product": 3, "customers": 10, "locations": 3}
 
 
 @dataclass(frozen=True)
@@ -194,10 +194,10 @@ def _variant_skus(sandbox, handles: list[str]) -> dict[str, list[str]]:
     netsuite = netsuite_client(sandbox.url)
     wanted = set(handles)
     out: dict[str, list[str]] = {h: [] for h in handles}
-    parents = {r["id"]: r["itemid"] for r in netsuite.suiteql_keyset(
-        "SELECT id, itemid FROM item WHERE matrixtype = 'PARENT'", key="id") if r["itemid"] in wanted}
-    for row in netsuite.suiteql_keyset("SELECT id, itemid, parent FROM item WHERE matrixtype = 'CHILD'", key="id"):
-        if row.get("parent") in parents:
+    items = list(netsuite.suiteql_keyset(Q.CATALOG_ITEMS.sql, key="id"))  # the catalog flow's own read
+    parents = {r["id"]: r["itemid"] for r in items if r.get("matrixtype") == "PARENT" and r["itemid"] in wanted}
+    for row in items:
+        if row.get("matrixtype") == "CHILD" and row.get("parent") in parents:
             out[parents[row["parent"]]].append(row["itemid"])
     return out
 

@@ -40,6 +40,7 @@ from _harness import Context, Figure, Stopwatch, repeat  # noqa: E402
 
 from sync_assets.connectors.http import Backoff  # noqa: E402
 from sync_assets.connectors.netsuite import NetSuiteClient, TokenBasedAuth  # noqa: E402
+from sync_assets.connectors.netsuite import queries as Q  # noqa: E402
 from sync_assets.connectors.shopify import ShopifyClient  # noqa: E402
 from sync_assets.connectors.shopify import documents as shopify_docs  # noqa: E402
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between  # noqa: E402
@@ -50,12 +51,7 @@ from sync_assets.sandbox.process import running_sandbox  # noqa: E402
 
 BENCH = "connectors"
 START_CATALOG = {"seed": 7, "products": 20, "variants_per_product": 3, "customers": 10, "locations": 3}
-# The catalog flow's own item query (sync_assets/flows/catalog.py), so the rows are as wide as in production.
-ITEMS_SQL = (
-    "SELECT id, itemid, displayname, itemtype, matrixtype, parent, isinactive, externalid, upccode, description, "
-    "manufacturer, class, TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodifieddate FROM item"
-)
-SELLABLE_SQL = "SELECT id FROM item WHERE itemtype = 'InvtPart' AND NVL(matrixtype, 'NONE') <> 'PARENT'"
+ITEMS_SQL = Q.CATALOG_ITEMS.sql  # the catalog flow's own item query, so the rows are as wide as in production
 STANDARD_RESTORE_RATE = 100.0  # the sandbox's default bucket: a Standard-plan shop, 2,000 pts, 100 pts/s
 PLACE_BATCH = 1000  # the control API takes at most 10,000 per call; smaller batches keep each call short
 WRITER_THREADS = 8  # more than either client cap, so the cap (not the pool) bounds concurrency
@@ -111,7 +107,8 @@ def shopify_client(url: str) -> ShopifyClient:
 def suiteql_catalog(ctx: Context, url: str, control: SandboxControl, sizes: Sizes) -> list[Figure]:
     with Stopwatch() as reset:
         control.reset(seed=11, products=sizes.catalog_products, variants_per_product=sizes.variants, customers=50, locations=3)
-    total = int(next(netsuite_client(url).suiteql("SELECT COUNT(*) AS n FROM item"))["n"])
+    # the catalog probe with its epoch sample counts every item the catalog query reads
+    total = int(next(netsuite_client(url).suiteql(Q.CATALOG_CHANGES.sql, Q.CATALOG_CHANGES.sample))["n"])
     ctx.log(f"catalog of {total:,} item rows generated in {reset.seconds:.1f} s")
 
     def read_all(i: int) -> tuple[int, float, int]:
@@ -337,7 +334,7 @@ def child_main(mode: str, url: str, start: str, end: str, limit: int) -> None:
 def netsuite_writes(ctx: Context, url: str, control: SandboxControl, sizes: Sizes) -> list[Figure]:
     control.reset(seed=13, products=50, variants_per_product=3, customers=10, locations=3)  # account limit 5
     setup = netsuite_client(url)
-    items = [row["id"] for row in setup.suiteql_keyset(SELLABLE_SQL)]
+    items = [row["id"] for row in setup.suiteql_keyset(ITEMS_SQL) if row.get("matrixtype") != "PARENT"]
     customer = setup.upsert_record("customer", "BENCH-BUYER", {"companyName": "Bench Buyer"})
 
     def body(n: int) -> dict[str, Any]:
