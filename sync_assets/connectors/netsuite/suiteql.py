@@ -25,7 +25,7 @@ ROW_CAP = 100_000  # NetSuite's hard limit on rows one SuiteQL query can page th
 MAX_PAGE = 1000  # largest `limit` NetSuite accepts
 MAX_IN_LIST = 1000  # largest IN (...) list NetSuite accepts
 TS_FORMAT = "YYYY-MM-DD HH24:MI:SS"
-_PY_TS_FORMAT = "%Y-%m-%d %H:%M:%S"
+PY_TS_FORMAT = "%Y-%m-%d %H:%M:%S"  # TS_FORMAT as Python writes and parses it
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _PLACEHOLDER = re.compile(r":([A-Za-z_][A-Za-z0-9_]*)")
@@ -151,12 +151,12 @@ def ts_literal(value: datetime) -> str:
         raise ValueError(
             "ts_literal takes a naive datetime in the NetSuite user's time zone; convert the aware value first"
         )
-    return f"TO_TIMESTAMP('{value.strftime(_PY_TS_FORMAT)}', '{TS_FORMAT}')"
+    return f"TO_TIMESTAMP('{value.strftime(PY_TS_FORMAT)}', '{TS_FORMAT}')"
 
 
 def parse_ts(text: str) -> datetime:
     """Parse a value selected through :func:`ts_column` (naive, in the NetSuite user's time zone)."""
-    return datetime.strptime(text, _PY_TS_FORMAT)
+    return datetime.strptime(text, PY_TS_FORMAT)
 
 
 def from_user_time(text: str, tz_name: str) -> datetime:
