@@ -54,6 +54,8 @@ ITEMS_SQL = (
 )
 PRICES_SQL = (
     "SELECT p.item, p.pricelevel, BUILTIN.DF(p.pricelevel) AS pricelevelname, p.unitprice, p.currency, "
+    # The currency's name is its ISO code (REST refName "USD"); the key column keeps the internal id.
+    "BUILTIN.DF(p.currency) AS currencyname, "
     f"TO_CHAR(i.lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate "
     "FROM pricing p JOIN item i ON i.id = p.item WHERE p.item >= :first AND p.item <= :last "
     "ORDER BY p.item, p.pricelevel, p.currency"

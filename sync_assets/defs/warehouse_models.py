@@ -1,0 +1,138 @@
+"""The warehouse's dbt project (``sync_assets/warehouse/dbt``) as Dagster assets: every staging view and mart
+is an asset with lineage from the raw landing assets, its dbt tests are asset checks (``error`` severity
+= blocking, so a failing test stops the marts and the snapshot after it), and its column descriptions,
+written once in the dbt YAML, are the asset's column schema.
+
+The manifest is built at load when missing or older than the project's files (``dbt parse``, a few
+seconds, guarded against concurrent loads by dagster-dbt), so a fresh clone needs no prepare step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from sync_assets.defs.catalog import RAW_ITEMS, RAW_PRICES
+from sync_assets.defs.fulfillments import FULFILLMENTS
+from sync_assets.defs.inventory import SNAPSHOTS as RAW_INVENTORY_SNAPSHOTS
+from sync_assets.defs.operations import DEAD_LETTERS
+from sync_assets.defs.orders import RAW_ORDERS, SALES_ORDERS
+from sync_assets.defs.reconciliation import REPORT as RAW_RECONCILIATION
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "dbt"
+GROUP = "warehouse_models"
+POOL = "warehouse_writer"  # the one DuckDB writer at a time, shared with the loader (limit 1)
+WAREHOUSE_ENV = "SYNC_ASSETS_DBT_WAREHOUSE"  # read by profiles.yml
+
+# raw.sync_events is landed by every flow: one asset stands for it, downstream of each lander.
+RAW_SYNC_EVENTS = dg.AssetKey(["warehouse", "raw_sync_events"])
+
+# dbt source table (schema raw) -> the asset that lands it.
+RAW_ASSETS: Mapping[str, dg.AssetKey] = {
+    "shopify_orders": RAW_ORDERS,
+    "netsuite_items": RAW_ITEMS,
+    "netsuite_item_prices": RAW_PRICES,
+    "netsuite_fulfillments": FULFILLMENTS,
+    "inventory_snapshots": RAW_INVENTORY_SNAPSHOTS,
+    "reconciliation_findings": RAW_RECONCILIATION,
+    "sync_events": RAW_SYNC_EVENTS,
+}
+
+project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+
+
+def _manifest_is_stale(dbt_project: DbtProject) -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [p for p in PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    return any(p.stat().st_mtime > built for p in sources)
+
+
+def prepare(dbt_project: DbtProject = project) -> Path:
+    """``dbt parse`` when the manifest is missing or older than a model, macro or YAML file."""
+    if _manifest_is_stale(dbt_project):
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+def model_relation(name: str) -> str:
+    """``analytics__orders`` -> ``analytics.orders`` (macros/naming.sql: schema from the model name)."""
+    schema, _, table = name.partition("__")
+    return f"{schema}.{table}"
+
+
+def _model_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["warehouse", *model_relation(name).split(".")])
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Keys ``warehouse/<schema>/<table>``; sources are the raw landing assets."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec.replace_attributes(key=RAW_ASSETS.get(props["name"], spec.key))
+        return spec
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return _model_key(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return GROUP
+
+
+TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _ensure_raw(warehouse: DuckDBResource) -> None:
+    """The raw tables dbt reads, also on a fresh file where no flow has landed yet."""
+    from sync_assets.flows.reconciliation import REPORT_DDL
+    from sync_assets.warehouse import ensure_schema
+
+    with warehouse.get_connection() as conn:
+        ensure_schema(conn)
+        conn.execute(REPORT_DDL)
+
+
+def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest or prepare(), project=project, dagster_dbt_translator=TRANSLATOR,
+        name="warehouse_models", pool=POOL,
+    )  # fmt: skip
+    def warehouse_models(context, dbt: DbtCliResource, warehouse: DuckDBResource):
+        _ensure_raw(warehouse)
+        # dbt opens the file itself; the resource says which one (tests and deployments point it elsewhere).
+        os.environ[WAREHOUSE_ENV] = str(Path(warehouse.database).resolve())
+        yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+
+    return warehouse_models
+
+
+def raw_sync_events_spec() -> dg.AssetSpec:
+    return dg.AssetSpec(
+        RAW_SYNC_EVENTS, group_name=GROUP, kinds={"duckdb"}, deps=[SALES_ORDERS, FULFILLMENTS, DEAD_LETTERS],
+        description="raw.sync_events: one row per outcome of every flow (landed by the orders and fulfillments "
+                    "flows and the dead-letter refresh).",
+    )  # fmt: skip
+
+
+def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    return sorted((k for k in assets.keys if k.path[1] == "analytics"), key=lambda k: k.to_user_string())
+
+
+def definitions(models: dg.AssetsDefinition) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[models, raw_sync_events_spec()],
+        resources={"dbt": DbtCliResource(project_dir=project, profiles_dir=str(PROJECT_DIR))},
+    )
