@@ -95,14 +95,40 @@ class WarehouseTranslator(DagsterDbtTranslator):
 TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _ensure_raw(warehouse: DuckDBResource) -> None:
+def ensure_raw(conn) -> None:
     """The raw tables dbt reads, also on a fresh file where no flow has landed yet."""
     from sync_assets.flows.reconciliation import REPORT_DDL
     from sync_assets.warehouse import ensure_schema
 
-    with warehouse.get_connection() as conn:
-        ensure_schema(conn)
-        conn.execute(REPORT_DDL)
+    ensure_schema(conn)
+    conn.execute(REPORT_DDL)
+
+
+def dbt_cli(database: str | os.PathLike) -> DbtCliResource:
+    """The dbt CLI pointed at ``database`` (dbt opens the file itself: profiles.yml reads WAREHOUSE_ENV)."""
+    os.environ[WAREHOUSE_ENV] = str(Path(database).resolve())
+    return DbtCliResource(project_dir=project, profiles_dir=str(PROJECT_DIR))
+
+
+def run_dbt(database: str | os.PathLike, *args: str) -> None:
+    """``dbt <args>`` on ``database`` outside Dagster (tests, the data-dictionary check); raises on failure."""
+    import duckdb
+
+    with duckdb.connect(str(database)) as conn:
+        ensure_raw(conn)
+    dbt_cli(database).cli(list(args), manifest=prepare(), raise_on_error=True).wait()
+
+
+def _release_dbt_duckdb() -> None:
+    """Close the DuckDB handle dbt-duckdb keeps open in this process after dagster-dbt's row-count and
+    column queries: it holds the file's write lock and, with its own configuration, makes the next open
+    in this run (the snapshot step) fail with "different configuration than existing connections"."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if env is not None:
+        env.close()
 
 
 def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
@@ -111,10 +137,14 @@ def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
         name="warehouse_models", pool=POOL,
     )  # fmt: skip
     def warehouse_models(context, dbt: DbtCliResource, warehouse: DuckDBResource):
-        _ensure_raw(warehouse)
+        with warehouse.get_connection() as conn:
+            ensure_raw(conn)
         # dbt opens the file itself; the resource says which one (tests and deployments point it elsewhere).
         os.environ[WAREHOUSE_ENV] = str(Path(warehouse.database).resolve())
-        yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+        try:
+            yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+        finally:
+            _release_dbt_duckdb()
 
     return warehouse_models
 

@@ -6,16 +6,18 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from sync_assets.defs import warehouse_export
+from sync_assets.defs import warehouse_export, warehouse_models
 from sync_assets.domain.policy import load_policy
 
 
-def test_snapshot_asset_exports_a_complete_copy_with_parquet(tmp_path):
-    d = warehouse_export.definitions(load_policy().entity("warehouse_export"))
-    asset = next(iter(d.assets))
+def test_export_builds_the_marts_then_exports_a_complete_copy_of_a_fresh_warehouse(tmp_path):
+    models = warehouse_models.build_dbt_assets()
+    d = warehouse_export.definitions(load_policy().entity("warehouse_export"), models)
+    asset = next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
     target = tmp_path / "snap" / "warehouse.duckdb"
     result = dg.materialize(
-        [asset], resources={"warehouse": DuckDBResource(database=str(tmp_path / "live.duckdb"))},
+        [models, asset], resources={"warehouse": DuckDBResource(database=str(tmp_path / "live.duckdb")),
+                                    **warehouse_models.definitions(models).resources},
         run_config={"ops": {"warehouse__analyst_snapshot": {"config": {"target_path": str(target)}}}},
     )  # fmt: skip
     assert result.success
@@ -23,4 +25,5 @@ def test_snapshot_asset_exports_a_complete_copy_with_parquet(tmp_path):
     assert meta["parquet_files"].value >= 1
     with duckdb.connect(str(target), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM main.snapshot_info").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM analytics.daily_sales").fetchone()[0] == 0  # empty, complete
     assert [s.name for s in d.schedules] == ["warehouse_export_schedule"]

@@ -42,7 +42,7 @@ def test_snapshot_is_complete_materialised_and_has_parquet(conn, wh_path, tmp_pa
     conn.close()
     target = tmp_path / "snap" / "warehouse.duckdb"
     result = export_snapshot(wh_path, target)
-    assert result.row_counts["staging.orders"] == 3 and result.row_counts["analytics.catalog"] == 3
+    assert result.row_counts["staging.orders"] == 3 and result.row_counts["analytics.item_prices"] == 3
     with duckdb.connect(str(target), read_only=True) as snap:
         kinds = dict(snap.execute(
             "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables").fetchall())
