@@ -3,7 +3,12 @@
   sync-assets dev        sandbox (unless pointed at a real store/account) + Dagster UI and daemon
   sync-assets sandbox    the embedded Shopify + NetSuite stand-in on its own
   sync-assets webhooks   the Shopify webhook receiver (launches real-time runs through Dagster's GraphQL API)
+  sync-assets webhooks register
+                         subscribe WEBHOOKS_PUBLIC_URL to the topics the flows use (idempotent)
   sync-assets settings   every setting, its value and where it came from (secrets masked)
+  sync-assets doctor     check the configured store and account (credentials, scopes, permissions, policy)
+
+Every command reads a .env file in the project root first, as `dagster dev` does; the environment wins.
 """
 
 from __future__ import annotations
@@ -26,11 +31,26 @@ from sync_assets import process_tree, settings
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+# Concurrency pools whose limit the instance must hold (dagster.yaml has no per-pool setting, only a
+# default for every pool, and `netsuite_api` must stay unlimited for the real-time lane).
+POOL_LIMITS = {"warehouse_writer": 1}  # the DuckDB file's one writer (defs/warehouse_load.py)
+
+
 def install_instance_config(home: Path) -> Path:
-    """Create ``home`` and (re)write its dagster.yaml from the packaged one. Shared with ``devstack``."""
+    """Create ``home``, (re)write its dagster.yaml from the packaged one and set the pool limits.
+    Shared with ``devstack``."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PACKAGE_DIR / "dagster_instance.yaml", home / "dagster.yaml")
+    set_pool_limits(home)
     return home
+
+
+def set_pool_limits(home: Path) -> None:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        for pool, limit in POOL_LIMITS.items():
+            instance.event_log_storage.set_concurrency_slots(pool, limit)
 
 
 def _prepare_dagster_home() -> Path:
@@ -40,10 +60,13 @@ def _prepare_dagster_home() -> Path:
 
 
 def dagster_dev_command(host: str, port: int, workspace: Path | None = None) -> list[str]:
-    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT)."""
+    """``dagster dev`` on the project's workspace (run it with cwd = PROJECT_ROOT).
+
+    Its services log at WARNING: at INFO the daemon writes a line per sensor tick (several a second with
+    1 s sensors), which buries what an operator needs; ticks and runs are in the UI."""
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     workspace = workspace or settings.PROJECT_ROOT / "workspace.yaml"
-    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    return [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port), "--log-level", "warning"]
 
 
 def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
@@ -52,11 +75,13 @@ def webhooks_command(host: str, port: int | str, dagster_url: str) -> list[str]:
 
 
 def register_sandbox_webhooks(shop_url: str, receiver_url: str) -> None:
-    """The sandbox stands in for the Shopify admin where a merchant's app registers its webhooks."""
-    from sync_assets.sandbox.control_client import SandboxControl
-    from sync_assets.webhooks.routes import ROUTES
+    """Subscribe the local receiver with the sandbox, through the same Admin API calls as for a real store."""
+    from sync_assets.connectors.shopify import ShopifyClient
+    from sync_assets.sandbox import credentials
+    from sync_assets.webhooks.register import register
 
-    SandboxControl(shop_url, timeout=10).register_webhooks(receiver_url, topics=[t for r in ROUTES for t in r.topics])
+    with ShopifyClient(shop_url, credentials.SHOPIFY_ACCESS_TOKEN, timeout=10) as client:
+        register(client, receiver_url)
 
 
 def _uses_sandbox() -> bool:
@@ -225,10 +250,14 @@ def run_worker_command() -> list[str]:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
+    env_file = settings.env_file()
+    print(f"# .env: {env_file}{'' if env_file.is_file() else ' (none)'}; the environment wins over it")
     for s in settings.SETTINGS:
-        value = "********" if s.secret and not s.is_default() else s.value()
-        origin = "default" if s.is_default() else "environment"
-        print(f"{s.name:28} {value}  ({origin})\n{'':28} {s.help}")
+        value = s.value()
+        shown = ("********" if value else "(empty)") if s.secret else (value or "(empty)")
+        print(f"{s.name:28} {shown}  ({s.origin()})\n{'':28} {s.help}")
+    for problem in settings.sandbox_credentials_for_real_services():
+        print(f"REFUSED: {problem}")
     return 0
 
 
@@ -239,8 +268,23 @@ def cmd_data_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_register(argv: list[str]) -> int:
+    from sync_assets.webhooks.register import main as register_main
+
+    settings.refuse_sandbox_credentials_for_real_services()
+    return register_main(argv)
+
+
+# Commands that talk to the store or NetSuite, or start what does: refused up front while a sandbox
+# credential is set for a real service (`settings` still runs, to show what is wrong; `sandbox` is local).
+_REFUSING = ("dev", "webhooks", "run-worker")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else argv
+        if argv[:1] and argv[0] in _REFUSING:
+            settings.refuse_sandbox_credentials_for_real_services()
         return _main(argv)
     except settings.SettingError as error:  # names the variable and what it should be; no traceback
         print(f"sync-assets: {error}", file=sys.stderr, flush=True)
@@ -263,7 +307,8 @@ def _main(argv: list[str] | None) -> int:
     sb.add_argument("rest", nargs=argparse.REMAINDER)
     sb.set_defaults(func=cmd_sandbox)
 
-    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API")
+    wh = sub.add_parser("webhooks", help="receive Shopify webhooks; launch real-time runs through Dagster's GraphQL API "
+                        "(`webhooks register`: subscribe WEBHOOKS_PUBLIC_URL with the store)")
     wh.add_argument("--host", default="127.0.0.1",
                     help="bind address (a real store reaches it through your HTTPS reverse proxy or tunnel)")
     wh.add_argument("--port", type=int, default=settings.get_int("WEBHOOKS_PORT", minimum=1))
@@ -280,10 +325,16 @@ def _main(argv: list[str] | None) -> int:
     dd = sub.add_parser("data-dictionary", help="regenerate docs/data_dictionary.md from the dbt project's YAML")
     dd.set_defaults(func=cmd_data_dictionary)
 
+    from sync_assets import doctor
+
+    doctor.add_parser(sub)
+
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sandbox"]:
         # The sandbox has its own parser (flags, --help); hand it everything after the subcommand.
         return cmd_sandbox(argparse.Namespace(rest=argv[1:]))
+    if argv[:2] == ["webhooks", "register"]:
+        return cmd_webhooks_register(argv[2:])
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -6,29 +6,56 @@ import dagster as dg
 
 from sync_assets.defs import (
     catalog,
+    customers,
     fulfillments,
     inventory,
     operations,
     orders,
     reconciliation,
     warehouse_export,
+    warehouse_load,
     warehouse_models,
 )
 from sync_assets.defs.freshness import with_lane_freshness
 from sync_assets.defs.resources import build_resources
-from sync_assets.domain.policy import load_policy
+from sync_assets.domain.policy import AccountPolicy, load_policy
+from sync_assets.flows.catalog import CatalogConfig
+from sync_assets.flows.fulfillments import FulfillmentsFlowConfig
+from sync_assets.flows.inventory import InventoryFlowConfig
+from sync_assets.flows.orders import OrdersFlowConfig
+
+
+def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
+    """The policy's account facts as each flow's config (the flows themselves take plain values)."""
+    tz, start = account.netsuite_timezone, account.start_date
+    return {
+        "orders": OrdersFlowConfig(subsidiary_id=account.subsidiary, tran_date_timezone=account.order_date_timezone,
+                                   start_at=start, deposit_account_id=account.deposit_account,
+                                   payment_method_map=dict(account.payment_methods),
+                                   shipping_method_map=dict(account.shipping_methods)),
+        "inventory": InventoryFlowConfig(netsuite_timezone=tz, start_at=start),
+        "fulfillments": FulfillmentsFlowConfig(netsuite_timezone=tz, start_at=start, carrier_map=dict(account.carriers)),
+        "catalog": CatalogConfig(price_level=account.price_level, netsuite_timezone=tz,
+                                 max_pushes=max(1, catalog_batch_size)),
+    }
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     policy = load_policy()
     models = warehouse_models.build_dbt_assets()
+    configs = account_configs(policy.account, policy.entity("catalog").batch_size)
     merged = dg.Definitions.merge(
-        dg.Definitions(resources=build_resources()),
-        orders.definitions(policy.entity("orders")),
-        inventory.definitions(policy.entity("inventory")),
-        fulfillments.definitions(policy.entity("fulfillments")),
-        catalog.definitions(policy.entity("catalog")),
+        # Runs print their events to the terminal of `sync-assets dev` (the run worker's): from INFO up, the
+        # flows' own lines; Dagster's DEBUG step events (a dozen per run) stay in the UI's event log only.
+        dg.Definitions(resources=build_resources(),
+                       loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})}),
+        orders.definitions(policy.entity("orders"), configs["orders"]),
+        inventory.definitions(policy.entity("inventory"), configs["inventory"]),
+        fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),
+        catalog.definitions(policy.entity("catalog"), configs["catalog"]),
+        customers.definitions(policy.entity("crm")),
+        warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_models.definitions(models),
         warehouse_export.definitions(policy.entity("warehouse_export"), models),
         reconciliation.definitions(policy.entity("reconciliation")),

@@ -6,6 +6,12 @@ faults and the living shop off; tests that need other sizes call ``sandbox.contr
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports sync_assets.settings: the tests never read a developer's .env (it may point at a
+# real store). Tests of .env handling pass their own file; subprocesses inherit this.
+os.environ["SYNC_ASSETS_ENV_FILE"] = os.devnull
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -44,3 +44,30 @@ def test_run_lists_and_refuses_unknown_benchmarks():
     )
     assert done.returncode == 2
     assert "unknown benchmark(s) ['no-such-bench']" in done.stderr and "connectors" in done.stderr
+
+
+def test_quick_catalog_benchmark_pushes_only_the_changed_products():
+    command = [sys.executable, "bench/run.py", "--quick", "--repeats", "1", "--no-json", "catalog"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"bench/run.py failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in done.stdout.splitlines()
+            if line.startswith("catalog  ")}
+    assert rows["first run: items read"][2] == "400.0" and rows["first run: products pushed"][2] == "0"
+    # quick size: 2 of 100 products edited in NetSuite; the second run pushes exactly those
+    assert rows["1% changed: products pushed"][2] == "2.00"
+    assert "productSet calls counted by the sandbox: 2" in rows["1% changed: products pushed"][-1]
+
+
+def test_a_short_stream_runs_through_the_daemon_and_prints_every_figure(tmp_path):
+    """bench/streams.py end to end at toy size: one 20-a-minute stream of 20 s, the batch jobs launched."""
+    command = [sys.executable, "bench/streams.py", "--rates", "20", "--minutes", "0.34"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    out = done.stdout
+    assert done.returncode == 0, f"bench/streams.py failed ({done.returncode}):\n{out[-4000:]}\n{done.stderr[-4000:]}"
+    assert re.search(r"reading one order once costs \d+(\.\d+)? Shopify points", out), out
+    synced = re.search(r"(\d+)/(\d+) orders synced over", out)
+    assert synced and int(synced.group(2)) >= 5 and synced.group(1) == synced.group(2), out  # none lost
+    for label in ("Shopify points, every flow", "NetSuite calls, every flow", "order placed → sales order",
+                  "inventory receipt → storefront", "NetSuite peak admitted in flight", "targets at 20/min"):  # fmt: skip
+        assert label in out, f"no {label!r} in:\n{out}"
+    assert re.search(r"batch catalog\s+\w+", out) and re.search(r"batch reconciliation\s+\w+", out), out

@@ -24,6 +24,13 @@ def test_a_bad_number_names_the_variable(monkeypatch, raw):
         settings.get_int("NETSUITE_MAX_CONCURRENCY", minimum=1)
 
 
+@pytest.mark.parametrize("raw", ["abc", "-0.1", "0.95"])
+def test_a_bad_fraction_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("SHOPIFY_BATCH_RESERVE_FRACTION", raw)
+    with pytest.raises(settings.SettingError, match="SHOPIFY_BATCH_RESERVE_FRACTION must be"):
+        settings.get_float("SHOPIFY_BATCH_RESERVE_FRACTION", minimum=0.0, maximum=0.9)
+
+
 def test_settings_command_masks_secrets_set_in_the_environment(monkeypatch, capsys):
     monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", "shpat_real_secret_value")
     assert main(["settings"]) == 0

@@ -52,15 +52,14 @@ def definitions(policy: EntityPolicy, config: FulfillmentsFlowConfig = Fulfillme
         description="Shopify fulfillments (with tracking) created once per shipped NetSuite item fulfillment.",
         check_specs=[dg.AssetCheckSpec(ONCE_CHECK, asset=FULFILLMENTS, blocking=True,
                                        description="No Shopify fulfillment is recorded for two NetSuite fulfillments.")],
-        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
     )  # fmt: skip
     def shopify_fulfillments(context):  # no annotation: postponed annotations hide the type from Dagster
         r = context.resources
         ledger = r.ledger.get_ledger()
         result = run_fulfillments_flow(
-            r.shopify.get_client(), r.netsuite.get_client(), ledger, policy,
-            warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), ledger, policy,
+            landing=r.landing.get_area(ledger), run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("fulfillments batch: %s", numbers)

@@ -51,26 +51,29 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
             dg.AssetSpec(LEVELS, group_name=group, kinds={"shopify"},
                          description="Storefront available per (SKU, location): NetSuite available − unsynced "
                                      "storefront orders − safety stock, written compare-and-set."),
-            dg.AssetSpec(SNAPSHOTS, group_name=group, kinds={"duckdb"}, deps=[LEVELS],
-                         description="raw.inventory_snapshots: every computation, written or not."),
+            dg.AssetSpec(SNAPSHOTS, group_name=group, kinds={"parquet"},
+                         description="Landed for raw.inventory_snapshots (every computation, written or not) and "
+                                     "raw.netsuite_inventory (the NetSuite balances read); merged by warehouse_load."),
         ],  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(NON_NEGATIVE_CHECK, asset=LEVELS, blocking=True,
                               description="No negative available-to-sell was computed or sent to the storefront."),
         ],  # fmt: skip
-        pool="netsuite_api",  # one pool for every NetSuite caller: the account limit is shared
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
     )
     def inventory_to_storefront(context):  # no annotation: postponed annotations hide the type from Dagster
         r = context.resources
+        ledger = r.ledger.get_ledger()
         result = run_inventory_flow(
-            r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(), policy,
-            warehouse=r.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), ledger, policy,
+            landing=r.landing.get_area(ledger), run_id=context.run.run_id, config=config,
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("inventory batch: %s", numbers)
         yield dg.MaterializeResult(asset_key=LEVELS, metadata=run_metadata(**numbers))
-        yield dg.MaterializeResult(asset_key=SNAPSHOTS, metadata=run_metadata(**{"dagster/row_count": result.landed_rows}))
+        yield dg.MaterializeResult(asset_key=SNAPSHOTS, metadata=run_metadata(**{
+            "dagster/row_count": len(result.snapshots), "netsuite_balances": len(result.balances),
+            "landed_rows": result.landed_rows}))
         yield non_negative_check(result)
 
     job = dg.define_asset_job(

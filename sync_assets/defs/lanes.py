@@ -18,13 +18,14 @@ Real-time sensors follow three rules learnt the hard way (DESIGN.md, dagster-1.1
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
-from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.errors import PolicyError
+from sync_assets.domain.policy import EntityPolicy, load_policy
 
 FLOW_TAG = "sync_assets/flow"
 FINGERPRINT_TAG = "sync_assets/fingerprint"
@@ -80,6 +81,20 @@ def flow_tags(entity: str, trigger: str, fingerprint: str | None = None) -> dict
     if fingerprint:
         tags[FINGERPRINT_TAG] = fingerprint
     return tags
+
+
+def lane_of_run(tags: Mapping[str, str] | None) -> str:
+    """The lane whose share of the API budget a run spends: its flow's lane in the sync policy. No run (a
+    sensor's probe) is real-time; a run of no flow (an operator's ad-hoc job) is batch."""
+    if tags is None:
+        return "realtime"
+    flow = tags.get(FLOW_TAG)
+    if not flow:
+        return "batch"
+    try:
+        return load_policy().entity(flow).lane
+    except PolicyError:  # a flow the policy does not name (the definitions' own load would have failed first)
+        return "batch"
 
 
 def runs_in_flight(instance: dg.DagsterInstance, entity: str) -> list[dg.DagsterRun]:

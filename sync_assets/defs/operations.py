@@ -1,9 +1,12 @@
 """What operators see: the dead-letter queue, a replay job, run-failure alerts.
 
-* ``dead_letters`` (asset, group ``operations``): open dead letters per flow as a Markdown table plus
-  numeric counts (plotted by the UI), refreshed every few minutes and landed in ``raw.sync_events`` so
-  analysts see them too (``event_at`` is the dead letter's own time, so re-landing is collapsed by staging).
-* ``alerts`` (asset): the ledger's recent alerts.
+* ``dead_letters`` (asset, group ``operations``): open dead letters per flow as table metadata (sortable
+  in the UI) plus numeric counts (plotted), refreshed every few minutes and landed for ``raw.sync_events``
+  so analysts see them too (an unchanged dead letter is the same version: re-landing it adds nothing).
+* ``alerts`` (asset): the ledger's recent alerts, as table metadata.
+* ``sync_health`` (asset): per flow the same numeric keys every time (ledger rows done / pending /
+  in flight / dead, open dead letters; zeros when nothing happened, so the UI's plots have no gaps) and
+  the warehouse landing queue.
 * ``replay_dead_letters`` (job): marks chosen dead letters replayed so the owning flow claims them again.
   Orders are also put in the webhook inbox: the orders flow (and its sensor) read the inbox whatever the
   watermark says, so the replayed order is fetched afresh and written on the next tick.
@@ -16,54 +19,56 @@ No ``from __future__ import annotations`` here: Dagster reads the resource and c
 from datetime import datetime, timezone
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from sync_assets.defs.resources import LedgerResource
+from sync_assets.defs.resources import LandingResource, LedgerResource
+from sync_assets.defs.tables import table_metadata
 from sync_assets.state.ledger import DeadLetter, Ledger
 
 GROUP = "operations"
 DEAD_LETTERS = dg.AssetKey(["operations", "dead_letters"])
 ALERTS = dg.AssetKey(["operations", "alerts"])
+SYNC_HEALTH = dg.AssetKey(["operations", "sync_health"])
 REFRESH_JOB = "operations_refresh"
 REPLAY_JOB = "replay_dead_letters"
 REFRESH_CRON = "*/5 * * * *"
-TABLE_ROWS = 100  # the UI table shows the oldest this many; counts cover all
 
 # Flows whose runs only look at new source versions: a replay must also nudge them through the inbox.
 INBOX_NUDGE = {"orders": "orders/updated"}
 
 
-def _cell(value) -> str:
-    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:160]
+DEAD_LETTER_COLUMNS = [("id", "int"), ("flow", "string"), ("source_id", "string"), ("reason", "string"),
+                       ("field_path", "string"), ("occurrences", "int"), ("since", "string"), ("updated", "string")]
+ALERT_COLUMNS = [("id", "int"), ("kind", "string"), ("run_id", "string"), ("message", "string"), ("at", "string")]
+# Every flow the ledger keeps rows for, so sync_health has the same keys from the first tick on.
+HEALTH_FLOWS = ("orders", "customers", "payments", "refunds", "inventory", "inventory_orders", "fulfillments",
+                "fulfillment_tracking", "catalog")
+HEALTH_STATUSES = ("done", "pending", "in_flight", "dead", "open_dead_letters")
 
 
-def dead_letter_table(letters: list[DeadLetter]) -> str:
-    head = "| id | flow | source id | reason | field path | occurrences | since |\n|---|---|---|---|---|---|---|\n"
-    rows = [f"| {d.id} | {d.flow} | {_cell(d.source_id)} | {_cell(d.reason)} | {_cell(d.field_path)} | "
-            f"{d.occurrences} | {d.created_at} |" for d in letters[:TABLE_ROWS]]
-    more = f"\n\n… and {len(letters) - TABLE_ROWS} more" if len(letters) > TABLE_ROWS else ""
-    return head + "\n".join(rows) + more if letters else "No open dead letters."
+def dead_letter_table(letters: list[DeadLetter]) -> dg.MetadataValue:
+    return table_metadata(DEAD_LETTER_COLUMNS, ({
+        "id": d.id, "flow": d.flow, "source_id": d.source_id, "reason": d.reason, "field_path": d.field_path,
+        "occurrences": d.occurrences, "since": d.created_at, "updated": d.updated_at} for d in letters))  # fmt: skip
 
 
-def land_dead_letters(connect, letters: list[DeadLetter], run_id: str) -> int:
-    """Open dead letters as ``dead_lettered`` rows of ``raw.sync_events``."""
-    from sync_assets.flows.landing import land_payloads_and_events
+def land_dead_letters(landing, letters: list[DeadLetter], run_id: str) -> int:
+    """Open dead letters as ``dead_lettered`` rows for ``raw.sync_events``."""
+    from sync_assets.flows.landing import event_frame
 
     events = [{"flow": d.flow, "source_id": d.source_id, "status": "dead_lettered",
                "reason": f"{d.reason}" + (f" (at {d.field_path})" if d.field_path else ""),
                "event_at": d.updated_at} for d in letters]  # fmt: skip
     if not events:
         return 0
-    # the payload table is untouched (no payloads passed); raw.sync_events gets one row per letter
-    _, logged = land_payloads_and_events(connect, "raw.shopify_orders", "order_id", [], events, run_id)
-    return logged
+    return sum(f.rows for f in landing.land({"raw.sync_events": event_frame(events)}, run_id))
 
 
-@dg.asset(key=DEAD_LETTERS, group_name=GROUP, kinds={"sqlite", "duckdb"},
-          description="Open dead letters per flow (reason, field path, source id, occurrences); also in raw.sync_events.")
-def dead_letters(context: dg.AssetExecutionContext, ledger: LedgerResource, warehouse: DuckDBResource):
-    letters = ledger.get_ledger().dead_letters(status="open")
-    landed = land_dead_letters(warehouse.get_connection, letters, context.run.run_id)
+@dg.asset(key=DEAD_LETTERS, group_name=GROUP, kinds={"sqlite", "parquet"},
+          description="Open dead letters per flow (reason, field path, source id, occurrences); also landed for raw.sync_events.")
+def dead_letters(context: dg.AssetExecutionContext, ledger: LedgerResource, landing: LandingResource):
+    book = ledger.get_ledger()
+    letters = book.dead_letters(status="open")
+    landed = land_dead_letters(landing.get_area(book), letters, context.run.run_id)
     per_flow: dict[str, int] = {}
     for d in letters:
         per_flow[d.flow] = per_flow.get(d.flow, 0) + 1
@@ -71,7 +76,7 @@ def dead_letters(context: dg.AssetExecutionContext, ledger: LedgerResource, ware
         "open_total": dg.MetadataValue.int(len(letters)),
         **{f"open_{flow}": dg.MetadataValue.int(n) for flow, n in sorted(per_flow.items())},
         "landed_rows": dg.MetadataValue.int(landed),
-        "dead_letters": dg.MetadataValue.md(dead_letter_table(letters)),
+        "dead_letters": dead_letter_table(letters),
     })  # fmt: skip
 
 
@@ -79,19 +84,34 @@ def dead_letters(context: dg.AssetExecutionContext, ledger: LedgerResource, ware
 def alerts(ledger: LedgerResource):
     recorded = ledger.get_ledger().alerts()
     recent = recorded[-50:][::-1]
-    table = "| id | kind | run | message | at |\n|---|---|---|---|---|\n" + "\n".join(
-        f"| {a['id']} | {a['kind']} | {_cell(a['run_id'])} | {_cell(a['message'])} | {a['created_at']} |" for a in recent)
     kinds: dict[str, int] = {}
     for a in recorded:
         kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
     return dg.MaterializeResult(metadata={
         "alerts_total": dg.MetadataValue.int(len(recorded)),
         **{f"alerts_{k}": dg.MetadataValue.int(n) for k, n in sorted(kinds.items())},
-        "recent": dg.MetadataValue.md(table if recent else "No alerts."),
+        "recent": table_metadata(ALERT_COLUMNS, ({**a, "at": a["created_at"]} for a in recent)),
     })  # fmt: skip
 
 
-refresh_job = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.assets(dead_letters, alerts),
+def sync_health_numbers(ledger: Ledger) -> dict[str, int]:
+    """``<flow>_<status>`` for every flow and status (0 when none), plus the landing queue."""
+    counts = ledger.status_counts()
+    flows = [*HEALTH_FLOWS, *sorted(set(counts) - set(HEALTH_FLOWS))]
+    numbers = {f"{flow}_{status}": int(counts.get(flow, {}).get(status, 0)) for flow in flows for status in HEALTH_STATUSES}
+    queued = ledger.landed_summary()
+    return {**numbers, "landing_files_pending": queued["files"], "landing_rows_pending": queued["rows"]}
+
+
+@dg.asset(key=SYNC_HEALTH, group_name=GROUP, kinds={"sqlite"},
+          description="Per flow: ledger rows done / pending / in flight / dead and open dead letters (zeros included, "
+                      "so plots have no gaps), and the warehouse landing queue.")
+def sync_health(ledger: LedgerResource):
+    numbers = sync_health_numbers(ledger.get_ledger())
+    return dg.MaterializeResult(metadata={k: dg.MetadataValue.int(v) for k, v in numbers.items()})
+
+
+refresh_job = dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.assets(dead_letters, alerts, sync_health),
                                   executor_def=dg.in_process_executor,
                                   description="Refresh the operators' dead-letter and alert views.")
 refresh_schedule = dg.ScheduleDefinition(name="operations_refresh_schedule", job=refresh_job, cron_schedule=REFRESH_CRON,
@@ -171,7 +191,7 @@ def record_run_failures(context: dg.RunFailureSensorContext, ledger: LedgerResou
 
 def definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[dead_letters, alerts],
+        assets=[dead_letters, alerts, sync_health],
         jobs=[refresh_job, replay_dead_letters],
         schedules=[refresh_schedule],
         sensors=[record_run_failures],

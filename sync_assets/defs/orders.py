@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import dagster as dg
 
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
+from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows import reference
 from sync_assets.flows.orders import SYNCED, OrdersFlowConfig, OrdersRunResult, run_orders_flow
@@ -71,22 +71,23 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
                          description="NetSuite customers matched or created inline for those orders."),
             dg.AssetSpec(DEPOSITS, group_name=group, kinds={"netsuite"},
                          description="Customer deposits for the orders' successful payments."),
-            dg.AssetSpec(RAW_ORDERS, group_name=group, kinds={"duckdb"}, deps=[SALES_ORDERS],
-                         description="raw.shopify_orders and raw.sync_events rows landed after the NetSuite writes."),
+            dg.AssetSpec(RAW_ORDERS, group_name=group, kinds={"parquet"},
+                         description="Order payloads and sync outcomes landed as Parquet for raw.shopify_orders and "
+                                     "raw.sync_events (merged by warehouse_load)."),
         ],  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(TOTALS_CHECK, asset=SALES_ORDERS, blocking=True,
                               description="NetSuite sales-order totals equal storefront totals for the batch."),
         ],  # fmt: skip
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
-        pool="netsuite_api",
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
     )
     def orders_to_netsuite(context):  # no annotation: postponed annotations hide the type from Dagster
         resources = context.resources
-        netsuite = resources.netsuite.get_client()
+        netsuite, ledger = resources.netsuite.get_client(), resources.ledger.get_ledger()
         result = run_orders_flow(
-            resources.shopify.get_client(), netsuite, resources.ledger.get_ledger(), policy,
-            warehouse=resources.warehouse.get_connection, run_id=context.run.run_id, config=config,
+            resources.shopify.get_client(lane=policy.lane), netsuite, ledger, policy,
+            landing=resources.landing.get_area(ledger), run_id=context.run.run_id, config=config,
+            trigger=context.run.tags.get(TRIGGER_TAG),
         )  # fmt: skip
         numbers = result.numbers()
         context.log.info("orders batch: %s", numbers)

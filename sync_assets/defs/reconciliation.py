@@ -6,18 +6,22 @@ from __future__ import annotations
 import dagster as dg
 
 from sync_assets.defs.lanes import FLOW_TAG, Flow, flow_definitions, lane_group, run_metadata, time_slot_probe
+from sync_assets.defs.tables import table_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows.reconciliation import MISSING, ReconciliationConfig, land_report, reconcile_orders
 
 JOB_NAME = "reconciliation"
 REPORT = dg.AssetKey(["warehouse", "reconciliation_findings"])
 NOTHING_MISSING = "no_orders_missing_in_netsuite"
+FINDING_COLUMNS = [("kind", "string"), ("order", "string"), ("order_id", "string"), ("netsuite_ids", "string"),
+                   ("storefront_total", "string"), ("netsuite_total", "string"), ("requeued", "bool"),
+                   ("detail", "string")]
 
 
 def definitions(policy: EntityPolicy, config: ReconciliationConfig = ReconciliationConfig()) -> dg.Definitions:
     @dg.asset(
-        key=REPORT, group_name=lane_group(policy), kinds={"duckdb"},
-        required_resource_keys={"shopify", "netsuite", "ledger", "warehouse"},
+        key=REPORT, group_name=lane_group(policy), kinds={"parquet"},
+        required_resource_keys={"shopify", "netsuite", "ledger", "landing"},
         check_specs=[dg.AssetCheckSpec(NOTHING_MISSING, asset=REPORT,
                                        description="Every storefront order of the window has a NetSuite sales order.")],
         description=f"raw.reconciliation_findings: storefront orders of the last {config.days} days vs NetSuite "
@@ -25,15 +29,17 @@ def definitions(policy: EntityPolicy, config: ReconciliationConfig = Reconciliat
     )  # fmt: skip
     def reconciliation_findings(context):
         r = context.resources
-        result = reconcile_orders(r.shopify.get_client(), r.netsuite.get_client(), r.ledger.get_ledger(),
+        ledger = r.ledger.get_ledger()
+        result = reconcile_orders(r.shopify.get_client(lane=policy.lane), r.netsuite.get_client(), ledger,
                                   config=config, run_id=context.run.run_id)
-        landed = land_report(r.warehouse.get_connection, result, context.run.run_id)
+        landed = land_report(r.landing.get_area(ledger), result, context.run.run_id)
         numbers = result.numbers()
-        rows = "\n".join(f"| {f.kind} | {f.order_name or ''} | {f.order_id} | {','.join(f.netsuite_ids)} | "
-                         f"{'yes' if f.requeued else 'no'} | {f.detail} |" for f in result.findings[:50])
-        table = "| kind | order | id | NetSuite ids | re-queued | detail |\n|---|---|---|---|---|---|\n" + rows
+        table = table_metadata(FINDING_COLUMNS, ({
+            "kind": f.kind, "order": f.order_name, "order_id": f.order_id, "netsuite_ids": ",".join(f.netsuite_ids),
+            "storefront_total": f.storefront_total, "netsuite_total": f.netsuite_total, "requeued": f.requeued,
+            "detail": f.detail} for f in result.findings))  # fmt: skip
         yield dg.MaterializeResult(metadata={**run_metadata(**numbers, **{"dagster/row_count": landed}),
-                                             "findings": dg.MetadataValue.md(table)})
+                                             "findings": table})
         missing = result.count(MISSING)
         yield dg.AssetCheckResult(
             check_name=NOTHING_MISSING, passed=missing == 0, severity=dg.AssetCheckSeverity.WARN,

@@ -1,7 +1,8 @@
-"""The analysts' snapshot: a consistent copy of the live warehouse (DuckDB + Parquet), swapped in atomically.
+"""The analysts' snapshot: a whole, consistent set (DuckDB + Parquet per mart) made current by one switch.
 
-Exported through the run's own warehouse connection, so it never waits on the writer's file lock.
-Job ``warehouse_export``, triggered as the policy's lane says (hourly by default).
+See :mod:`sync_assets.warehouse.snapshot` for the layout. The export holds the live file's lock only
+while it copies it (read-only, so it never writes the live warehouse); the marts and Parquet files are
+built from the copy. Job ``warehouse_export``, triggered as the policy's lane says (hourly by default).
 """
 
 
@@ -18,7 +19,9 @@ SNAPSHOT = dg.AssetKey(["warehouse", "analyst_snapshot"])
 
 
 class SnapshotConfig(dg.Config):
-    target_path: str = ""  # default: <WAREHOUSE_SNAPSHOT_DIR>/warehouse.duckdb
+    snapshot_dir: str = ""  # default: WAREHOUSE_SNAPSHOT_DIR
+    grace_seconds: float = -1  # how long replaced versions stay; default: WAREHOUSE_SNAPSHOT_GRACE_SECONDS
+    lock_timeout_seconds: float = 60.0
 
 
 def definitions(policy: EntityPolicy, models: dg.AssetsDefinition) -> dg.Definitions:
@@ -29,19 +32,22 @@ def definitions(policy: EntityPolicy, models: dg.AssetsDefinition) -> dg.Definit
     @dg.asset(
         key=SNAPSHOT, group_name=lane_group(policy), kinds={"duckdb", "parquet"}, deps=marts,
         required_resource_keys={"warehouse"},
-        description="Analysts' snapshot of the warehouse (staging + analytics as tables, Parquet per mart).",
+        description="Analysts' snapshot: <WAREHOUSE_SNAPSHOT_DIR>/current → a version folder holding warehouse.duckdb "
+                    "(raw, staging and analytics as tables), parquet/analytics.<mart>.parquet and manifest.json.",
     )  # fmt: skip
     def analyst_snapshot(context, config: SnapshotConfig) -> dg.MaterializeResult:
-        snapshot_dir = settings.get("WAREHOUSE_SNAPSHOT_DIR")
-        target = config.target_path or f"{snapshot_dir}/warehouse.duckdb"
-        with context.resources.warehouse.get_connection() as conn:
-            source = conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
-            result = export_snapshot(source, target, conn=conn)
+        grace = config.grace_seconds if config.grace_seconds >= 0 else float(
+            settings.get_int("WAREHOUSE_SNAPSHOT_GRACE_SECONDS"))
+        result = export_snapshot(
+            context.resources.warehouse.database, config.snapshot_dir or settings.get("WAREHOUSE_SNAPSHOT_DIR"),
+            lock_timeout_s=config.lock_timeout_seconds, grace_seconds=grace,
+        )  # fmt: skip
         rows = {f"rows_{name.replace('.', '_')}": n for name, n in result.row_counts.items()}
         return dg.MaterializeResult(metadata={
-            **run_metadata(lock_wait_seconds=result.lock_wait_seconds, **rows),
+            **run_metadata(lock_wait_seconds=result.lock_wait_seconds, lock_held_seconds=result.lock_held_seconds,
+                           removed_versions=result.removed_versions, parquet_files=len(result.parquet_files), **rows),
             "dagster/uri": dg.MetadataValue.path(str(result.path)),
-            "parquet_files": dg.MetadataValue.int(len(result.parquet_files)),
+            "version": dg.MetadataValue.text(result.version),
             "exported_at": dg.MetadataValue.timestamp(result.exported_at),
         })  # fmt: skip
 

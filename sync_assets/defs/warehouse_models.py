@@ -18,31 +18,12 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from sync_assets.defs.catalog import RAW_ITEMS, RAW_PRICES
-from sync_assets.defs.fulfillments import FULFILLMENTS
-from sync_assets.defs.inventory import SNAPSHOTS as RAW_INVENTORY_SNAPSHOTS
-from sync_assets.defs.operations import DEAD_LETTERS
-from sync_assets.defs.orders import RAW_ORDERS, SALES_ORDERS
-from sync_assets.defs.reconciliation import REPORT as RAW_RECONCILIATION
+from sync_assets.defs.warehouse_load import raw_table_key
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "dbt"
 GROUP = "warehouse_models"
 POOL = "warehouse_writer"  # the one DuckDB writer at a time, shared with the loader (limit 1)
 WAREHOUSE_ENV = "SYNC_ASSETS_DBT_WAREHOUSE"  # read by profiles.yml
-
-# raw.sync_events is landed by every flow: one asset stands for it, downstream of each lander.
-RAW_SYNC_EVENTS = dg.AssetKey(["warehouse", "raw_sync_events"])
-
-# dbt source table (schema raw) -> the asset that lands it.
-RAW_ASSETS: Mapping[str, dg.AssetKey] = {
-    "shopify_orders": RAW_ORDERS,
-    "netsuite_items": RAW_ITEMS,
-    "netsuite_item_prices": RAW_PRICES,
-    "netsuite_fulfillments": FULFILLMENTS,
-    "inventory_snapshots": RAW_INVENTORY_SNAPSHOTS,
-    "reconciliation_findings": RAW_RECONCILIATION,
-    "sync_events": RAW_SYNC_EVENTS,
-}
 
 project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
 
@@ -74,13 +55,13 @@ def _model_key(name: str) -> dg.AssetKey:
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Keys ``warehouse/<schema>/<table>``; sources are the raw landing assets."""
+    """Keys ``warehouse/<schema>/<table>``; sources are the raw table assets (``warehouse/raw/<table>``)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] == "source":
-            return spec.replace_attributes(key=RAW_ASSETS.get(props["name"], spec.key))
+        if props["resource_type"] == "source":  # raw.<table>: the warehouse_load asset that merges it
+            return spec.replace_attributes(key=raw_table_key(f"{props['schema']}.{props['name']}"))
         return spec
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -97,11 +78,9 @@ TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 
 def ensure_raw(conn) -> None:
     """The raw tables dbt reads, also on a fresh file where no flow has landed yet."""
-    from sync_assets.flows.reconciliation import REPORT_DDL
     from sync_assets.warehouse import ensure_schema
 
     ensure_schema(conn)
-    conn.execute(REPORT_DDL)
 
 
 def dbt_cli(database: str | os.PathLike) -> DbtCliResource:
@@ -149,20 +128,12 @@ def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
     return warehouse_models
 
 
-def raw_sync_events_spec() -> dg.AssetSpec:
-    return dg.AssetSpec(
-        RAW_SYNC_EVENTS, group_name=GROUP, kinds={"duckdb"}, deps=[SALES_ORDERS, FULFILLMENTS, DEAD_LETTERS],
-        description="raw.sync_events: one row per outcome of every flow (landed by the orders and fulfillments "
-                    "flows and the dead-letter refresh).",
-    )  # fmt: skip
-
-
 def mart_keys(assets: dg.AssetsDefinition) -> list[dg.AssetKey]:
     return sorted((k for k in assets.keys if k.path[1] == "analytics"), key=lambda k: k.to_user_string())
 
 
 def definitions(models: dg.AssetsDefinition) -> dg.Definitions:
     return dg.Definitions(
-        assets=[models, raw_sync_events_spec()],
+        assets=[models],
         resources={"dbt": DbtCliResource(project_dir=project, profiles_dir=str(PROJECT_DIR))},
     )

@@ -4,13 +4,18 @@ One YAML file (``sync_policy.yaml`` next to the package, or ``$SYNC_POLICY_PATH`
 engineer moves an entity between lanes without touching code. Entities and fields the file leaves out
 keep the built-in defaults (DESIGN.md flow table); a file that switches an entity's lane must give the
 new lane's cadence. Every mistake is a ``PolicyError`` naming file, entity and field.
+
+Every entry is backed by a flow: an entity with no flow of its own is refused rather than silently ignored
+(``NO_FLOW_YET``), and customers and payments, which are synced inline with each order, follow the
+orders entry (a different lane or cadence for them is refused, naming where to set it).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,8 +31,15 @@ ENV_VAR = "SYNC_POLICY_PATH"
 LANES = ("realtime", "batch")
 ENTITIES = (
     "orders", "customers", "payments", "inventory", "fulfillments",
-    "catalog", "crm", "finance", "warehouse_export", "reconciliation",
+    "catalog", "crm", "warehouse_load", "warehouse_export", "reconciliation",
 )
+# Synced inside another entity's flow (flows/orders.py upserts the customer and the deposit with each
+# order): their lane and cadence are the host's.
+INLINE = {"customers": "orders", "payments": "orders"}
+# Named in DESIGN.md's flow table but not built: an entry for them would do nothing, so it is refused.
+NO_FLOW_YET = {
+    "finance": "finance marts (NetSuite transactions, daily sales, tie-out)",
+}
 _CADENCE_KEYS = ("interval_seconds", "cron", "timezone")
 _ALLOWED_KEYS = frozenset({
     "lane", *_CADENCE_KEYS, "overlap_seconds", "safety_lag_seconds", "safety_stock", "location_map",
@@ -43,7 +55,8 @@ DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "fulfillments": {**_REALTIME, "overlap_seconds": 300, "safety_lag_seconds": 2, "batch_size": 100},
     "catalog": {"lane": "batch", "cron": "0 2 * * *", "timezone": "UTC", "batch_size": 1000},
     "crm": {"lane": "batch", "cron": "15 * * * *", "timezone": "UTC", "batch_size": 1000},
-    "finance": {"lane": "batch", "cron": "0 4 * * *", "timezone": "UTC", "batch_size": 1000},
+    # The one writer of the warehouse: landed files → raw, as soon as a sync run queued some.
+    "warehouse_load": dict(_REALTIME),
     "warehouse_export": {"lane": "batch", "cron": "45 * * * *", "timezone": "UTC"},
     "reconciliation": {"lane": "batch", "cron": "30 3 * * *", "timezone": "UTC", "batch_size": 1000},
 }
@@ -74,14 +87,50 @@ class EntityPolicy:
 
 
 @dataclass(frozen=True)
+class AccountPolicy:
+    """Facts about the merchant's NetSuite account the flows depend on (the ``account:`` section).
+
+    ``subsidiary`` is the internal id new customers (and sales orders) are filed under: OneWorld accounts
+    reject a customer without one; leave it unset on a single-subsidiary account. ``netsuite_timezone`` is
+    the integration user's time zone (Set Preferences > Time Zone): SuiteQL renders and compares
+    timestamps in it, so every polling window against NetSuite is converted through it.
+    ``order_date_timezone`` is the zone whose calendar day becomes a sales order's ``tranDate``.
+    ``start_date`` is where the real-time lane's very first window begins (later runs follow their
+    watermarks; history before it is the backfill's job); unset, the first run looks back one day.
+    ``price_level`` is the NetSuite price level the storefront sells at (catalog). ``deposit_account``
+    is the internal id of the bank or cash account customer deposits post to (unset: Undeposited Funds);
+    ``payment_methods`` maps a storefront payment gateway to a NetSuite payment method id,
+    ``shipping_methods`` a shipping line title to a NetSuite shipping item id, and ``carriers`` a NetSuite
+    ship method name to the tracking company the storefront shows.
+    """
+
+    subsidiary: str | None = None
+    netsuite_timezone: str = "UTC"
+    order_date_timezone: str = "UTC"
+    start_date: datetime | None = None
+    price_level: str = "Base Price"
+    deposit_account: str | None = None
+    payment_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    shipping_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    carriers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+_ACCOUNT_KEYS = frozenset({"subsidiary", "netsuite_timezone", "order_date_timezone", "start_date", "price_level",
+                           "deposit_account", "payment_methods", "shipping_methods", "carriers"})
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     source: str
     entities: Mapping[str, EntityPolicy]
+    account: AccountPolicy = field(default_factory=AccountPolicy)
 
     def entity(self, name: str) -> EntityPolicy:
         try:
             return self.entities[name]
         except KeyError:
+            if name in NO_FLOW_YET:
+                raise PolicyError(f"{self.source}: entities.{name}: {_no_flow(name)}") from None
             raise PolicyError(f"{self.source}: no entity {name!r} (known: {', '.join(ENTITIES)})") from None
 
     def in_lane(self, lane: str) -> list[EntityPolicy]:
@@ -103,10 +152,12 @@ def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # PyYAML builds dates itself: 2026-13-01 fails there, before we see it
+        raise PolicyError(f"{source}: not a valid date or number: {exc}") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: the top level must be a mapping with 'entities'")
-    unknown = set(data) - {"version", "entities"}
+    unknown = set(data) - {"version", "account", "entities"}
     if unknown:
         raise PolicyError(f"{source}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))}")
     if data.get("version", 1) != 1:
@@ -115,10 +166,107 @@ def parse_policy(text: str, source: str = "sync_policy.yaml") -> SyncPolicy:
     if not isinstance(entities, dict):
         raise PolicyError(f"{source}: entities: must be a mapping of entity name to settings")
     for name in entities:
+        if name in NO_FLOW_YET:
+            raise PolicyError(f"{source}: entities.{name}: {_no_flow(name)}; remove the entry")
         if name not in DEFAULTS:
             raise PolicyError(f"{source}: entities.{name}: unknown entity (known: {', '.join(ENTITIES)})")
-    parsed = {name: _entity(source, name, entities.get(name)) for name in ENTITIES}
-    return SyncPolicy(source, MappingProxyType(parsed))
+    parsed: dict[str, EntityPolicy] = {}
+    for name in ENTITIES:
+        if name in INLINE:
+            continue
+        parsed[name] = _entity(source, name, entities.get(name))
+    for name, host in INLINE.items():
+        parsed[name] = _inline(source, name, entities.get(name), parsed[host])
+    return SyncPolicy(source, MappingProxyType({name: parsed[name] for name in ENTITIES}),
+                      _account(source, data.get("account")))
+
+
+def _no_flow(name: str) -> str:
+    return (f"no flow runs {name!r} yet ({NO_FLOW_YET[name]} are not built), so a lane or cadence for it "
+            f"would do nothing (entities with a flow: {', '.join(e for e in ENTITIES if e not in INLINE)})")
+
+
+def _inline(source: str, name: str, raw: Any, host: EntityPolicy) -> EntityPolicy:
+    """An entity synced inside its host's flow: settings equal to the host's are accepted (old files keep
+    working), anything else is refused with where to set it instead."""
+    where = f"{source}: entities.{name}"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: must be a mapping of settings, got {type(raw).__name__}")
+    for key, value in raw.items():
+        if key not in _ALLOWED_KEYS:
+            raise PolicyError(f"{where}.{key}: unknown setting (allowed: {', '.join(sorted(_ALLOWED_KEYS))})")
+        if key in ("lane", *_CADENCE_KEYS) and value == getattr(host, key):
+            continue
+        raise PolicyError(f"{where}.{key}: {name} are synced inline with each of the {host.name} (no flow of "
+                          f"their own), so this setting would do nothing; set entities.{host.name}.{key} instead")
+    return replace(host, name=name)
+
+
+def _account(source: str, raw: Any) -> AccountPolicy:
+    where = f"{source}: account"
+    if raw is None:
+        return AccountPolicy()
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: must be a mapping of settings, got {type(raw).__name__}")
+    unknown = set(raw) - _ACCOUNT_KEYS
+    if unknown:
+        raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown setting (allowed: {', '.join(sorted(_ACCOUNT_KEYS))})")
+    subsidiary = _internal_id(where, "subsidiary", raw.get("subsidiary"), "the subsidiary's")
+    deposit_account = _internal_id(where, "deposit_account", raw.get("deposit_account"), "the account's")
+    price_level = raw.get("price_level", "Base Price")
+    if not isinstance(price_level, str) or not price_level.strip():
+        raise PolicyError(f"{where}.price_level: must be a NetSuite price level name (text), got {price_level!r}")
+    return AccountPolicy(
+        subsidiary=subsidiary,
+        netsuite_timezone=_zone(where, "netsuite_timezone", raw.get("netsuite_timezone", "UTC")),
+        order_date_timezone=_zone(where, "order_date_timezone", raw.get("order_date_timezone", "UTC")),
+        start_date=_start_date(where, raw.get("start_date")),
+        price_level=price_level.strip(),
+        deposit_account=deposit_account,
+        payment_methods=_text_map(where, "payment_methods", raw.get("payment_methods")),
+        shipping_methods=_text_map(where, "shipping_methods", raw.get("shipping_methods")),
+        carriers=_text_map(where, "carriers", raw.get("carriers")),
+    )
+
+
+def _internal_id(where: str, key: str, value: Any, whose: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip().isdigit():
+        raise PolicyError(f"{where}.{key}: must be {whose} NetSuite internal id (a number), got {value!r}")
+    return str(value).strip()
+
+
+def _zone(where: str, key: str, tz: Any) -> str:
+    if not isinstance(tz, str):
+        raise PolicyError(f"{where}.{key}: must be text such as 'Europe/Paris', got {tz!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"{where}.{key}: {tz!r} is not a known IANA timezone") from None
+    return tz
+
+
+def _start_date(where: str, value: Any) -> datetime | None:
+    """A date (midnight UTC) or an ISO timestamp with an offset; YAML may already have parsed either."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value or " " in value.strip() \
+                else date.fromisoformat(value)
+        except ValueError:
+            raise PolicyError(f"{where}.start_date: {value!r} is not a date (2026-01-31) or a timestamp "
+                              "with an offset (2026-01-31T08:00:00Z)") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise PolicyError(f"{where}.start_date: {value.isoformat()} has no offset; write it with Z or +hh:mm")
+        return value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=timezone.utc)
+    raise PolicyError(f"{where}.start_date: must be a date or a timestamp, got {value!r}")
 
 
 def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
@@ -154,12 +302,7 @@ def _entity(source: str, name: str, raw: Any) -> EntityPolicy:
             raise PolicyError(f"{where}.interval_seconds: a batch entity runs on cron, not interval_seconds (or set lane: realtime)")
         if not isinstance(cron, str) or not _valid_cron(cron):
             raise PolicyError(f"{where}.cron: {cron!r} is not a valid cron expression")
-    if not isinstance(tz, str):
-        raise PolicyError(f"{where}.timezone: must be text such as 'Europe/Paris', got {tz!r}")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise PolicyError(f"{where}.timezone: {tz!r} is not a known IANA timezone") from None
+    _zone(where, "timezone", tz)
 
     return EntityPolicy(
         name=name,
@@ -211,7 +354,7 @@ def _text_map(where: str, key: str, value: Any) -> Mapping[str, str]:
     result = {}
     for k, v in value.items():
         if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (str, int)) or str(v) == "":
-            raise PolicyError(f"{where}.{key}.{k}: must map text to a NetSuite id, got {v!r}")
+            raise PolicyError(f"{where}.{key}.{k}: must map text to text or an id, got {v!r}")
         result[k] = str(v)  # NetSuite internal ids travel as strings on the wire
     return MappingProxyType(result)
 

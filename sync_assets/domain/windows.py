@@ -36,6 +36,12 @@ def parse_ts(value: str | datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def first_start(now: datetime, start_at: datetime | None, lookback_seconds: float) -> datetime:
+    """Where a flow's very first window begins (no watermark yet): the policy's ``account.start_date``,
+    else ``lookback_seconds`` before now."""
+    return start_at if start_at is not None else now - timedelta(seconds=lookback_seconds)
+
+
 def format_ts(moment: datetime) -> str:
     """UTC ISO with microseconds and ``Z``: fixed width, so text order equals time order."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -35,6 +35,8 @@ change later — tracking — is versioned separately in ``fulfillment_tracking`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 import time
@@ -42,15 +44,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from sync_assets.connectors.errors import (
     RequestRejected,
     ThrottledError,
     TransientError,
 )
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts
-from sync_assets.connectors.netsuite.suiteql import ts_column, ts_literal
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyTransientError
 from sync_assets.connectors.shopify.fulfillment import (
@@ -67,12 +68,15 @@ from sync_assets.domain.fulfillments import (
     tracking_version,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import Watermark
+from sync_assets.domain.windows import Watermark, first_start
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
+from sync_assets.flows.landing import land_payloads_and_events
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,8 @@ SYNCED, SKIPPED, DEAD, FAILED = "synced", "skipped", "dead_lettered", "failed"
 
 @dataclass(frozen=True)
 class FulfillmentsFlowConfig:
-    initial_lookback_seconds: float = 86_400.0
+    initial_lookback_seconds: float = 86_400.0  # first run ever: this far back...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     netsuite_timezone: str = "UTC"  # the integration user's time zone (netsuite-rest.md §8 #3)
     notify_customer: bool = True
     carrier_map: Mapping[str, str] = field(default_factory=dict)
@@ -136,7 +141,7 @@ class FulfillmentsRunResult:
                              failed=self.count(FAILED), lags=lags),
             "adopted": sum(1 for o in self.outcomes.values() if o.adopted),
             "tracking_updates": sum(1 for o in self.outcomes.values() if o.tracking_sent),
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, examined=len(self.outcomes), synced=self.count(SYNCED)),
         }
 
 
@@ -148,22 +153,10 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
     """Shipped NetSuite fulfillments of orders we synced, not yet done (one SuiteQL query + ledger reads)."""
     now = now or datetime.now(timezone.utc)
     mark = ledger.get_watermark(FLOW)
-    since = (now - timedelta(seconds=config.initial_lookback_seconds) if mark is None
+    since = (first_start(now, config.start_at, config.initial_lookback_seconds) if mark is None
              else mark.updated_at - timedelta(seconds=policy.overlap_seconds))
-    since_ns = since.astimezone(ZoneInfo(config.netsuite_timezone)).replace(tzinfo=None, microsecond=0)
-    # Tracking numbers come in the same query (a row per number): the probe compares them with what Shopify
-    # was sent, and the run reuses them, so neither asks NetSuite again.
-    rows = netsuite.suiteql(
-        f"SELECT DISTINCT f.id, f.tranid, {ts_column('f.lastmodifieddate', 'modified')}, so.id AS salesorder, "
-        "so.externalid AS orderexternalid, t.id AS trackingid, t.trackingnumber FROM transaction f "
-        "JOIN previoustransactionlinelink l ON l.nextdoc = f.id "
-        "JOIN transaction so ON so.id = l.previousdoc "
-        "LEFT JOIN trackingnumbermap m ON m.transaction = f.id "
-        "LEFT JOIN trackingnumber t ON t.id = m.trackingnumber "
-        f"WHERE f.type = 'ItemShip' AND f.status = 'C' AND so.type = 'SalesOrd' "
-        f"AND f.lastmodifieddate >= {ts_literal(since_ns)} AND so.externalid LIKE :prefix ORDER BY f.id, t.id",
-        {"prefix": _ORDER_PREFIX + "%"},
-    )
+    rows = netsuite.suiteql(Q.SHIPPED_FULFILLMENTS.sql, {"since": to_user_time(since, config.netsuite_timezone),
+                                                         "prefix": _ORDER_PREFIX + "%"})
     heads: dict[str, dict] = {}
     tracking: dict[str, list[str]] = defaultdict(list)
     for row in rows:
@@ -200,7 +193,7 @@ def find_pending(netsuite, ledger: Ledger, policy: EntityPolicy, *, now: datetim
 
 
 def run_fulfillments_flow(
-    shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, warehouse: ConnectionFactory | None = None,
+    shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, landing: LandingArea | None = None,
     run_id: str = "local", now: datetime | None = None, config: FulfillmentsFlowConfig = FulfillmentsFlowConfig(),
 ) -> FulfillmentsRunResult:
     result = FulfillmentsRunResult()
@@ -223,14 +216,14 @@ def run_fulfillments_flow(
                 result.outcomes[f.id] = _sync_tracking(shopify, ledger, f, records[f.id], ctx, config)
             else:
                 result.outcomes[f.id] = _sync_one(shopify, ledger, f, records[f.id], ctx, config)
+        if landing is not None:  # durable and queued before the watermark moves past it
+            events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
+                       "reason": o.reason} for o in result.outcomes.values()]
+            result.landed_rows = sum(land_payloads_and_events(landing, "raw.netsuite_fulfillments", "fulfillment_id",
+                                                              result.payloads, events, run_id))
         _advance(ledger, pending, result, config)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None and result.outcomes:
-        events = [{"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
-                   "reason": o.reason} for o in result.outcomes.values()]
-        result.landed_rows = sum(land_payloads_and_events(warehouse, "raw.netsuite_fulfillments", "fulfillment_id",
-                                                          result.payloads, events, run_id))
     return result
 
 
@@ -240,10 +233,7 @@ def read_fulfillments(netsuite, pending: list[NetSuiteFulfillment]) -> dict:
     ids = [int(f.id) for f in pending]
     lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for batch in reference.chunks(ids):
-        for row in netsuite.suiteql(
-            "SELECT transaction, id, item, quantity FROM transactionline WHERE transaction IN :ids "
-            "AND mainline = 'F' AND taxline = 'F' AND item IS NOT NULL ORDER BY transaction, id", {"ids": batch}
-        ):
+        for row in netsuite.suiteql(Q.FULFILLMENT_LINES.sql, {"ids": batch}):
             quantity = float(row.get("quantity") or 0)
             if quantity < 0:  # shipped lines are negative; positive ones are internal bin moves
                 lines[str(row["transaction"])][str(row["item"])] += int(round(-quantity))
@@ -426,7 +416,7 @@ def _tracking_input(payload: Mapping) -> dict | None:
 
 
 def _utc(text: str, config: FulfillmentsFlowConfig) -> datetime:
-    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(config.netsuite_timezone)).astimezone(timezone.utc)
+    return from_user_time(text, config.netsuite_timezone)
 
 
 def _advance(ledger: Ledger, pending: Iterable[NetSuiteFulfillment], result: FulfillmentsRunResult,

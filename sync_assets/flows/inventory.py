@@ -15,16 +15,18 @@ One call of :func:`run_inventory_flow` is one batch:
    stale refusal the batch's SKUs are re-read and recomputed, with a new idempotency key, a bounded number
    of times. The key is a hash of what the write says (so the client's network retry reuses it).
 4. **Bookkeeping**: the ledger records each SKU's applied version only after Shopify confirmed; the
-   watermark advances past durable work only. Every computation lands in ``raw.inventory_snapshots``.
+   watermark advances past durable work only. Every computation lands in ``raw.inventory_snapshots`` and
+   the NetSuite balances read in ``raw.netsuite_inventory`` (landing area files, queued before the
+   watermark moves; the warehouse itself is never opened here).
 
 The location map. The policy maps a storefront location (GID or name) to a NetSuite location id. When it
 is empty, storefront and NetSuite locations with the same name (trimmed, case-insensitive) are paired —
 what the sandbox and most single-warehouse merchants have; locations without a namesake are left out.
 
-NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): pin that
-user to UTC, or pass ``InventoryFlowConfig.netsuite_timezone``.
+NetSuite's timestamps are naive, in the integration user's time zone (netsuite-rest.md §8 #3): the sync
+policy's ``account.netsuite_timezone`` names it (``InventoryFlowConfig.netsuite_timezone``).
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.errors import ThrottledError, TransientError
-from sync_assets.connectors.netsuite.suiteql import parse_ts as parse_ns_ts, ts_column, ts_literal
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.netsuite.suiteql import from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.errors import ShopifyStaleQuantity, ShopifyUserError
 from sync_assets.connectors.shopify.fulfillment import fulfillment_orders
@@ -51,12 +53,14 @@ from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
 from sync_assets.domain.money import nodes
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark
+from sync_assets.domain.windows import QueryWindow, Watermark, first_start, parse_ts
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,8 @@ _OPEN_FO = frozenset({"OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"})
 class InventoryFlowConfig:
     """Knobs that are not in the sync policy."""
 
-    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back
+    initial_lookback_seconds: float = 86_400.0  # first run ever: NetSuite changes this far back...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     unsynced_order_lookback_seconds: float = 3_600.0  # storefront orders this recent may not be in NetSuite yet
     max_unsynced_orders: int = 250
     stale_attempts: int = 3  # re-read + recompute rounds after CHANGE_FROM_QUANTITY_STALE
@@ -109,6 +114,7 @@ class Pending:
 @dataclass
 class InventoryRunResult:
     snapshots: list[dict] = field(default_factory=list)
+    balances: list[dict] = field(default_factory=list)  # NetSuite inventoryitemlocations rows read
     written: int = 0
     unchanged: int = 0
     dead_lettered: list[str] = field(default_factory=list)
@@ -126,7 +132,8 @@ class InventoryRunResult:
             **record_numbers(synced=self.written, skipped=self.unchanged, dead_lettered=len(self.dead_lettered),
                              failed=len(self.failed), lags=self.lag_seconds),
             "stale_retries": self.stale_retries,
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, synced=self.written,
+                          examined=self.written + self.unchanged + len(self.dead_lettered) + len(self.failed)),
         }
 
 
@@ -147,29 +154,18 @@ def find_pending(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *, now
 def _since(ledger: Ledger, policy: EntityPolicy, now: datetime, config: InventoryFlowConfig) -> datetime:
     mark = ledger.get_watermark(FLOW)
     if mark is None:
-        return now - timedelta(seconds=config.initial_lookback_seconds)
+        return first_start(now, config.start_at, config.initial_lookback_seconds)
     return mark.updated_at - timedelta(seconds=policy.overlap_seconds)
 
 
-def _to_netsuite_time(moment: datetime, tz_name: str) -> datetime:
-    return moment.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None, microsecond=0)
 
-
-def _from_netsuite_time(text: str, tz_name: str) -> datetime:
-    return parse_ns_ts(text).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
 
 
 def _changed_items(netsuite, since: datetime, config: InventoryFlowConfig) -> list[ChangedItem]:
     # (item, location) is unique in this table, so it is a stable order for offset paging; changes in one
     # overlap window are far below the 100k cap. The version is the change time *and* the quantities:
     # NetSuite's timestamps have whole seconds, and two receipts within one second must not look alike.
-    rows = netsuite.suiteql(
-        f"SELECT l.item, l.location, l.quantityavailable, l.quantityonhand, i.itemid, "
-        f"{ts_column('l.lastquantityavailablechange', 'changed_at')} "
-        "FROM inventoryitemlocations l JOIN item i ON i.id = l.item "
-        f"WHERE l.lastquantityavailablechange >= {ts_literal(_to_netsuite_time(since, config.netsuite_timezone))} "
-        "AND i.isinactive = 'F' ORDER BY l.item, l.location"
-    )
+    rows = netsuite.suiteql(Q.CHANGED_LEVELS.sql, {"since": to_user_time(since, config.netsuite_timezone)})
     per_item: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row.get("itemid") and row.get("changed_at"):
@@ -188,17 +184,44 @@ def _changed_at(version: str) -> str:
 
 
 def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: InventoryFlowConfig) -> list[str]:
-    """Recent storefront orders the orders flow has not durably put into NetSuite (done)."""
+    """Recent storefront orders the orders flow has not durably put into NetSuite (done).
+
+    Behind the orders flow's watermark every order is done or dead-lettered, so only the tail past it is
+    read from Shopify (keys only: a handful of points under a steady stream, where reading the whole
+    lookback hour cost a point per order of the hour on every probe); the dead-lettered ones come from
+    the ledger.
+    """
     start = now - timedelta(seconds=config.unsynced_order_lookback_seconds)
-    window = QueryWindow(start, now + timedelta(seconds=60))
+    query = QueryWindow(start, now + timedelta(seconds=60)).shopify_query("created_at")
+    mark = ledger.get_watermark(ORDERS_FLOW)
+    if mark is not None and mark.updated_at - timedelta(seconds=1) > start:
+        # Whole-second stamps: one second behind the watermark, so its own second is read again.
+        query += " AND " + QueryWindow(mark.updated_at - timedelta(seconds=1),
+                                       now + timedelta(seconds=60)).shopify_query("updated_at")  # fmt: skip
     ids: list[str] = []
-    for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": window.shopify_query("created_at")},
-                         ("orders",), page_size=250):
+    for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": query}, ("orders",), page_size=250):
         ids.append(node["id"])
         if len(ids) >= config.max_unsynced_orders * 4:
             break
+    if mark is not None:
+        seen = set(ids)
+        ids += [gid for gid in _recent_dead_orders(ledger, start) if gid not in seen]
     done = ledger.done_hashes(ORDERS_FLOW, ids)
     return [gid for gid in ids if gid not in done][: config.max_unsynced_orders]
+
+
+def _recent_dead_orders(ledger: Ledger, since: datetime) -> list[str]:
+    """Orders created since ``since`` that the orders flow dead-lettered (behind its watermark, not in NetSuite)."""
+    out = []
+    for letter in ledger.dead_letters(ORDERS_FLOW):
+        created = (letter.payload or {}).get("createdAt") if isinstance(letter.payload, dict) else None
+        try:
+            recent = parse_ts(created or letter.created_at) >= since
+        except (TypeError, ValueError):
+            recent = True  # unreadable: holding its stock back is the safe side
+        if letter.source_id.startswith("gid://shopify/Order/") and recent:
+            out.append(letter.source_id)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- run
@@ -210,7 +233,7 @@ def run_inventory_flow(
     ledger: Ledger,
     policy: EntityPolicy,
     *,
-    warehouse: ConnectionFactory | None = None,
+    landing: LandingArea | None = None,
     run_id: str = "local",
     now: datetime | None = None,
     config: InventoryFlowConfig = InventoryFlowConfig(),
@@ -222,10 +245,11 @@ def run_inventory_flow(
     pending = find_pending(shopify, netsuite, ledger, policy, now=now, config=config)
     if not pending.empty:
         _sync(shopify, netsuite, ledger, policy, config, pending, result, now)
+        if landing is not None:  # durable and queued before the watermark moves past it
+            result.landed_rows = sum(f.rows for f in landing.land(_landing_frames(result), run_id))
+        result.watermark_after = _advance(ledger, pending, set(result.failed), config)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None and result.snapshots:
-        result.landed_rows = land_snapshots(warehouse, result.snapshots, run_id)
     return result
 
 
@@ -257,7 +281,7 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
                                {"sku": sku, "version": versions[sku]}, "sku")
             result.dead_lettered.append(sku)
     skus = [s for s in skus if s not in result.dead_lettered]
-    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus})
+    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus}, result.balances)
     writer = _Writer(shopify, ledger, policy, config, location_map, unsynced, result, now)
     step = max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))  # one write call per batch
     for start in range(0, len(skus), step):
@@ -272,7 +296,6 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
     for gid in pending.orders:
         if not (set(order_skus.get(gid, ())) & failed):
             ledger.mark_done(ORDERS_ACCOUNTED_FLOW, gid, gid, _ACCOUNTED)
-    result.watermark_after = _advance(ledger, pending, failed, config)
 
 
 def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
@@ -286,9 +309,9 @@ def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: Invento
         return ledger.get_watermark(FLOW)
     stuck = [i.version for i in pending.items if i.sku in failed]
     if stuck:
-        moment = _from_netsuite_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
+        moment = from_user_time(_changed_at(min(stuck)), config.netsuite_timezone) - timedelta(seconds=1)
     else:
-        moment = _from_netsuite_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
+        moment = from_user_time(max(_changed_at(i.version) for i in pending.items), config.netsuite_timezone)
     ledger.advance_watermark(FLOW, Watermark(moment))
     return ledger.get_watermark(FLOW)
 
@@ -310,21 +333,20 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> di
             resolved[gid] = str(ns_id)
         return resolved
     resolved = {}
-    for row in netsuite.suiteql("SELECT id, name FROM location WHERE isinactive = 'F' ORDER BY id"):
+    for row in netsuite.suiteql(Q.LOCATIONS.sql):
         gid = by_name.get(str(row.get("name") or "").strip().lower())
         if gid is not None:
             resolved[gid] = str(row["id"])
     return resolved
 
 
-def netsuite_levels(netsuite, sku_by_item: Mapping[str, str]) -> list[NetSuiteLevel]:
+def netsuite_levels(netsuite, sku_by_item: Mapping[str, str], balances: list[dict] | None = None) -> list[NetSuiteLevel]:
+    """Available per (SKU, NetSuite location); the whole balance rows go to ``balances`` (for the warehouse)."""
     levels = []
     for batch in reference.chunks(sorted(sku_by_item, key=lambda v: (len(v), v))):
-        for row in netsuite.suiteql(
-            "SELECT item, location, quantityavailable FROM inventoryitemlocations WHERE item IN :items "
-            "ORDER BY item, location",
-            {"items": [int(i) for i in batch]},
-        ):
+        for row in netsuite.suiteql(Q.LEVELS_BY_ITEM.sql, {"items": [int(i) for i in batch]}):
+            if balances is not None:
+                balances.append(row)
             levels.append(NetSuiteLevel(sku_by_item[str(row["item"])], str(row["location"]),
                                         int(float(row.get("quantityavailable") or 0))))
     return levels
@@ -459,7 +481,7 @@ class _Writer:
                 self.result.written += 1
                 version = versions.get(sku, "")
                 if version and not version.startswith("orders:"):
-                    changed = _from_netsuite_time(_changed_at(version), self.config.netsuite_timezone)
+                    changed = from_user_time(_changed_at(version), self.config.netsuite_timezone)
                     lag = time.time() - changed.timestamp()
                     self.result.lag_seconds.append(max(0.0, lag))
             elif sku not in self.result.failed and sku not in self.result.dead_lettered:
@@ -487,19 +509,24 @@ def _current(storefront: Mapping[str, dict], skus: Iterable[str]) -> dict[tuple[
 # ----------------------------------------------------------------------------------------- landing
 
 
-def land_snapshots(warehouse: ConnectionFactory, snapshots: list[dict], run_id: str) -> int:
+def _landing_frames(result: InventoryRunResult) -> dict:
     import pandas as pd
 
-    from sync_assets.flows.landing import _ensure_schema
-    from sync_assets.warehouse import append_frame
+    from sync_assets.flows.landing import payload_frame
 
-    frame = pd.DataFrame(snapshots)
-    frame["computed_at"] = pd.to_datetime(frame["computed_at"], utc=True)
-    for column in ("netsuite_available", "unsynced_qty", "safety_stock", "computed", "previous_storefront"):
-        frame[column] = frame[column].astype("Int64")
-    with warehouse() as conn:
-        _ensure_schema(conn)
-        return append_frame(conn.cursor(), "raw.inventory_snapshots", frame, run_id)
+    frames = {}
+    if result.snapshots:
+        frame = pd.DataFrame(result.snapshots)
+        frame["computed_at"] = pd.to_datetime(frame["computed_at"], utc=True)
+        for column in ("netsuite_available", "unsynced_qty", "safety_stock", "computed", "previous_storefront"):
+            frame[column] = frame[column].astype("Int64")
+        frames["raw.inventory_snapshots"] = frame
+    if result.balances:
+        frame = payload_frame("item_id", [{"key": b["item"], "updated_at": b.get("lastquantityavailablechange"),
+                                           "payload": b} for b in result.balances])  # fmt: skip
+        frame.insert(1, "location_id", [str(b["location"]) for b in result.balances])
+        frames["raw.netsuite_inventory"] = frame
+    return frames
 
 
 __all__ = [

@@ -1,21 +1,23 @@
-"""Landing what a flow run saw and did in the warehouse, after the target writes.
+"""What a flow run saw and did, as frames for the landing area (:mod:`sync_assets.warehouse.landing_area`).
 
-Called last, so a warehouse lock (an analyst's read-write session, another run) never delays a sales
-order. Raw tables are append-only; the ``staging`` views dedupe, so landing the same batch twice (a
-re-run) changes nothing analysts see. pandas is imported here, only when landing, to keep the import of
-a run light.
+A run never opens the warehouse: it writes durable Parquet files and queues them in the ledger before its
+watermark moves past what they hold; the ``warehouse_load`` job merges them into ``raw``, keeping one
+row per version, so landing the same batch twice (a re-run, an overlap window) adds nothing. pandas is
+imported here, only when landing, to keep the import of a run light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync_assets.domain.windows import parse_ts
 
-ConnectionFactory = Callable[[], AbstractContextManager[Any]]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sync_assets.warehouse.landing_area import LandingArea
 
 
 def _ts(value: Any) -> datetime | None:
@@ -27,37 +29,30 @@ def _ts(value: Any) -> datetime | None:
         return None
 
 
-def _ensure_schema(conn: Any) -> None:
-    from sync_assets.warehouse import ensure_schema
-
-    # ensure_schema also replaces every view: only run it on a fresh file, not on every real-time run.
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = 'sync_events'"
-    ).fetchone()[0]
-    if not exists:
-        ensure_schema(conn)
-
-
-def land_payloads_and_events(
-    connect: ConnectionFactory,
-    table: str,
-    key_column: str,
-    payloads: Iterable[Mapping[str, Any]],
-    events: Iterable[Mapping[str, Any]],
-    run_id: str,
-) -> tuple[int, int]:
-    """Append source payloads (``{key, updated_at, payload}``) to raw ``table`` and outcome rows to
-    ``raw.sync_events``; returns the row counts. One connection, opened only for this."""
+def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     import pandas as pd
 
-    from sync_assets.warehouse import append_frame
+    for column in columns:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
-    payload_rows = [
-        {key_column: str(p["key"]), "source_updated_at": _ts(p.get("updated_at")), "payload": p["payload"]}
-        for p in payloads
-    ]
+
+def payload_frame(key_column: str, payloads: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Source payloads (``{key, updated_at, payload}``) as rows of a raw payload table."""
+    import pandas as pd
+
+    rows = [{key_column: str(p["key"]), "source_updated_at": _ts(p.get("updated_at")), "payload": p["payload"]}
+            for p in payloads]  # fmt: skip
+    return _utc(pd.DataFrame(rows, columns=[key_column, "source_updated_at", "payload"]), "source_updated_at")
+
+
+def event_frame(events: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Outcome rows of ``raw.sync_events``."""
+    import pandas as pd
+
     now = datetime.now(timezone.utc)
-    event_rows = [
+    rows = [
         {
             "flow": e["flow"],
             "source_id": str(e["source_id"]),
@@ -69,15 +64,28 @@ def land_payloads_and_events(
         }
         for e in events
     ]
-    if not payload_rows and not event_rows:
-        return 0, 0
-    payload_frame = pd.DataFrame(payload_rows, columns=[key_column, "source_updated_at", "payload"])
-    event_frame = pd.DataFrame(event_rows)
-    for frame, column in ((payload_frame, "source_updated_at"), (event_frame, "source_updated_at"), (event_frame, "event_at")):
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-    with connect() as conn:
-        _ensure_schema(conn)
-        landed = append_frame(conn, table, payload_frame, run_id) if payload_rows else 0
-        logged = append_frame(conn, "raw.sync_events", event_frame, run_id) if event_rows else 0
-    return landed, logged
+    columns = ["flow", "source_id", "target_id", "status", "reason", "event_at", "source_updated_at"]
+    return _utc(pd.DataFrame(rows, columns=columns), "event_at", "source_updated_at")
+
+
+def payloads_and_events(
+    table: str, key_column: str, payloads: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]
+) -> dict[str, pd.DataFrame]:
+    return {table: payload_frame(key_column, payloads), "raw.sync_events": event_frame(events)}
+
+
+def land_payloads_and_events(
+    landing: LandingArea,
+    table: str,
+    key_column: str,
+    payloads: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any]],
+    run_id: str,
+) -> tuple[int, int]:
+    """Land payloads in ``table`` and outcomes in ``raw.sync_events`` and queue them; returns the row counts."""
+    files = landing.land(payloads_and_events(table, key_column, payloads, events), run_id)
+    return landed_rows(files, table), landed_rows(files, "raw.sync_events")
+
+
+def landed_rows(files, table: str) -> int:
+    return sum(f.rows for f in files if f.raw_table == table)

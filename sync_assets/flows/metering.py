@@ -27,11 +27,25 @@ def stats_delta(after: Mapping[str, float], before: Mapping[str, float]) -> dict
     return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, (int, float))}
 
 
-def api_numbers(shopify_stats: Mapping[str, float], netsuite_stats: Mapping[str, float]) -> dict[str, int | float]:
-    """API calls and throttle waits per system, named alike in every flow so the UI plots compare."""
+def api_numbers(shopify_stats: Mapping[str, float], netsuite_stats: Mapping[str, float], *,
+                examined: int, synced: int) -> dict[str, int | float]:
+    """What the run moved and what it cost, named alike in every flow so the UI plots compare.
+
+    ``examined``: records the run looked at (read or checked against the ledger); ``synced``: records it
+    wrote to the target. Per-synced-record figures divide by ``max(synced, 1)``: a run that synced nothing
+    shows its whole spend as the price of nothing, which is the figure to watch.
+    """
+    per = max(synced, 1)
+    points = float(shopify_stats.get("cost", 0.0))
+    netsuite_calls = int(netsuite_stats.get("calls", 0))
     return {
+        "records_examined": int(examined),
         "shopify_api_calls": int(shopify_stats.get("calls", 0)),
+        "shopify_cost_points": points,
+        "shopify_cost_points_per_synced_record": round(points / per, 3),
         "shopify_throttle_wait_seconds": float(shopify_stats.get("throttle_wait_s", 0.0)),
-        "netsuite_api_calls": int(netsuite_stats.get("calls", 0)),
+        "shopify_bulk_slot_waits": int(shopify_stats.get("bulk_slot_waits", 0)),
+        "netsuite_api_calls": netsuite_calls,
+        "netsuite_api_calls_per_synced_record": round(netsuite_calls / per, 3),
         "netsuite_throttle_wait_seconds": float(netsuite_stats.get("throttle_wait_s", 0.0)),
     }

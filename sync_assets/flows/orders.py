@@ -3,11 +3,14 @@
 One call of :func:`run_orders_flow` is one batch:
 
 1. **Work**: webhook events from the durable inbox (their order ids, re-fetched through GraphQL: the
-   payload may be stale or out of order) plus the polling window from the watermark
-   (``windows.next_window``), at most ``batch_size × cap_multiplier`` polled orders past the watermark.
-   A busy window (more than ``bulk_threshold`` orders, counted with a keys-only query) is read with one
-   bulk operation instead of paging full orders, which costs ~60-180 points per order and so drains a
-   burst at a couple of orders per second; that run may take ``batch_size × bulk_cap_multiplier``.
+   payload may be stale or out of order; a version the ledger already did is not fetched at all) plus the
+   polling window from the watermark (``windows.next_window``). The window is read as keys (id and
+   ``updatedAt``, a cost point each); only versions the ledger has not done are fetched in full (~60 points
+   each), at most ``batch_size × cap_multiplier`` past the watermark. More than ``bulk_threshold``
+   *unhandled* versions are read with one bulk operation instead (a few points whatever the size; that run
+   may take ``batch_size × bulk_cap_multiplier``), unless another bulk query holds the app's slot: then
+   paging. A webhook-triggered run with a watermark younger than ``webhook_poll_after_seconds`` reads only
+   its events' orders; the poller's runs keep the safety net.
    The window's orders are prepared and written in chunks of ``batch_size`` as they are read (steps 2-3
    per chunk), then the webhook orders the window did not hold; NetSuite down stops reading.
 2. **Prepare**: one SuiteQL query for the batch's SKUs, one for currencies; every order is mapped once
@@ -23,13 +26,16 @@ One call of :func:`run_orders_flow` is one batch:
 4. **Bookkeeping**: inbox events are acked when their orders are durable (done, skipped or
    dead-lettered) and released otherwise; the watermark advances only past the durable prefix of the
    window (``windows.advance``).
-5. **Landing** (optional): raw payloads and outcomes go to the warehouse last.
+5. **Landing** (optional): raw payloads and outcomes are written as durable files in the landing area and
+   queued in the same ledger transaction that advances the watermark (step 4): the warehouse is never
+   opened here; the ``warehouse_load`` job merges the files.
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -39,10 +45,12 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sync_assets.connectors.errors import AuthenticationError, RequestRejected, ThrottledError, TransientError
 from sync_assets.connectors.netsuite.errors import NetSuiteDuplicateRecord, NetSuiteRecordLocked
 from sync_assets.connectors.shopify import documents as shopify_docs
+from sync_assets.connectors.shopify.errors import ShopifyBulkSlotBusy
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.orders import NODES_BATCH as ORDERS_BY_ID_BATCH
 from sync_assets.connectors.shopify.orders import updated_between_query
@@ -60,11 +68,14 @@ from sync_assets.domain.payments import (
     refunds_for_order,
 )
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, next_window, parse_ts
+from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, first_start, format_ts, next_window, parse_ts
 from sync_assets.flows import reference
-from sync_assets.flows.landing import ConnectionFactory, land_payloads_and_events
-from sync_assets.state.ledger import Claim, Ledger
+from sync_assets.flows.landing import landed_rows, payloads_and_events
+from sync_assets.state.ledger import Claim, LandedFile, Ledger
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +83,13 @@ FLOW = "orders"
 CUSTOMERS_FLOW = "customers"
 PAYMENTS_FLOW = "payments"
 REFUNDS_FLOW = "refunds"
+# The newest storefront version (``updatedAt``) of each order that NetSuite durably reflects — written
+# or found unchanged — so a later read of the same version costs its key, not a full re-read. Without it an
+# order updated by something the mapping ignores (our own fulfillment, a tag) was re-read in full on every
+# run while it stayed in the overlap.
+VERSIONS_FLOW = "orders_versions"
 TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+WEBHOOK_TRIGGER = "webhook"  # the run tag value the webhook receiver launches with (defs.lanes TRIGGER_TAG)
 _PLACEHOLDER_ID = "0"
 _DUPLICATE_PAUSES = (0.5, 1.0, 2.0)  # stands in for ids only NetSuite can give, while validating and hashing
 
@@ -82,23 +99,32 @@ DURABLE = frozenset({SYNCED, SKIPPED, DEAD})
 
 @dataclass(frozen=True)
 class OrdersFlowConfig:
-    """Knobs that are not in the sync policy: NetSuite account specifics and run sizing."""
+    """Run sizing, and the NetSuite account facts the sync policy's ``account:`` section fills in
+    (``sync_assets.definitions.account_configs``); item names are resolved to these ids per run."""
 
     discount_item_id: str | None = None
     tax_item_id: str | None = None  # None: NetSuite's tax engine computes tax
     subsidiary_id: str | None = None
     tran_date_timezone: str = "UTC"
+    deposit_account_id: str | None = None  # None: customer deposits post to Undeposited Funds
+    payment_method_map: Mapping[str, str] = field(default_factory=dict)  # gateway → NetSuite payment method id
+    shipping_method_map: Mapping[str, str] = field(default_factory=dict)  # shipping title → NetSuite ship item id
     cap_multiplier: int = 1  # polled orders per run ≤ batch_size × this: a backlog drains in several runs that each write as they go
-    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll
+    initial_lookback_seconds: float = 86_400.0  # first run ever: how far back to poll...
+    start_at: datetime | None = None  # ...unless the policy's account.start_date says where to begin
     lease_seconds: float = 120.0  # a killed run's claims and inbox events come back after this
     max_attempts: int = 20  # record-specific transient failures before dead-lettering
     workers: int | None = None  # parallel order writes; default: the NetSuite client's concurrency
-    # More orders than this in the polling window (overlap included): read it with a bulk operation
-    # (None: always page; then a window of more than the cap of orders re-read in full each run).
+    # More versions than this in the polling window that the ledger has not done: read it with a bulk
+    # operation, which beats fetching them by id at ~60 points each once they would wait on the bucket
+    # for longer than a bulk query takes (None: never bulk).
     bulk_threshold: int | None = 100
     bulk_cap_multiplier: int = 4  # orders per run on the bulk path ≤ batch_size × this: a burst takes a few runs
     bulk_poll_interval: float = 0.5  # first status poll of the bulk operation (it backs off from there)
     bulk_timeout_seconds: float = 600.0
+    # A webhook-triggered run reads only the orders its events name while the watermark is younger than
+    # this; past it, it pages the window's keys as well (the polling safety net, a point per order).
+    webhook_poll_after_seconds: float = 60.0
 
 
 @dataclass
@@ -159,7 +185,7 @@ class OrdersRunResult:
             "customers_created": self.customers_created,
             "deposits_written": self.deposits_written,
             "refunds_written": self.refunds_written,
-            **api_numbers(self.shopify_stats, self.netsuite_stats),
+            **api_numbers(self.shopify_stats, self.netsuite_stats, examined=len(self.outcomes), synced=self.count(SYNCED)),
             "netsuite_retries": int(self.netsuite_stats.get("retries", 0)),
         }
 
@@ -184,14 +210,19 @@ def run_orders_flow(
     ledger: Ledger,
     policy: EntityPolicy,
     *,
-    warehouse: ConnectionFactory | None = None,
+    landing: LandingArea | None = None,
     run_id: str = "local",
     now: datetime | None = None,
     config: OrdersFlowConfig = OrdersFlowConfig(),
+    trigger: str | None = None,
 ) -> OrdersRunResult:
     """One batch of the orders flow (see the module docstring). Raises only when nothing could be done
-    safely (Shopify unreachable, bad credentials); every record-level problem is in the result."""
-    now = now or datetime.now(timezone.utc)
+    safely (Shopify unreachable, bad credentials); every record-level problem is in the result.
+
+    ``trigger`` ``"webhook"``: the run was launched for webhook events, so while the watermark is fresh it
+    fetches only the orders they name (see ``OrdersFlowConfig.webhook_poll_after_seconds``)."""
+    started = datetime.now(timezone.utc)  # every read of this run happens after this
+    now = now or started
     result = OrdersRunResult()
     shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
     cap = policy.batch_size * config.cap_multiplier
@@ -200,34 +231,61 @@ def run_orders_flow(
     try:
         event_orders = _event_order_ids(ledger, events)
         result.watermark_before = ledger.get_watermark(FLOW)
-        result.window = next_window(
+        result.window = None if _events_only(trigger, events, result.watermark_before, now, config) else next_window(
             result.watermark_before, now,
             overlap_seconds=policy.overlap_seconds, safety_lag_seconds=policy.safety_lag_seconds,
-            initial_start=now - timedelta(seconds=config.initial_lookback_seconds),
+            initial_start=first_start(now, config.start_at, config.initial_lookback_seconds),
         )  # fmt: skip
         poll = _Poll()
         orders: dict[str, dict] = {}
         with closing(_poll_chunks(shopify, ledger, result.window, result.watermark_before, policy, config, poll,
                                   result)) as chunks:
             for chunk in chunks:  # written as read: a long read does not hold back the first writes
-                _sync_group(netsuite, ledger, policy, config, _merge(chunk), orders, result)
+                _sync_group(netsuite, ledger, policy, config, _merge(chunk), orders, result, started)
                 if result.netsuite_unavailable:
                     poll.drained = False  # what is not read yet stays in the window for the next run
                     break
-        fetched = _fetch(shopify, {gid for ids in event_orders.values() for gid in ids}, poll.orders)
-        _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result)
+        fetched = _fetch(shopify, _unhandled_event_orders(ledger, events, event_orders, result), poll.orders)
+        _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result, started)
         result.orders = list(orders.values())  # one version per order: the latest read
     except BaseException:
         ledger.inbox_release(e.event_id for e in events)
         raise
     result.read_via_bulk = poll.bulk
     _finish_inbox(ledger, event_orders, orders, result)
-    _advance_watermark(ledger, result, poll.orders, poll.drained)
+    landed = landing.write_all(_landing_frames(result), run_id) if landing is not None else []
+    _advance_watermark(ledger, result, poll.orders, poll.drained, landed)
+    result.landed_rows = landed_rows(landed, "raw.shopify_orders") + landed_rows(landed, "raw.sync_events")
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
-    if warehouse is not None:
-        result.landed_rows = sum(_land(warehouse, result, run_id))
     return result
+
+
+def _events_only(trigger: str | None, events, watermark: Watermark | None, now: datetime,
+                 config: OrdersFlowConfig) -> bool:
+    """A webhook run with events to do and a recent watermark leaves the polling window to the poller."""
+    if trigger != WEBHOOK_TRIGGER or not events or watermark is None:
+        return False
+    return (now - watermark.updated_at).total_seconds() <= config.webhook_poll_after_seconds
+
+
+def _unhandled_event_orders(ledger: Ledger, events, event_orders: dict[str, list[str]],
+                            result: OrdersRunResult) -> set[str]:
+    """The events' orders minus those whose delivered version (the payload's ``updated_at``) the ledger has
+    done already: a duplicate delivery, or one the poller got to first, costs no read."""
+    wanted: set[str] = set()
+    for event in events:
+        stamp = event.payload.get("updated_at") if isinstance(event.payload, dict) else None
+        for gid in event_orders.get(event.event_id, ()):
+            try:
+                entry = stamp is not None and version_handled(ledger, gid, parse_ts(stamp), margin=timedelta(seconds=1))
+            except (TypeError, ValueError):
+                entry = None  # an unreadable stamp: read the order to be sure
+            if entry:
+                result.outcomes.setdefault(gid, OrderOutcome(gid, SKIPPED, stamp, target_id=entry.target_id))
+            else:
+                wanted.add(gid)
+    return wanted
 
 
 def _event_order_ids(ledger: Ledger, events) -> dict[str, list[str]]:
@@ -260,31 +318,31 @@ class _Poll:
 def _poll_chunks(shopify, ledger: Ledger, window: QueryWindow | None, watermark: Watermark | None,
                  policy: EntityPolicy, config: OrdersFlowConfig, poll: _Poll,
                  result: OrdersRunResult) -> Iterator[list[dict]]:
-    """The window's orders, oldest update first, in chunks of ``batch_size``, up to the run's cap."""
+    """The window's orders not handled yet, oldest update first, in chunks of ``batch_size``, up to the run's
+    cap; the handled ones are recorded as skipped on the way (they count for the watermark like any other)."""
     if window is None:
         return
     # Shopify stamps and filters in whole seconds and the query helper truncates: ask up to the next whole
     # second so this window's last second is read; dedupe then cuts at the exact end.
     end = window.end + timedelta(seconds=1)
-    # A window of more than the paged cap could not even be paged past its done overlap: bulk it too.
+    # More unhandled orders than a paged run may take: bulk them too, whatever the threshold.
     paged_cap = policy.batch_size * config.cap_multiplier
     threshold = None if config.bulk_threshold is None else min(config.bulk_threshold, paged_cap)
-    poll.bulk = threshold is not None and _window_exceeds(shopify, window, threshold)
-    if poll.bulk:
-        cap = policy.batch_size * config.bulk_cap_multiplier
-        source = iter_bulk_orders_updated_between(shopify, window.start, end, poll_interval=config.bulk_poll_interval,
-                                                  timeout_s=config.bulk_timeout_seconds)
-    else:
-        cap = paged_cap
-        source = _unhandled_orders(shopify, ledger, window, end, watermark, poll, result)
+    source = _window_orders(shopify, ledger, window, end, watermark, threshold, config, poll)
     chunk: list[dict] = []
     fresh = 0
     with closing(source):  # stopping at the cap closes the bulk download's stream now, not at GC
-        for order in source:
-            # Only orders past the watermark count towards the cap: the overlap behind it is mostly done
-            # (skipped by the ledger), and counting it would stall a backlog of more than ``cap`` orders
-            # updated within ``overlap`` seconds — every run would re-read the same done prefix.
+        for order, entry in source:
+            if entry is not None:  # handled already: a key read, no full read, no write
+                if window.contains(parse_ts(order["updatedAt"])):
+                    result.outcomes.setdefault(order["id"], OrderOutcome(
+                        order["id"], SKIPPED, order["updatedAt"], target_id=entry.target_id))  # fmt: skip
+                    poll.orders.append(order)
+                continue
+            # Only orders past the watermark count towards the cap: counting the overlap behind it would
+            # stall a backlog of more than ``cap`` orders updated within ``overlap`` seconds.
             if _past(order, watermark):
+                cap = policy.batch_size * (config.bulk_cap_multiplier if poll.bulk else config.cap_multiplier)
                 if fresh >= cap:
                     poll.drained = False
                     break
@@ -297,36 +355,114 @@ def _poll_chunks(shopify, ledger: Ledger, window: QueryWindow | None, watermark:
         yield _chunk(chunk, window, poll)
 
 
-def _unhandled_orders(shopify, ledger: Ledger, window: QueryWindow, end: datetime, watermark: Watermark | None,
-                      poll: _Poll, result: OrdersRunResult) -> Iterator[dict]:
-    """The window's orders, paged, fetching in full only versions the ledger has not handled.
+# Keys classified before the read is chosen: enough to see a backlog past the bulk threshold, bounded so a
+# long window of done orders is streamed rather than held.
+_DECIDE_WITHIN = 5_000
+
+
+def _window_orders(shopify, ledger: Ledger, window: QueryWindow, end: datetime, watermark: Watermark | None,
+                   threshold: int | None, config: OrdersFlowConfig,
+                   poll: _Poll) -> Iterator[tuple[dict, object | None]]:  # fmt: skip
+    """The window as ``(order, ledger entry if handled else None)``, in updatedAt order: full orders only for
+    versions the ledger has not handled.
 
     The window re-reads ``overlap`` seconds behind the watermark, mostly orders already done; reading each
-    in full costs ~60 cost points, so under a steady stream the overlap alone drains a Standard bucket and
-    every run waits on it. Keys cost about one point each: the handled ones are recorded as skipped from
-    the ledger (they count for the watermark like any other), the rest are fetched by id.
+    in full costs ~60 cost points, so under a steady stream the overlap alone would drain a Standard bucket.
+    Keys (id, updatedAt) cost one point each and tell the handled versions apart; the rest are fetched by
+    id, or — when more than ``threshold`` of them wait — with one bulk operation, which costs a few points
+    whatever its size (bulk beats paging once paging them would wait on the bucket for longer than a bulk
+    query takes). The bulk slot busy with someone else's query: page, the real-time lane does not queue.
     """
-    keys = paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, {"query": updated_between_query(window.start, end)},
-                    ("orders",), page_size=250)
-    wanted: list[str] = []
+    pages = paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, {"query": updated_between_query(window.start, end)},
+                     ("orders",), page_size=250)
+    keys = (node for node in pages if window.contains(parse_ts(node["updatedAt"])))
+    head: list[tuple[dict, object | None]] = []
+    unhandled = 0
     for node in keys:
-        updated = parse_ts(node["updatedAt"])
-        margin = timedelta(seconds=1) if _past(node, watermark) else timedelta(0)
-        entry = ledger.get_entry(FLOW, node["id"])
-        # Dead letters are read again: a fix in the policy (a default customer, say) may let them through,
-        # and the claim still skips them when their mapped payload is unchanged.
-        if handled_version(entry, updated, margin=margin, statuses=("done",)):
-            if window.contains(updated):
-                result.outcomes.setdefault(node["id"], OrderOutcome(
-                    node["id"], SKIPPED, node["updatedAt"], target_id=entry.target_id))  # fmt: skip
-                poll.orders.append(node)
+        entry = _handled_entry(ledger, node, watermark)
+        head.append((node, entry))
+        unhandled += entry is None
+        if threshold is not None and unhandled > threshold:
+            try:
+                bulk = iter_bulk_orders_updated_between(shopify, window.start, end, poll_interval=config.bulk_poll_interval,
+                                                        timeout_s=config.bulk_timeout_seconds)
+                poll.bulk = True
+                for order in bulk:  # the slot's refusal comes before the first order, so nothing is yielded twice
+                    yield order, _handled_entry(ledger, order, watermark)
+                return
+            except ShopifyBulkSlotBusy as exc:
+                poll.bulk = False
+                log.info("orders flow: bulk slot busy (%s); paging the %d+ unhandled orders instead", exc, unhandled)
+                threshold = None
+        if len(head) >= _DECIDE_WITHIN:
+            break
+    yield from _fetch_unhandled(shopify, itertools.chain(head, ((n, _handled_entry(ledger, n, watermark)) for n in keys)))
+
+
+def _handled_entry(ledger: Ledger, node: Mapping, watermark: Watermark | None):
+    """The ledger entry when this version is done already, else None. Dead letters are read again: a fix in
+    the policy (a default customer, say) may let them through, and the claim still skips them when their
+    mapped payload is unchanged."""
+    margin = timedelta(seconds=1) if _past(node, watermark) else timedelta(0)
+    return version_handled(ledger, node["id"], parse_ts(node["updatedAt"]), margin=margin)
+
+
+def version_handled(ledger: Ledger, gid: str, updated: datetime, *, margin: timedelta, statuses=("done",)):
+    """The ledger entry saying this version of the order needs nothing (else None): the version NetSuite
+    reflects is at least ``updated`` (``VERSIONS_FLOW``), or the order was written at least ``margin``
+    after it (see :func:`handled_version`; ledgers from before the version record, and orders read within
+    a second of their stamp, which the version record leaves out)."""
+    entry = ledger.get_entry(FLOW, gid)
+    if entry is None or entry.status not in statuses:
+        return None  # never done, or re-queued (reconciliation, a replay) since
+    seen = ledger.get_entry(VERSIONS_FLOW, gid)
+    if seen is not None and seen.status == "done" and parse_ts(seen.payload_hash) >= updated:
+        return entry
+    return entry if handled_version(entry, updated, margin=margin, statuses=statuses) else None
+
+
+def _note_versions(ledger: Ledger, group: Mapping[str, dict], result: OrdersRunResult, read_after: datetime) -> None:
+    """Record the versions this group leaves durably reflected in NetSuite (synced, or unchanged and done).
+
+    Stamps are whole seconds, so an edit in the same second as our read carries the same ``updatedAt``:
+    only versions read at least a second after their stamp are recorded (``read_after`` is a lower bound
+    of the read time; polled orders always qualify, being behind the safety lag)."""
+    for gid, order in group.items():
+        outcome = result.outcomes.get(gid)
+        if outcome is None or outcome.status not in (SYNCED, SKIPPED):
             continue
-        wanted.append(node["id"])
-        if len(wanted) >= ORDERS_BY_ID_BATCH:
-            yield from shopify.get_orders(wanted)
-            wanted = []
-    if wanted:
-        yield from shopify.get_orders(wanted)
+        stamp = parse_ts(order["updatedAt"])
+        if stamp + timedelta(seconds=1) > read_after:
+            continue
+        entry = ledger.get_entry(FLOW, gid)
+        if entry is None or entry.status != "done":
+            continue  # dead letters are read again (see _handled_entry)
+        seen = ledger.get_entry(VERSIONS_FLOW, gid)
+        if seen is None or parse_ts(seen.payload_hash) < stamp:
+            ledger.mark_done(VERSIONS_FLOW, gid, entry.target_id or "", format_ts(stamp))
+
+
+def _fetch_unhandled(shopify, items: Iterable[tuple[dict, object | None]]) -> Iterator[tuple[dict, object | None]]:
+    """Keys in, orders out in the same order: the unhandled ones fetched in full by id, a batch at a time."""
+    pending: list[tuple[dict, object | None]] = []
+    wanted = 0
+    for item in items:
+        pending.append(item)
+        wanted += item[1] is None
+        if wanted >= ORDERS_BY_ID_BATCH:
+            yield from _resolve(shopify, pending)
+            pending, wanted = [], 0
+    yield from _resolve(shopify, pending)
+
+
+def _resolve(shopify, pending: list[tuple[dict, object | None]]) -> Iterator[tuple[dict, object | None]]:
+    wanted = [node["id"] for node, entry in pending if entry is None]
+    full = {o["id"]: o for o in shopify.get_orders(wanted)} if wanted else {}
+    for node, entry in pending:
+        if entry is not None:
+            yield node, entry
+        elif node["id"] in full:  # else deleted since its key was read: nothing to sync
+            yield full[node["id"]], None
 
 
 def handled_version(entry, updated: datetime, *, margin: timedelta, statuses=("done", "dead")) -> bool:
@@ -349,28 +485,15 @@ def _past(order: Mapping, watermark: Watermark | None) -> bool:
     return watermark is None or (parse_ts(order["updatedAt"]), id_sort_key(str(order["id"]))) > watermark.key
 
 
-def _window_exceeds(shopify, window: QueryWindow, threshold: int) -> bool:
-    """More than ``threshold`` orders in the window? Reads keys only (about one cost point per order) and
-    stops at the first page past the threshold. The overlap behind the watermark counts too: after a
-    burst it holds up to ``overlap`` seconds of done orders, which a paged read would re-read in full."""
-    variables = {"query": updated_between_query(window.start, window.end + timedelta(seconds=1))}
-    count = 0
-    for node in paginate(shopify, shopify_docs.ORDER_KEYS_PAGE, variables, ("orders",),
-                         page_size=min(threshold + 1, 250)):
-        count += window.contains(parse_ts(node["updatedAt"]))
-        if count > threshold:
-            return True
-    return False
-
-
 def _sync_group(netsuite, ledger: Ledger, policy: EntityPolicy, config: OrdersFlowConfig, group: dict[str, dict],
-                orders: dict[str, dict], result: OrdersRunResult) -> None:
+                orders: dict[str, dict], result: OrdersRunResult, read_after: datetime) -> None:
     """Sync one group of orders; once NetSuite is known to be down, only record them as failed."""
     orders.update(group)
     if result.netsuite_unavailable:
         _all_failed(group, result, result.netsuite_unavailable)
     else:
         _sync(netsuite, ledger, policy, config, group, result)
+        _note_versions(ledger, group, result, read_after)
 
 
 def _fetch(shopify, gids: set[str], polled: list[dict]) -> list[dict]:
@@ -473,7 +596,13 @@ def _mapping_context(skus, currencies, policy: EntityPolicy, config: OrdersFlowC
         sku_to_item=skus, currency_ids=currencies, customer_id=customer_id, location_map=policy.location_map,
         discount_item_id=config.discount_item_id, tax_item_id=config.tax_item_id,
         subsidiary_id=config.subsidiary_id, tran_date_timezone=config.tran_date_timezone,
+        shipping_method_map=config.shipping_method_map,
     )  # fmt: skip
+
+
+def _payment_context(config: OrdersFlowConfig, customer_id: str, currencies, sales_order_id: str | None = None):
+    return PaymentContext(customer_id, currencies, sales_order_id, payment_method_map=config.payment_method_map,
+                          account_id=config.deposit_account_id)
 
 
 def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: OrdersFlowConfig) -> _Prepared:
@@ -494,9 +623,9 @@ def _prepare(order: dict, skus, currencies, policy: EntityPolicy, config: Orders
                 ) from None
         ctx = _mapping_context(skus, currencies, policy, config, _PLACEHOLDER_ID)
         p.draft = map_order_to_sales_order(order, ctx)
-        deposits = deposits_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
+        deposits = deposits_for_order(order, _payment_context(config, _PLACEHOLDER_ID, currencies, _PLACEHOLDER_ID))
         # A refund changes neither the sales order nor the deposits: its own hash makes the order new work.
-        refunds, rejected = refunds_for_order(order, PaymentContext(_PLACEHOLDER_ID, currencies),
+        refunds, rejected = refunds_for_order(order, _payment_context(config, _PLACEHOLDER_ID, currencies),
                                               {d.external_id: _PLACEHOLDER_ID for d in deposits}, deposits=deposits)
         customer_ref = p.customer_key.external_id if p.customer_key else f"default:{p.default_customer}"
         p.hash = payload_hash([p.draft.payload_hash, customer_ref, [d.payload_hash for d in deposits],
@@ -587,7 +716,7 @@ class _Writer:
         assert p.draft is not None
         draft = _remap(p, customer_id)
         so_id = self._upsert("salesOrder", draft.external_id, draft.body, replace=("item",))
-        deposits = deposits_for_order(order, PaymentContext(customer_id, self.currencies, sales_order_id=so_id))
+        deposits = deposits_for_order(order, _payment_context(self.config, customer_id, self.currencies, so_id))
         deposit_ids: dict[str, str] = {}
         for deposit in deposits:
             deposit_id = self._upsert("customerDeposit", deposit.external_id, deposit.body)
@@ -607,7 +736,7 @@ class _Writer:
                        deposit_ids: Mapping[str, str]) -> int:
         """Upsert the order's refunds not yet written at this payload; a refund that cannot be mapped, or that
         NetSuite refuses, is dead-lettered alone (flow ``refunds``) and the order still syncs."""
-        drafts, rejected = refunds_for_order(order, PaymentContext(customer_id, self.currencies), deposit_ids,
+        drafts, rejected = refunds_for_order(order, _payment_context(self.config, customer_id, self.currencies), deposit_ids,
                                              deposits=deposits)
         for bad in rejected:
             self.ledger.dead_letter(REFUNDS_FLOW, bad.source_id, bad.error.reason, bad.transaction, bad.error.field_path)
@@ -694,9 +823,12 @@ def _finish_inbox(ledger: Ledger, event_orders: dict[str, list[str]], orders: di
     result.inbox_acked = len(ack)
 
 
-def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dict], drained: bool) -> None:
-    """Past the window's durable prefix only: a failed order holds the watermark where it is."""
+def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dict], drained: bool,
+                       landed: list[LandedFile]) -> None:
+    """Past the window's durable prefix only: a failed order holds the watermark where it is. The run's
+    landed files are queued for the warehouse in the same ledger transaction."""
     if result.window is None:
+        ledger.record_landed(landed)
         return
     prefix: list[dict] = []
     # Each chunk is sorted; sorting them together as well keeps the prefix exact should the source's
@@ -709,20 +841,21 @@ def _advance_watermark(ledger: Ledger, result: OrdersRunResult, polled: list[dic
         prefix.append(order)
     new = advance(result.watermark_before, result.window, prefix, drained=drained)
     if new is not None and (result.watermark_before is None or result.watermark_before < new):
-        ledger.advance_watermark(FLOW, new)
+        ledger.advance_watermark(FLOW, new, landed=landed)
         result.watermark_after = new
     else:
+        ledger.record_landed(landed)
         result.watermark_after = result.watermark_before
 
 
-def _land(warehouse: ConnectionFactory, result: OrdersRunResult, run_id: str) -> tuple[int, int]:
+def _landing_frames(result: OrdersRunResult) -> dict:
     payloads = [{"key": o["id"], "updated_at": o.get("updatedAt"), "payload": o} for o in result.orders]
     events = [
         {"flow": FLOW, "source_id": o.source_id, "target_id": o.target_id, "status": o.status,
          "reason": o.reason, "source_updated_at": o.updated_at}
         for o in result.outcomes.values()
     ]  # fmt: skip
-    return land_payloads_and_events(warehouse, "raw.shopify_orders", "order_id", payloads, events, run_id)
+    return payloads_and_events("raw.shopify_orders", "order_id", payloads, events)
 
 
 __all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "run_orders_flow"]

@@ -17,8 +17,8 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.domain.ids import id_sort_key, short_digest
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import parse_ts
-from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, handled_version
+from sync_assets.domain.windows import first_start, parse_ts
+from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, version_handled
 from sync_assets.state.ledger import Ledger
 
 PROBE_PAGE = 250
@@ -54,7 +54,7 @@ def probe_orders(
     inbox = sum(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS)
     watermark = ledger.get_watermark(FLOW)
     # Whole-second stamps: look one second either side of [watermark, end) and sort it out per record.
-    start = (watermark.updated_at if watermark else now - timedelta(seconds=config.initial_lookback_seconds)) - _SECOND
+    start = (watermark.updated_at if watermark else first_start(now, config.start_at, config.initial_lookback_seconds)) - _SECOND
     end = now - timedelta(seconds=policy.safety_lag_seconds)
     keys: list[tuple[str, str]] = []
     more = False
@@ -71,8 +71,8 @@ def probe_orders(
             if updated > end:
                 continue
             behind = watermark is not None and (updated, id_sort_key(node["id"])) <= watermark.key
-            entry = ledger.get_entry(FLOW, node["id"])
-            if not handled_version(entry, updated, margin=timedelta(0) if behind else _SECOND):
+            margin = timedelta(0) if behind else _SECOND
+            if not version_handled(ledger, node["id"], updated, margin=margin, statuses=("done", "dead")):
                 keys.append((node["id"], node["updatedAt"]))
     if not keys and not inbox:
         return None

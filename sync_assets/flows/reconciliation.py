@@ -12,7 +12,7 @@ Missing orders are re-queued for the orders flow: the ledger row is reset (:meth
 whatever the watermark says. Orders with an open dead letter are reported, not re-queued: an operator owns
 them. Orders updated within ``grace_seconds`` are not judged yet (the real-time lane may be writing them).
 
-Plain Python over the clients, the ledger and a warehouse connection factory: no Dagster here.
+Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
 from __future__ import annotations
@@ -21,27 +21,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from sync_assets.connectors.netsuite import queries as Q
+from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.orders import iter_orders_updated_between
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import order_external_id
 from sync_assets.domain.money import money_bag
 from sync_assets.domain.windows import parse_ts
-from sync_assets.flows.landing import ConnectionFactory
+from sync_assets.flows.metering import api_numbers, stats_delta
 from sync_assets.flows.reference import chunks
 from sync_assets.state.ledger import Ledger
+
+if TYPE_CHECKING:
+    from sync_assets.warehouse.landing_area import LandingArea
 
 ORDERS_FLOW = "orders"
 MISSING, DUPLICATED, MISMATCHED = "missing", "duplicated", "mismatched_total"
 TOLERANCE = Decimal("0.01")
 REPORT_TABLE = "raw.reconciliation_findings"
-REPORT_DDL = f"""
-CREATE TABLE IF NOT EXISTS {REPORT_TABLE} (
-  run_id VARCHAR NOT NULL, checked_at TIMESTAMPTZ NOT NULL, kind VARCHAR NOT NULL, order_id VARCHAR NOT NULL,
-  order_name VARCHAR, external_id VARCHAR, netsuite_ids VARCHAR, storefront_total DECIMAL(18,4),
-  netsuite_total DECIMAL(18,4), requeued BOOLEAN NOT NULL, detail VARCHAR
-)"""
-_SO_COLUMNS = "id, tranid, externalid, otherrefnum, foreigntotal, status"
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,11 @@ class ReconciliationConfig:
     days: int = 7
     grace_seconds: float = 900.0
     requeue: bool = True
+    # Read the window's orders with one bulk operation: a week of a busy store is ~200k orders, which
+    # paged would cost ~60 points each (days of a Standard bucket) and starve the real-time lane.
+    bulk: bool = True
+    bulk_poll_interval: float = 1.0
+    bulk_timeout_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -70,24 +74,25 @@ class ReconciliationResult:
     sales_orders_seen: int = 0
     findings: list[Finding] = field(default_factory=list)
     checked_at: datetime | None = None
+    shopify_stats: dict[str, float] = field(default_factory=dict)
+    netsuite_stats: dict[str, float] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
 
-    def numbers(self) -> dict[str, int]:
+    def numbers(self) -> dict[str, int | float]:
+        requeued = sum(1 for f in self.findings if f.requeued)
         return {"orders_checked": self.orders_checked, "sales_orders_seen": self.sales_orders_seen,
                 "missing": self.count(MISSING), "duplicated": self.count(DUPLICATED),
-                "mismatched_totals": self.count(MISMATCHED),
-                "requeued": sum(1 for f in self.findings if f.requeued)}
+                "mismatched_totals": self.count(MISMATCHED), "requeued": requeued,
+                # Synced: the orders it put back on the real-time lane's queue.
+                **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.orders_checked, synced=requeued)}
 
 
-def _sales_orders(netsuite, column: str, values: Iterable[str]) -> list[dict]:
+def _sales_orders(netsuite, query: Q.Query, values: Iterable[str]) -> list[dict]:
     rows = []
     for batch in chunks(sorted(set(values))):
-        rows += netsuite.suiteql(
-            f"SELECT {_SO_COLUMNS} FROM transaction WHERE type = 'SalesOrd' AND {column} IN :vals ORDER BY id",
-            {"vals": batch},
-        )
+        rows += netsuite.suiteql(query.sql, {"vals": batch})
     return rows
 
 
@@ -101,17 +106,29 @@ def _total(order: dict) -> Decimal | None:
 def reconcile_orders(shopify, netsuite, ledger: Ledger, *, now: datetime | None = None,
                      config: ReconciliationConfig = ReconciliationConfig(), run_id: str = "local") -> ReconciliationResult:
     now = now or datetime.now(timezone.utc)
+    shopify_before, netsuite_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
+    result = _reconcile(shopify, netsuite, ledger, now, config, run_id)
+    result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
+    result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
+    return result
+
+
+def _reconcile(shopify, netsuite, ledger: Ledger, now: datetime, config: ReconciliationConfig,
+               run_id: str) -> ReconciliationResult:
     result = ReconciliationResult(checked_at=now)
     cutoff = now - timedelta(seconds=config.grace_seconds)
-    orders = [o for o in iter_orders_updated_between(shopify, now - timedelta(days=config.days), now)
-              if parse_ts(o["updatedAt"]) < cutoff]
+    start = now - timedelta(days=config.days)
+    read = (iter_bulk_orders_updated_between(shopify, start, now, poll_interval=config.bulk_poll_interval,
+                                             timeout_s=config.bulk_timeout_seconds)
+            if config.bulk else iter_orders_updated_between(shopify, start, now))  # fmt: skip
+    orders = [o for o in read if parse_ts(o["updatedAt"]) < cutoff]
     result.orders_checked = len(orders)
     if not orders:
         return result
     eids = {o["id"]: order_external_id(o["id"]) for o in orders}
     by_id: dict[str, dict] = {}
-    for row in _sales_orders(netsuite, "externalid", eids.values()) + _sales_orders(
-            netsuite, "otherrefnum", [o["name"] for o in orders if o.get("name")]):
+    for row in _sales_orders(netsuite, Q.SALES_ORDERS_BY_EXTERNAL_ID, eids.values()) + _sales_orders(
+            netsuite, Q.SALES_ORDERS_BY_ORDER_NAME, [o["name"] for o in orders if o.get("name")]):
         by_id[str(row["id"])] = row
     result.sales_orders_seen = len(by_id)
     by_eid = {r.get("externalid"): r for r in by_id.values() if r.get("externalid")}
@@ -156,25 +173,19 @@ def _missing(ledger: Ledger, order: dict, eid: str, total, config: Reconciliatio
     return Finding(MISSING, gid, name, eid, (), total, requeued=requeued, detail="no sales order found")
 
 
-def land_report(warehouse: ConnectionFactory, result: ReconciliationResult, run_id: str) -> int:
-    """Append this run's findings to ``raw.reconciliation_findings`` (one bulk insert)."""
+def land_report(landing: LandingArea, result: ReconciliationResult, run_id: str) -> int:
+    """Land this run's findings for ``raw.reconciliation_findings`` (one durable file, queued for the merge)."""
     import pandas as pd
 
     rows = [{"run_id": run_id, "checked_at": result.checked_at, "kind": f.kind, "order_id": f.order_id,
              "order_name": f.order_name, "external_id": f.external_id, "netsuite_ids": ",".join(f.netsuite_ids),
              "storefront_total": f.storefront_total, "netsuite_total": f.netsuite_total, "requeued": f.requeued,
              "detail": f.detail} for f in result.findings]  # fmt: skip
-    with warehouse() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        conn.execute(REPORT_DDL)
-        if rows:
-            frame = pd.DataFrame(rows)
-            conn.register("_findings", frame)
-            try:
-                conn.execute(f"INSERT INTO {REPORT_TABLE} BY NAME SELECT * FROM _findings")
-            finally:
-                conn.unregister("_findings")
-    return len(rows)
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows)
+    frame["checked_at"] = pd.to_datetime(frame["checked_at"], utc=True)
+    return sum(f.rows for f in landing.land({REPORT_TABLE: frame}, run_id))
 
 
 __all__ = ["DUPLICATED", "MISMATCHED", "MISSING", "Finding", "ReconciliationConfig", "ReconciliationResult",

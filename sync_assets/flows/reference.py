@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar
 
+from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.netsuite.suiteql import MAX_IN_LIST
 from sync_assets.domain.customers import CustomerMatchKey, match_existing_customer
 
@@ -40,11 +41,7 @@ def items_by_sku(netsuite, skus: Iterable[str]) -> dict[str, str]:
     wanted = sorted({s.strip().upper() for s in skus if isinstance(s, str) and s.strip()})
     found: dict[str, str] = {}
     for batch in chunks(wanted):
-        rows = netsuite.suiteql(
-            "SELECT id, itemid FROM item WHERE UPPER(itemid) IN :skus AND isinactive = 'F' "
-            "AND (matrixtype IS NULL OR matrixtype <> 'PARENT') ORDER BY id",
-            {"skus": batch},
-        )
+        rows = netsuite.suiteql(Q.ITEMS_BY_SKU.sql, {"skus": batch})
         for row in rows:
             if row.get("itemid"):
                 found.setdefault(row["itemid"], str(row["id"]))
@@ -56,7 +53,7 @@ def skus_by_item_id(netsuite, item_ids: Iterable[str]) -> dict[str, str]:
     wanted = sorted({str(i) for i in item_ids if str(i).strip()}, key=lambda v: (len(v), v))
     found: dict[str, str] = {}
     for batch in chunks(wanted):
-        for row in netsuite.suiteql("SELECT id, itemid FROM item WHERE id IN :ids ORDER BY id", {"ids": [int(i) for i in batch]}):
+        for row in netsuite.suiteql(Q.SKUS_BY_ITEM_ID.sql, {"ids": [int(i) for i in batch]}):
             if row.get("itemid"):
                 found[str(row["id"])] = row["itemid"]
     return found
@@ -70,7 +67,7 @@ def currency_ids(netsuite) -> dict[str, str]:
     ``symbol`` first. A handful of rows: read whole, once per run.
     """
     codes: dict[str, str] = {}
-    for row in netsuite.suiteql("SELECT id, name, symbol FROM currency ORDER BY id"):
+    for row in netsuite.suiteql(Q.CURRENCIES.sql):
         for column in ("symbol", "name"):
             value = (row.get(column) or "").strip()
             if _ISO_CURRENCY.match(value):
@@ -87,9 +84,9 @@ def find_customers(netsuite, keys: Iterable[CustomerMatchKey]) -> dict[CustomerM
     keys = list(dict.fromkeys(keys))
     rows: list[Mapping] = []
     for batch in chunks(sorted({k.external_id for k in keys})):
-        rows += _customer_rows(netsuite, "externalid IN :values", batch)
+        rows += _customer_rows(netsuite, Q.CUSTOMERS_BY_EXTERNAL_ID, batch)
     for batch in chunks(sorted({k.email for k in keys if k.email})):
-        rows += _customer_rows(netsuite, "LOWER(email) IN :values", batch)
+        rows += _customer_rows(netsuite, Q.CUSTOMERS_BY_EMAIL, batch)
     matched: dict[CustomerMatchKey, str] = {}
     for key in keys:
         customer_id = match_existing_customer(key, rows)
@@ -98,14 +95,11 @@ def find_customers(netsuite, keys: Iterable[CustomerMatchKey]) -> dict[CustomerM
     return matched
 
 
-def _customer_rows(netsuite, condition: str, values: list[str]) -> list[Mapping]:
+def _customer_rows(netsuite, query: Q.Query, values: list[str]) -> list[Mapping]:
     """Customer rows in the shape :func:`match_existing_customer` reads (``id``, ``externalId``, ``email``)."""
     return [
         {"id": str(r["id"]), "externalId": r.get("externalid"), "email": r.get("email")}
-        for r in netsuite.suiteql(
-            f"SELECT id, externalid, email FROM customer WHERE {condition} AND isinactive = 'F' ORDER BY id",
-            {"values": values},
-        )
+        for r in netsuite.suiteql(query.sql, {"values": values})
     ]
 
 
@@ -113,11 +107,7 @@ def sales_order_totals(netsuite, external_ids: Iterable[str]) -> dict[str, dict[
     """externalId → ``{"id", "total", "status"}`` of sales orders, read back through SuiteQL."""
     found: dict[str, dict[str, str]] = {}
     for batch in chunks(sorted(set(external_ids))):
-        for row in netsuite.suiteql(
-            "SELECT id, externalid, foreigntotal, status FROM transaction "
-            "WHERE type = 'SalesOrd' AND externalid IN :eids ORDER BY id",
-            {"eids": batch},
-        ):
+        for row in netsuite.suiteql(Q.SALES_ORDER_TOTALS.sql, {"eids": batch}):
             found[row["externalid"]] = {
                 "id": str(row["id"]),
                 "total": row.get("foreigntotal", "0"),
@@ -130,10 +120,6 @@ def count_by_external_id(netsuite, record_type_code: str, external_ids: Iterable
     """How many transactions of a type (``SalesOrd``, ``CustDep``) carry each external id (duplicates > 1)."""
     counts: dict[str, int] = {}
     for batch in chunks(sorted(set(external_ids))):
-        for row in netsuite.suiteql(
-            "SELECT externalid, COUNT(*) AS n FROM transaction WHERE type = :type AND externalid IN :eids "
-            "GROUP BY externalid ORDER BY externalid",
-            {"type": record_type_code, "eids": batch},
-        ):
+        for row in netsuite.suiteql(Q.COUNT_BY_EXTERNAL_ID.sql, {"type": record_type_code, "eids": batch}):
             counts[row["externalid"]] = int(row["n"])
     return counts

@@ -223,6 +223,10 @@ def _execute_run_in_child(serialized: str, parent: int) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _interrupt_when_parent_dies(parent)
+        # The run prints through Dagster's console logger (the flows' loggers are handed to it by the
+        # instance's python_logs); the worker's own root handler would print every such line a second time.
+        for handler in list(logging.root.handlers):
+            logging.root.removeHandler(handler)
         from dagster._cli.api import execute_run_command
 
         execute_run_command.main(args=[serialized], prog_name="dagster api execute_run", standalone_mode=False)
@@ -255,6 +259,8 @@ def _listen(path: Path) -> socket.socket:
 
 def main(dagster_home: str | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Each run opens the instance's SQLite storage, and alembic says so twice at INFO: noise on the terminal.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     home = dagster_home or os.environ.get("DAGSTER_HOME")
     if not home:
         print("sync-assets run-worker: DAGSTER_HOME is not set (the worker serves that Dagster instance)", file=sys.stderr)

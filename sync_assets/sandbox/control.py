@@ -9,13 +9,20 @@ gets a 400 ``{"error": "..."}`` that names the field.
 - ``GET|POST faults`` {profile, service, rate, seconds, retry_after, statuses, failure, seed, limit}
 - ``GET counters``, ``POST counters/reset``
 - ``POST config`` {suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
-  shopify_throttle_status, bulk_seconds}
+  shopify_throttle_status, bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime,
+  netsuite_timezone (the integration user's zone SuiteQL timestamps are in), netsuite_oneworld (customers
+  need a subsidiary), netsuite_denied_tables (tables the role may not read: SuiteQL answers "Record 'x' was
+  not found."), shopify_access_scopes (the app's granted scopes), shopify_retired_versions (served by a
+  newer version, as Shopify falls forward)}
 - ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
 - ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order
   (a REFUND transaction; ``orders/updated`` fires). ``unchecked`` allows more than Shopify would refund
 - ``POST netsuite/receive_inventory`` {sku, location_key, quantity}: goods arrive at a NetSuite location
 - ``POST netsuite/fulfill_sales_orders`` {older_than_seconds}: NetSuite ships open sales orders that old
+- ``POST netsuite/items/price`` {item, price_level, currency, unit_price}; ``POST netsuite/items/update``
+  {item, description, displayname, isinactive}; ``POST netsuite/items/delete`` {item}: a merchandiser's
+  edits in NetSuite (``item`` is an internal id or item name); each moves the item's lastmodifieddate
 - ``GET|POST|DELETE webhooks`` {address, topics, duplicate_rate, reorder}
 """
 
@@ -27,6 +34,7 @@ import flask
 
 from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
 from sync_assets.sandbox.generator import CatalogSpecError
+from sync_assets.sandbox.netsuite import catalog_edits
 from sync_assets.sandbox.shopify import UserError
 from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
 
@@ -54,6 +62,7 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
     @bp.errorhandler(FaultConfigError)
     @bp.errorhandler(CatalogSpecError)
     @bp.errorhandler(WebhookConfigError)
+    @bp.errorhandler(catalog_edits.CatalogEditError)
     def bad_request(error: ValueError) -> tuple[flask.Response, int]:
         return flask.jsonify(error=str(error)), 400
 
@@ -125,6 +134,19 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
                              financial_status=order["displayFinancialStatus"],
                              refund_id=order["transactions"][-1]["id"])
 
+    @bp.post("/shopify/available")
+    def storefront_available() -> flask.Response:
+        """What benchmarks watch without spending the app's cost bucket: available per (sku, location_key)."""
+        pairs = _only(_body(), "available", ("items",)).get("items")
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
+        ):
+            raise ControlError("available: items must be a list of [sku, location_key] string pairs")
+        try:
+            return flask.jsonify(available=[sandbox.shopify.available(sku, key) for sku, key in pairs])
+        except KeyError as error:
+            raise ControlError(f"available: {error.args[0]}") from None
+
     @bp.post("/netsuite/receive_inventory")
     def receive_inventory() -> flask.Response:
         body = _only(_body(), "receive_inventory", ("sku", "location_key", "quantity"))
@@ -165,7 +187,30 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
     def catalog() -> flask.Response:
         return flask.jsonify(sandbox.catalog_summary())
 
+    _catalog_edit_routes(bp, sandbox)
     return bp
+
+
+def _catalog_edit_routes(bp: flask.Blueprint, sandbox: Sandbox) -> None:
+    """NetSuite item edits (sandbox/netsuite/catalog_edits.py): what makes a catalog run have work."""
+    db = sandbox.netsuite.db
+
+    @bp.post("/netsuite/items/price")
+    def item_price() -> flask.Response:
+        body = _only(_body(), "items/price", ("item", "price_level", "currency", "unit_price"))
+        return flask.jsonify(catalog_edits.set_price(db, body.get("item"), body.get("price_level", "Base Price"),
+                                                     body.get("currency", "USD"), body.get("unit_price")))
+
+    @bp.post("/netsuite/items/update")
+    def item_update() -> flask.Response:
+        body = _only(_body(), "items/update", ("item", *catalog_edits.EDITABLE_FIELDS))
+        item = body.pop("item", None)
+        return flask.jsonify(catalog_edits.update_item(db, item, body))
+
+    @bp.post("/netsuite/items/delete")
+    def item_delete() -> flask.Response:
+        body = _only(_body(), "items/delete", ("item",))
+        return flask.jsonify(deleted=catalog_edits.delete_item(db, body.get("item")))
 
 
 def _only(body: dict[str, Any], where: str, allowed: tuple[str, ...]) -> dict[str, Any]:

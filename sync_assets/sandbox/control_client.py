@@ -81,7 +81,7 @@ class SandboxControl:
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Keys: suiteql_row_cap, netsuite_concurrency, shopify_bucket_size, shopify_restore_rate,
-        shopify_throttle_status (200|429), bulk_seconds."""
+        shopify_throttle_status (200|429), bulk_seconds, bulk_seconds_per_1000_objects, shopify_token_lifetime (s)."""
         return self._call("POST", "config", settings)
 
     def stream(
@@ -120,6 +120,10 @@ class SandboxControl:
             body["parent_transaction_id"] = parent_transaction_id
         return self._call("POST", "shopify/refund", body)
 
+    def storefront_available(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """The storefront's available of each (sku, location_key), read free of API cost."""
+        return self._call("POST", "shopify/available", {"items": [list(p) for p in pairs]})["available"]
+
     def receive_inventory(self, sku: str, location_key: str, quantity: int) -> dict[str, Any]:
         """A NetSuite inventory receipt: on hand (and available) of ``sku`` at ``location_key`` += quantity."""
         return self._call(
@@ -132,6 +136,20 @@ class SandboxControl:
 
     def catalog(self) -> dict[str, Any]:
         return self._call("GET", "catalog")
+
+    # NetSuite item edits; ``item`` is an internal id (int) or an item name (a SKU, a matrix parent's key).
+    def set_item_price(self, item: int | str, unit_price: str, *, price_level: str | int = "Base Price",
+                       currency: str | int = "USD") -> dict[str, Any]:
+        return self._call("POST", "netsuite/items/price", {"item": item, "unit_price": unit_price,
+                                                           "price_level": price_level, "currency": currency})
+
+    def update_item(self, item: int | str, **fields: Any) -> dict[str, Any]:
+        """Fields: description, displayname (text), isinactive (bool)."""
+        return self._call("POST", "netsuite/items/update", {"item": item, **fields})
+
+    def delete_item(self, item: int | str) -> list[int]:
+        """Delete an item (a matrix parent with its children); returns the deleted internal ids."""
+        return self._call("POST", "netsuite/items/delete", {"item": item})["deleted"]
 
     def register_webhooks(
         self,

@@ -22,5 +22,10 @@ NETSUITE_CERTIFICATE_ID = "sandbox-cert-7d1e"
 # Shopify
 SHOPIFY_SHOP = "sync-assets-sandbox.myshopify.com"
 SHOPIFY_API_VERSION = "2026-10"
+# A Dev Dashboard app's client id and secret (the quick start's default: the client credentials grant)...
+SHOPIFY_CLIENT_ID = "sandbox-app-client-id-3e71d0"
+SHOPIFY_CLIENT_SECRET = "sandbox-app-client-secret-9a8b7c"
+# ...which, as on Shopify, also signs the app's webhooks.
+SHOPIFY_WEBHOOK_SECRET = SHOPIFY_CLIENT_SECRET
+# A legacy custom app's permanent token (apps created in the store admin before 2026), still accepted.
 SHOPIFY_ACCESS_TOKEN = "shpat_sandbox_5f0e7b1c2d3a4958b6c7d8e9f0a1b2c3"
-SHOPIFY_WEBHOOK_SECRET = "sandbox-app-client-secret-9a8b7c"

@@ -23,7 +23,8 @@ from typing import Any
 import flask
 from werkzeug.serving import make_server
 
-from sync_assets.sandbox import credentials
+from sync_assets.connectors.shopify.scopes import REQUIRED_SCOPES
+from sync_assets.sandbox import credentials, http_errors
 from sync_assets.sandbox.control import ControlError, control_blueprint
 from sync_assets.sandbox.faults import PROFILES, FaultInjector, FaultMiddleware, FaultPlan
 from sync_assets.sandbox.generator import LivingShop, OrderMaker, StreamSettings, make_catalog
@@ -39,7 +40,11 @@ SHOPIFY_DEFAULTS: dict[str, Any] = {
     "shopify_bucket_size": 2000.0,
     "shopify_restore_rate": 100.0,
     "shopify_throttle_status": 200,
-    "bulk_seconds": 0.5,
+    # A bulk query on a real store takes seconds to minutes (queued, then paged server-side); the sandbox
+    # takes this floor plus a second per thousand objects, so the one-slot contention is visible.
+    "bulk_seconds": 2.0,
+    "bulk_seconds_per_1000_objects": 1.0,
+    "shopify_token_lifetime": 86399.0,  # seconds a token from the client credentials grant lives
 }
 
 _ORDER_SUMMARY = (
@@ -58,6 +63,13 @@ class Sandbox:
         "shopify_restore_rate",
         "shopify_throttle_status",
         "bulk_seconds",
+        "bulk_seconds_per_1000_objects",
+        "shopify_token_lifetime",
+        "netsuite_timezone",
+        "netsuite_oneworld",
+        "netsuite_denied_tables",
+        "shopify_access_scopes",
+        "shopify_retired_versions",
     )
     STREAM_FIELDS = ("orders_per_minute", "inventory_receipts_per_minute", "fulfillment_delay_seconds")
 
@@ -83,14 +95,21 @@ class Sandbox:
             bucket_size=SHOPIFY_DEFAULTS["shopify_bucket_size"],
             restore_rate=SHOPIFY_DEFAULTS["shopify_restore_rate"],
             bulk_seconds=SHOPIFY_DEFAULTS["bulk_seconds"],
+            bulk_seconds_per_1000_objects=SHOPIFY_DEFAULTS["bulk_seconds_per_1000_objects"],
         )
         self.webhooks = WebhookDispatcher(self.counters)
         self.shopify.subscribe(self.webhooks)
+        self.shopify.webhooks = self.webhooks  # what webhookSubscriptionCreate/Update register with
         self.faults = FaultInjector(self.counters)
         # What every reset goes back to; POST /_sandbox/config changes last until the next reset.
         self._default_config = {
             "suiteql_row_cap": suiteql_row_cap,
             "netsuite_concurrency": netsuite_concurrency,
+            "netsuite_timezone": "UTC",
+            "netsuite_oneworld": False,
+            "netsuite_denied_tables": [],
+            "shopify_access_scopes": list(REQUIRED_SCOPES),
+            "shopify_retired_versions": [],
             **SHOPIFY_DEFAULTS,
         }
         self.catalog: Catalog | None = None
@@ -109,6 +128,7 @@ class Sandbox:
         app.register_blueprint(self.netsuite.blueprint())
         app.register_blueprint(self.shopify.blueprint())
         app.register_blueprint(control_blueprint(self))
+        http_errors.install(app)
         self._middleware = FaultMiddleware(app.wsgi_app, self.faults, self.counters)
         app.wsgi_app = self._middleware  # type: ignore[method-assign]
         return app
@@ -194,11 +214,25 @@ class Sandbox:
             "restore_rate": number("shopify_restore_rate", float, 0.001),
             "throttle_status": throttle_status,
             "bulk_seconds": number("bulk_seconds", float, 0),
+            "bulk_seconds_per_1000_objects": number("bulk_seconds_per_1000_objects", float, 0),
+            "token_lifetime": number("shopify_token_lifetime", float, 1),
+            "access_scopes": _text_list(settings, "shopify_access_scopes"),
+            "retired_versions": _text_list(settings, "shopify_retired_versions"),
         }
-        if any(v is not None for v in netsuite.values()):
-            self.netsuite.configure(**netsuite)
-        if any(v is not None for v in shopify.values()):
-            self.shopify.configure(**shopify)
+        timezone, oneworld = settings.get("netsuite_timezone"), settings.get("netsuite_oneworld")
+        if timezone is not None and not isinstance(timezone, str):
+            raise ControlError(f"config: netsuite_timezone must be an IANA zone name, got {timezone!r}")
+        if oneworld is not None and not isinstance(oneworld, bool):
+            raise ControlError(f"config: netsuite_oneworld must be a boolean, got {oneworld!r}")
+        netsuite.update(timezone=timezone, oneworld=oneworld,
+                        denied_tables=_text_list(settings, "netsuite_denied_tables"))
+        try:
+            if any(v is not None for v in netsuite.values()):
+                self.netsuite.configure(**netsuite)
+            if any(v is not None for v in shopify.values()):
+                self.shopify.configure(**shopify)
+        except ValueError as error:
+            raise ControlError(f"config: {error}") from None
         return {name: settings[name] for name in self.CONFIG_FIELDS if settings.get(name) is not None}
 
     def stream_status(self) -> dict[str, Any]:
@@ -380,3 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _text_list(settings: dict[str, Any], name: str) -> list[str] | None:
+    value = settings.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ControlError(f"config: {name} must be a list of strings, got {value!r}")
+    return value

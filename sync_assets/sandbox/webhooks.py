@@ -42,6 +42,10 @@ class WebhookConfigError(ValueError):
     """A subscription that cannot be registered; the message names the field."""
 
 
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def sign(secret: str, body: bytes) -> str:
     """The ``X-Shopify-Hmac-Sha256`` value: base64 of HMAC-SHA256(secret, raw body)."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -54,6 +58,8 @@ class Subscription:
     topics: tuple[str, ...]  # REST style, e.g. "orders/create"; empty = every topic
     duplicate_rate: float = 0.0
     reorder: bool = False
+    created_at: str = field(default_factory=lambda: _now_iso())
+    updated_at: str = field(default_factory=lambda: _now_iso())
     # delivery statistics, guarded by the dispatcher's lock
     deliveries: int = 0  # answered 2xx, duplicates included
     duplicates_sent: int = 0
@@ -148,6 +154,19 @@ class WebhookDispatcher:
         with self._lock:
             self._subscriptions.append(subscription)
         return subscription
+
+    def subscriptions(self) -> list[Subscription]:
+        with self._lock:
+            return list(self._subscriptions)
+
+    def update_address(self, subscription_id: str, address: str) -> Subscription | None:
+        """Point a subscription elsewhere (``webhookSubscriptionUpdate``); None when the id is unknown."""
+        parse_subscription({"address": address})
+        with self._lock:
+            found = next((s for s in self._subscriptions if s.id == subscription_id), None)
+            if found is not None:
+                found.address, found.updated_at = address, _now_iso()
+            return found
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -89,6 +89,17 @@ CREATE TABLE IF NOT EXISTS launch_leases (
     holder TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS landed_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    raw_table TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'merged', 'missing')),
+    landed_at TEXT NOT NULL,
+    merged_at TEXT
+);
+CREATE INDEX IF NOT EXISTS landed_files_status ON landed_files (status, id);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -141,6 +152,17 @@ class DeadLetter:
     occurrences: int
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """A durable Parquet file in the landing area, waiting for (or done with) the merge into ``raw_table``."""
+
+    raw_table: str
+    path: str
+    run_id: str
+    rows: int
+    id: int | None = None  # set once recorded
 
 
 @dataclass(frozen=True)
@@ -256,20 +278,27 @@ class Ledger:
 
     def mark_done(self, flow: str, source_id: str, target_id: str, payload_hash: str) -> None:
         """Record a durable target write; resolves the source's open dead letters in the same transaction."""
+        self.mark_done_many(flow, [(source_id, target_id, payload_hash)])
+
+    def mark_done_many(self, flow: str, rows: Iterable[tuple[str, str, str]]) -> int:
+        """:meth:`mark_done` for many (source id, target id, payload hash) in one transaction: a catalog's
+        first run records tens of thousands of products already in sync, and a commit each costs minutes."""
         now = _now_iso()
+        rows = [(flow, source_id, str(target_id), payload_hash, now) for source_id, target_id, payload_hash in rows]
         with self._transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 """INSERT INTO ledger (flow, source_id, target_id, payload_hash, status, attempts, updated_at)
                    VALUES (?, ?, ?, ?, 'done', 0, ?)
                    ON CONFLICT (flow, source_id) DO UPDATE SET target_id = excluded.target_id,
                      payload_hash = excluded.payload_hash, status = 'done', attempts = 0, last_error = NULL,
                      claim_token = NULL, claim_hash = NULL, claimed_at = NULL, updated_at = excluded.updated_at""",
-                (flow, source_id, str(target_id), payload_hash, now),
+                rows,
             )
-            conn.execute(
+            conn.executemany(
                 "UPDATE dead_letters SET status = 'resolved', updated_at = ? WHERE flow = ? AND source_id = ? AND status != 'resolved'",
-                (now, flow, source_id),
+                [(now, flow, row[1]) for row in rows],
             )
+        return len(rows)
 
     def mark_failed(
         self,
@@ -340,25 +369,83 @@ class Ledger:
                 result[row["source_id"]] = row["payload_hash"]
         return result
 
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """flow → ledger status → rows, and ``open_dead_letters`` per flow (only flows that have any)."""
+        conn = self._connection()
+        out: dict[str, dict[str, int]] = {}
+        for r in conn.execute("SELECT flow, status, COUNT(*) AS n FROM ledger GROUP BY flow, status"):
+            out.setdefault(r["flow"], {})[r["status"]] = r["n"]
+        for r in conn.execute("SELECT flow, COUNT(*) AS n FROM dead_letters WHERE status = 'open' GROUP BY flow"):
+            out.setdefault(r["flow"], {})["open_dead_letters"] = r["n"]
+        return out
+
     # -- watermarks ----------------------------------------------------------------------------------
 
     def get_watermark(self, entity: str) -> Watermark | None:
         row = self._connection().execute("SELECT value FROM watermarks WHERE entity = ?", (entity,)).fetchone()
         return Watermark.from_json(json.loads(row["value"])) if row else None
 
-    def advance_watermark(self, entity: str, new: Watermark) -> bool:
+    def advance_watermark(self, entity: str, new: Watermark, *, landed: Iterable[LandedFile] = ()) -> bool:
         """Move forward only. Returns False (and changes nothing) when ``new`` is not past the stored one,
-        e.g. a slower concurrent run finishing after a faster one."""
+        e.g. a slower concurrent run finishing after a faster one.
+
+        ``landed`` files are recorded for the warehouse merge in the same transaction (whether or not the
+        watermark moves): what the run saw is queued exactly when the watermark moves past it."""
         with self._transaction() as conn:
-            row = conn.execute("SELECT value FROM watermarks WHERE entity = ?", (entity,)).fetchone()
-            if row is not None and new <= Watermark.from_json(json.loads(row["value"])):
-                return False
-            conn.execute(
-                "INSERT INTO watermarks (entity, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (entity) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (entity, json.dumps(new.to_json()), _now_iso()),
+            self._record_landed(conn, landed)
+            return self._advance(conn, entity, new)
+
+    @staticmethod
+    def _advance(conn: sqlite3.Connection, entity: str, new: Watermark) -> bool:
+        row = conn.execute("SELECT value FROM watermarks WHERE entity = ?", (entity,)).fetchone()
+        if row is not None and new <= Watermark.from_json(json.loads(row["value"])):
+            return False
+        conn.execute(
+            "INSERT INTO watermarks (entity, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (entity) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (entity, json.dumps(new.to_json()), _now_iso()),
+        )
+        return True
+
+    # -- landed files (the warehouse's write queue) --------------------------------------------------
+
+    def record_landed(self, files: Iterable[LandedFile]) -> None:
+        """Queue durable landing files for the warehouse merge (flows without a watermark)."""
+        with self._transaction() as conn:
+            self._record_landed(conn, files)
+
+    @staticmethod
+    def _record_landed(conn: sqlite3.Connection, files: Iterable[LandedFile]) -> None:
+        now = _now_iso()
+        conn.executemany(
+            "INSERT OR IGNORE INTO landed_files (raw_table, path, run_id, rows, status, landed_at) "
+            "VALUES (?, ?, ?, ?, 'pending', ?)",
+            [(f.raw_table, str(f.path), f.run_id, f.rows, now) for f in files],
+        )
+
+    def pending_landed(self, limit: int | None = None) -> list[LandedFile]:
+        """Files not merged yet, oldest first."""
+        sql = "SELECT id, raw_table, path, run_id, rows FROM landed_files WHERE status = 'pending' ORDER BY id"
+        rows = self._connection().execute(sql + (" LIMIT ?" if limit else ""), [limit] if limit else []).fetchall()
+        return [LandedFile(r["raw_table"], r["path"], r["run_id"], r["rows"], r["id"]) for r in rows]
+
+    def landed_summary(self) -> dict[str, int]:
+        """Pending file count, pending rows and the newest pending id (0s when the queue is empty)."""
+        row = self._connection().execute(
+            "SELECT count(*) AS files, coalesce(sum(rows), 0) AS rows, coalesce(max(id), 0) AS newest "
+            "FROM landed_files WHERE status = 'pending'"
+        ).fetchone()
+        return {"files": row["files"], "rows": row["rows"], "newest": row["newest"]}
+
+    def mark_merged(self, ids: Iterable[int], *, status: str = "merged") -> None:
+        """``merged`` once its rows are in raw; ``missing`` when the file was gone (an alert says which)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE landed_files SET status = ?, merged_at = ? WHERE id = ?", [(status, _now_iso(), i) for i in ids]
             )
-            return True
+
+    def is_landed_path(self, path: str) -> bool:
+        return self._connection().execute("SELECT 1 FROM landed_files WHERE path = ?", (path,)).fetchone() is not None
 
     # -- dead letters --------------------------------------------------------------------------------
 

@@ -1,17 +1,32 @@
-"""The analysts' snapshot: a consistent, self-contained copy of the warehouse, swapped in atomically.
+"""The analysts' snapshot: a whole, consistent set (DuckDB file + one Parquet file per mart), switched atomically.
 
-Analysts never open the live file: a run holds its write lock, and any open of theirs either blocks the run
-(DuckDB is single-writer across processes) or fails with a lock error. Instead this module copies the live
-file, in one read transaction, into a temporary file next to the target, materialises the staging and
-analytics views as tables there (fast to query, no JSON parsing at read time), writes Parquet files of the
-analytics tables, then ``os.replace``s everything into place. A reader that opens the target sees either the
-old complete file or the new complete file, never a half-written one; a reader already holding the old file
-open keeps reading it (the old inode lives until it closes).
+Analysts never open the live file (the loader writes it; a read-only open of theirs would block it). Each
+export builds a new version folder and then makes it current with one atomic step::
+
+    <snapshot dir>/
+      current -> versions/20261206T221500123456Z-1a2b3c   (a symlink, replaced by rename: the one switch)
+      warehouse.duckdb -> current/warehouse.duckdb         (stable convenience paths, never rewritten)
+      parquet -> current/parquet
+      versions/<version>/warehouse.duckdb                  raw tables, staging + analytics as tables
+      versions/<version>/parquet/analytics.<table>.parquet one per table of the analytics schema
+      versions/<version>/manifest.json                     version, exported_at, row count per table
+
+Steps: (1) ATTACH the live file READ_ONLY — the only moment a lock is held, waiting briefly if the loader
+holds it — and ``COPY FROM DATABASE`` it into the new version's file, then DETACH; (2) on that copy,
+materialise every view of ``staging`` and ``analytics`` (whatever models exist, discovered from the
+catalog) as a table; (3) write the Parquet files from the copy; (4) write the manifest, rename the
+version folder into ``versions/`` and swap ``current``. Old versions stay for a grace period (a reader
+that resolved ``current`` a moment ago can finish), then are removed.
+
+A reader gets a consistent set by resolving ``current`` once (``realpath``) and reading everything from
+that folder; ``manifest.json`` there says which version it is and how many rows each table holds.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,154 +35,235 @@ from pathlib import Path
 
 import duckdb
 
-from sync_assets.connectors.http import Backoff
-from sync_assets.warehouse.schema import ANALYTICS_VIEWS, RAW_TABLES, SCHEMAS, STAGING_VIEWS
+from sync_assets.warehouse.locking import WarehouseLockedError, retry_locked
+from sync_assets.warehouse.schema import SCHEMAS, ensure_schema
+
+__all__ = ["SnapshotResult", "WarehouseLockedError", "export_snapshot", "open_current"]
 
 _SRC = "live_src"
 _SNAP = "snap_out"
-
-
-class WarehouseLockedError(Exception):
-    """The live warehouse stayed locked by another process for the whole retry window."""
+MATERIALISED_SCHEMAS = ("staging", "analytics")
+PARQUET_SCHEMAS = ("analytics",)
+DB_FILE = "warehouse.duckdb"
+MANIFEST = "manifest.json"
+CURRENT = "current"
+VERSIONS = "versions"
 
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    path: Path
+    path: Path  # the version's DuckDB file
+    version: str
     parquet_files: dict[str, Path]  # "analytics.orders" -> file
     row_counts: dict[str, int]  # every table in the snapshot
     exported_at: datetime
-    lock_wait_seconds: float
-
-
-def _is_lock_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, duckdb.IOException) and ("lock" in text or "resource temporarily unavailable" in text)
-
-
-def _attach_source(conn: duckdb.DuckDBPyConnection, source: Path, timeout_s: float) -> float:
-    """ATTACH the live file read-only, retrying the writer's lock with jittered backoff; returns seconds waited."""
-    backoff = Backoff(max_attempts=1_000, base_seconds=0.02, cap_seconds=1.0)
-    start = time.monotonic()
-    attempt = 0
-    while True:
-        try:
-            conn.execute(f"ATTACH {_literal(str(source))} AS {_SRC} (READ_ONLY)")
-            return time.monotonic() - start
-        except duckdb.Error as exc:
-            waited = time.monotonic() - start
-            if not _is_lock_error(exc):
-                raise
-            if waited >= timeout_s:
-                raise WarehouseLockedError(
-                    f"live warehouse {source} stayed locked by another process for {waited:.1f}s "
-                    f"({attempt + 1} attempts); the snapshot was not refreshed and the previous one is "
-                    f"still in place. Last error: {exc}"
-                ) from exc
-            time.sleep(min(backoff.delay(attempt), max(0.0, timeout_s - waited)))
-            attempt += 1
+    lock_wait_seconds: float  # waiting for the live file's lock
+    lock_held_seconds: float  # holding it (the copy)
+    removed_versions: int
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _copy_into(conn: duckdb.DuckDBPyConnection, src: str, tmp: Path, exported_at: datetime) -> dict[str, int]:
-    """Copy raw tables and materialise staging/analytics from catalog ``src`` into ``tmp``, in one transaction."""
-    conn.execute(f"ATTACH {_literal(str(tmp))} AS {_SNAP}")
-    counts: dict[str, int] = {}
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        conn.execute("BEGIN TRANSACTION")  # one MVCC read view: every table reflects the same commit
-        try:
-            for schema in SCHEMAS:
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAP}.{schema}")
-            for name in (*RAW_TABLES, *_flow_raw_tables(conn, src), *STAGING_VIEWS, *ANALYTICS_VIEWS):
-                created = conn.execute(f"CREATE TABLE {_SNAP}.{name} AS SELECT * FROM {src}.{name}").fetchall()
-                counts[name] = created[0][0]  # CTAS answers with its row count
-            conn.execute(
-                f"CREATE TABLE {_SNAP}.main.snapshot_info AS SELECT CAST(? AS TIMESTAMPTZ) AS exported_at, "
-                f"(SELECT max(_loaded_at) FROM {src}.raw.shopify_orders) AS orders_loaded_until",
-                [exported_at],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        os.fsync(fd)
     finally:
-        conn.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
-    return counts
+        os.close(fd)
 
 
-def _flow_raw_tables(conn: duckdb.DuckDBPyConnection, src: str) -> list[str]:
-    """Raw tables a flow creates itself (e.g. ``raw.reconciliation_findings``), beyond the shared schema's."""
-    rows = conn.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'raw'",
-        [src.strip('"')],
+def _copy_live(hub: duckdb.DuckDBPyConnection, source: Path, lock_timeout_s: float) -> tuple[float, float]:
+    """Copy the whole live file into ``_SNAP``; returns (seconds waited for its lock, seconds held)."""
+    _, waited = retry_locked(lambda: hub.execute(f"ATTACH {_literal(str(source))} AS {_SRC} (READ_ONLY)"),
+                             str(source), lock_timeout_s)
+    started = time.monotonic()
+    try:
+        hub.execute(f"COPY FROM DATABASE {_SRC} TO {_SNAP}")  # one statement: one consistent read
+    finally:
+        hub.execute(f"DETACH {_SRC}")
+    return waited, time.monotonic() - started
+
+
+def _materialise_views(hub: duckdb.DuckDBPyConnection) -> None:
+    """Every staging/analytics view of the copy becomes a table (fast to query, no JSON parsing at read)."""
+    views = hub.execute(
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal "
+        "AND schema_name IN (SELECT unnest(?::VARCHAR[]))", [_SNAP, list(MATERIALISED_SCHEMAS)],
     ).fetchall()
-    return sorted(name for (name,) in rows if name not in RAW_TABLES)
+    hub.execute("BEGIN TRANSACTION")
+    try:
+        # All tables first (views may read each other), then the views go and the tables take their names.
+        for schema, name in views:
+            hub.execute(f"CREATE TABLE {_SNAP}.{_ident(schema)}.{_ident('__mat_' + name)} AS "
+                        f"SELECT * FROM {_SNAP}.{_ident(schema)}.{_ident(name)}")
+        for schema, name in views:
+            hub.execute(f"DROP VIEW {_SNAP}.{_ident(schema)}.{_ident(name)}")
+        for schema, name in views:
+            hub.execute(f"ALTER TABLE {_SNAP}.{_ident(schema)}.{_ident('__mat_' + name)} RENAME TO {_ident(name)}")
+        hub.execute("COMMIT")
+    except BaseException:
+        hub.execute("ROLLBACK")
+        raise
 
 
-def _write_parquet(tmp_db: Path, parquet_dir: Path, tag: str) -> dict[str, Path]:
-    """Parquet of each analytics table, written to temp names; returns final name -> temp file."""
-    parquet_dir.mkdir(parents=True, exist_ok=True)
-    pending: dict[str, Path] = {}
-    with duckdb.connect(str(tmp_db), read_only=True) as snap:
-        for name in ANALYTICS_VIEWS:
-            tmp_file = parquet_dir / f".{name}.parquet.{tag}"
-            snap.execute(f"COPY (SELECT * FROM {name}) TO {_literal(str(tmp_file))} (FORMAT parquet)")
-            pending[name] = tmp_file
-    return pending
+def _tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND NOT internal "
+        "ORDER BY schema_name, table_name", [database],
+    ).fetchall()
+
+
+def _row_counts(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
+    return {
+        f"{schema}.{name}": conn.execute(
+            f"SELECT count(*) FROM {_ident(database)}.{_ident(schema)}.{_ident(name)}").fetchall()[0][0]
+        for schema, name in _tables(conn, database)
+    }
+
+
+def _bound_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    # Row order means nothing in a mart; dropping it lets big CTAS/COPY stream instead of buffering,
+    # and DuckDB spills to disk past the limit rather than growing the run's RSS.
+    conn.execute("SET preserve_insertion_order = false")
+    conn.execute(f"SET memory_limit = {_literal(memory_limit)}")
+
+
+def _write_parquet(db_file: Path, out_dir: Path, memory_limit: str) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    with duckdb.connect(str(db_file), read_only=True) as snap:
+        _bound_memory(snap, memory_limit)
+        database = snap.execute("SELECT current_database()").fetchall()[0][0]
+        for schema, name in _tables(snap, database):
+            if schema not in PARQUET_SCHEMAS:
+                continue
+            path = out_dir / f"{schema}.{name}.parquet"
+            snap.execute(f"COPY (SELECT * FROM {_ident(schema)}.{_ident(name)}) TO {_literal(str(path))} "
+                         "(FORMAT parquet, COMPRESSION zstd)")
+            files[f"{schema}.{name}"] = path
+    return files
+
+
+def _switch_current(root: Path, version: str) -> None:
+    link = root / CURRENT
+    tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+    os.symlink(f"{VERSIONS}/{version}", tmp)
+    os.replace(tmp, link)  # rename(2) over the old link: readers see the old version or the new, never none
+    for name in (DB_FILE, "parquet"):  # stable paths through `current`, made once
+        stable = root / name
+        if stable.is_symlink():
+            continue
+        if stable.is_dir():
+            shutil.rmtree(stable)  # the pre-versions layout's folder
+        stable.unlink(missing_ok=True)
+        os.symlink(f"{CURRENT}/{name}", stable)
+    _fsync_dir(root)
+
+
+def _remove_old(root: Path, keep: str, grace_seconds: float, keep_previous: int) -> int:
+    versions = root / VERSIONS
+    now = time.time()
+    entries = sorted((p for p in versions.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    removed = 0
+    previous = 0
+    for path in entries:
+        if path.name == keep:
+            continue
+        if path.name.startswith("."):  # an export that died while building
+            if now - path.stat().st_mtime > grace_seconds:
+                shutil.rmtree(path, ignore_errors=True)
+            continue
+        previous += 1
+        if previous > keep_previous and now - path.stat().st_mtime > grace_seconds:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _ensure_live(source: Path) -> None:
+    """A fresh install exports an empty but complete warehouse (the only case the export writes the file)."""
+    if not source.exists():
+        with duckdb.connect(str(source)) as conn:
+            ensure_schema(conn)
 
 
 def export_snapshot(
     source_path: str | os.PathLike,
-    target_path: str | os.PathLike,
+    snapshot_dir: str | os.PathLike,
     *,
-    conn: duckdb.DuckDBPyConnection | None = None,
-    parquet_dir: str | os.PathLike | None = None,
     lock_timeout_s: float = 60.0,
+    grace_seconds: float = 3600.0,
+    keep_previous: int = 2,
+    memory_limit: str = "768MB",
 ) -> SnapshotResult:
-    """Write a consistent copy of the warehouse at ``source_path`` to ``target_path`` and swap it in atomically.
+    """Export the live warehouse at ``source_path`` as a new version under ``snapshot_dir`` and make it current.
 
-    Parquet files of the analytics tables go to ``parquet_dir`` (default ``<target dir>/parquet``), one file
-    per table, each swapped in atomically. Pass ``conn`` (the writer's own connection, e.g. from
-    ``DuckDBResource``) to copy through it with no lock to wait for; otherwise the live file is attached
-    read-only, retrying its lock for up to ``lock_timeout_s`` before :class:`WarehouseLockedError`.
-    """
+    Versions other than the current one are removed once older than ``grace_seconds``, except the newest
+    ``keep_previous``. Raises :class:`WarehouseLockedError` when the live file stayed locked for
+    ``lock_timeout_s`` (the current version stays in place)."""
     source = Path(source_path).resolve()
-    target = Path(target_path).resolve()
-    if source == target:
-        raise ValueError(f"export_snapshot: target {target} is the live file itself")
-    if conn is None and not source.exists():
-        raise FileNotFoundError(f"export_snapshot: live warehouse {source} does not exist")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    out_dir = Path(parquet_dir).resolve() if parquet_dir is not None else target.parent / "parquet"
-    tag = f"tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    tmp_db = target.with_name(f".{target.name}.{tag}")
+    root = Path(snapshot_dir).resolve()
+    if root == source.parent and source.name == DB_FILE:
+        raise ValueError(f"export_snapshot: snapshot dir {root} would replace the live file {source}")
+    _ensure_live(source)
     exported_at = datetime.now(UTC)
-    pending: dict[str, Path] = {}
+    version = f"{exported_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
+    (root / VERSIONS).mkdir(parents=True, exist_ok=True)
+    building = root / VERSIONS / f".{version}"
+    building.mkdir()
     try:
-        if conn is None:
-            with duckdb.connect() as own:  # in-memory hub: source attached read-only, temp file read-write
-                waited = _attach_source(own, source, lock_timeout_s)
-                counts = _copy_into(own, _SRC, tmp_db, exported_at)
-        else:
-            waited = 0.0
-            src = conn.execute("SELECT current_database()").fetchall()[0][0]
-            counts = _copy_into(conn, f'"{src}"', tmp_db, exported_at)
-        pending = _write_parquet(tmp_db, out_dir, tag)
-        final_parquet = {name: out_dir / f"{name}.parquet" for name in pending}
-        for name, tmp_file in pending.items():
-            os.replace(tmp_file, final_parquet[name])
-        pending = {}
-        os.replace(tmp_db, target)
-    finally:
-        for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), *pending.values()):
-            leftover.unlink(missing_ok=True)
+        db_file = building / DB_FILE
+        with duckdb.connect() as hub:  # in-memory hub: live attached read-only, the new file read-write
+            _bound_memory(hub, memory_limit)
+            hub.execute(f"ATTACH {_literal(str(db_file))} AS {_SNAP}")
+            waited, held = _copy_live(hub, source, lock_timeout_s)
+            for schema in SCHEMAS:
+                hub.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAP}.{schema}")
+            _materialise_views(hub)
+            hub.execute(f"CREATE OR REPLACE TABLE {_SNAP}.main.snapshot_info AS SELECT "
+                        f"CAST(? AS TIMESTAMPTZ) AS exported_at, ? AS version", [exported_at, version])
+            counts = _row_counts(hub, _SNAP)
+            hub.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
+        parquet = _write_parquet(db_file, building / "parquet", memory_limit)
+        manifest = {
+            "version": version,
+            "exported_at": exported_at.isoformat(),
+            "duckdb": DB_FILE,
+            "tables": counts,
+            "parquet": {name: f"parquet/{path.name}" for name, path in parquet.items()},
+        }
+        (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        for path in (db_file, building / MANIFEST, *parquet.values()):
+            fd = os.open(path, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        final = root / VERSIONS / version
+        os.replace(building, final)
+        _fsync_dir(root / VERSIONS)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    _switch_current(root, version)
+    removed = _remove_old(root, version, grace_seconds, keep_previous)
     return SnapshotResult(
-        path=target,
-        parquet_files=final_parquet,
+        path=final / DB_FILE,
+        version=version,
+        parquet_files={name: final / "parquet" / path.name for name, path in parquet.items()},
         row_counts=counts,
         exported_at=exported_at,
         lock_wait_seconds=waited,
+        lock_held_seconds=held,
+        removed_versions=removed,
     )
+
+
+def open_current(snapshot_dir: str | os.PathLike) -> tuple[Path, dict]:
+    """The current version's folder (``current`` resolved once) and its manifest: read everything from there."""
+    folder = Path(os.path.realpath(Path(snapshot_dir) / CURRENT))
+    return folder, json.loads((folder / MANIFEST).read_text())

@@ -276,10 +276,15 @@ def serve(
     dagster_url: str,
     max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
 ) -> None:
-    """Serve the receiver with the launcher thread beside it until interrupted (SIGINT/SIGTERM)."""
+    """Serve the receiver with the launcher thread beside it until interrupted (SIGINT/SIGTERM).
+
+    Served by waitress, a production WSGI server (Flask's own warns against production use): pure Python, so
+    it runs wherever the project does (gunicorn has no Windows), and one process with a thread pool, which
+    keeps the single launcher thread beside the app (a pre-forking server would start one per worker).
+    """
     import signal
 
-    from werkzeug.serving import make_server
+    from waitress import create_server
 
     from sync_assets.state.ledger import Ledger
     from sync_assets.webhooks.launcher import GraphQLRunPort, Launcher
@@ -289,8 +294,9 @@ def serve(
     port_ = GraphQLRunPort(dagster_url)
     launcher = Launcher(ledger, port_)
     app = create_app(ledger, secret=secret, launcher=launcher, max_age_seconds=max_age_seconds)
-    server = make_server(host, port, app, threaded=True)
-    url = f"http://{host}:{server.server_port}{PATH}"
+    # Shopify waits 5 s for an answer: enough threads that a burst of deliveries never queues past that.
+    server = create_server(app, host=host, port=port, threads=16, ident="sync-assets")
+    url = f"http://{host}:{server.effective_port}{PATH}"
 
     def stop(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -299,9 +305,9 @@ def serve(
     launcher.start(warm_up=port_.warm_up)
     print(f"sync-assets webhooks: listening on {url} (launching runs through {dagster_url})", flush=True)
     try:
-        server.serve_forever()
+        server.run()  # returns on KeyboardInterrupt, after stopping its threads
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
         launcher.stop()

@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from sync_assets.defs import inventory as defs_inventory
-from sync_assets.defs.resources import LedgerResource, NetSuiteResource, ShopifyResource
+from sync_assets.defs.resources import LandingResource, LedgerResource, NetSuiteResource, ShopifyResource
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.sandbox import credentials as c
 
@@ -23,6 +23,7 @@ def sandbox_resources(url: str, tmp_path) -> dict:
                                      token_secret=c.NETSUITE_TOKEN_SECRET),
         "ledger": LedgerResource(path=str(tmp_path / "ledger.sqlite")),
         "warehouse": DuckDBResource(database=str(tmp_path / "warehouse.duckdb")),
+        "landing": LandingResource(path=str(tmp_path / "landing")),
     }
 
 

@@ -7,9 +7,9 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from sync_assets.defs import operations
+from sync_assets.defs import operations, warehouse_load
 from sync_assets.defs.freshness import freshness_for, shortest_cron_gap
-from sync_assets.defs.resources import LedgerResource
+from sync_assets.defs.resources import LandingResource, LedgerResource
 from sync_assets.domain.policy import parse_policy
 from sync_assets.state.ledger import Ledger
 
@@ -20,7 +20,12 @@ def ledger_path(tmp_path):
 
 
 def _resources(tmp_path, ledger_path):
-    return {"ledger": LedgerResource(path=ledger_path), "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb"))}
+    return {"ledger": LedgerResource(path=ledger_path), "warehouse": DuckDBResource(database=str(tmp_path / "w.duckdb")),
+            "landing": LandingResource(path=str(tmp_path / "landing"))}
+
+
+LOADER = warehouse_load.definitions(parse_policy("").entity("warehouse_load"))
+RAW = next(iter(LOADER.assets))
 
 
 def test_dead_letters_asset_tables_counts_and_lands_them(tmp_path, ledger_path):
@@ -29,15 +34,46 @@ def test_dead_letters_asset_tables_counts_and_lands_them(tmp_path, ledger_path):
     ledger.dead_letter("orders", "gid://shopify/Order/1", "unknown SKU 'X|Y'", {"id": 1}, "lineItems.0.sku")
     ledger.dead_letter("inventory", "SKU-9", "no location map for L2", {}, "location")
 
-    result = dg.materialize([operations.dead_letters, operations.alerts], resources=_resources(tmp_path, ledger_path))
+    result = dg.materialize([operations.dead_letters, operations.alerts, RAW], resources=_resources(tmp_path, ledger_path))
 
     meta = result.asset_materializations_for_node("operations__dead_letters")[0].metadata
     assert meta["open_total"].value == 2 and meta["open_orders"].value == 1 and meta["open_inventory"].value == 1
-    table = meta["dead_letters"].value
-    assert "lineItems.0.sku" in table and "X\\|Y" in table and "| 2 |" in table  # occurrences counted
+    rows = {r.data["source_id"]: r.data for r in meta["dead_letters"].value.records}  # a table, sortable in the UI
+    assert rows["gid://shopify/Order/1"]["field_path"] == "lineItems.0.sku"
+    assert rows["gid://shopify/Order/1"]["reason"] == "unknown SKU 'X|Y'"
+    assert rows["gid://shopify/Order/1"]["occurrences"] == 2
     with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
         rows = conn.execute("SELECT flow, status FROM raw.sync_events ORDER BY flow").fetchall()
     assert rows == [("inventory", "dead_lettered"), ("orders", "dead_lettered")]
+
+
+def test_dead_letters_land_again_and_again_into_the_same_file(tmp_path, ledger_path):
+    """operations_refresh runs every 5 minutes into one warehouse file: the second landing must work too."""
+    ledger = Ledger(ledger_path)
+    ledger.dead_letter("orders", "gid://shopify/Order/1", "unknown SKU", {"id": 1}, "lineItems.0.sku")
+    resources = _resources(tmp_path, ledger_path)
+    for tick in range(3):
+        if tick == 1:
+            ledger.dead_letter("inventory", "SKU-9", "no location map for L2", {}, "location")
+        result = dg.materialize([operations.dead_letters, operations.alerts, RAW], resources=resources)
+        assert result.success
+        assert result.asset_materializations_for_node("warehouse__raw")[0].metadata["files_merged"].value == 1
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        rows = conn.execute("SELECT DISTINCT flow, source_id FROM raw.sync_events ORDER BY flow").fetchall()
+    assert rows == [("inventory", "SKU-9"), ("orders", "gid://shopify/Order/1")]
+
+
+def test_sync_health_has_the_same_numeric_keys_every_time(tmp_path, ledger_path):
+    ledger = Ledger(ledger_path)
+    empty = operations.sync_health_numbers(ledger)
+    assert set(empty.values()) == {0} and "orders_done" in empty and "fulfillments_open_dead_letters" in empty
+    ledger.mark_done("orders", "gid://shopify/Order/1", "SO1", "h")
+    ledger.dead_letter("inventory", "SKU-9", "bad", {}, None)
+    result = dg.materialize([operations.sync_health], resources=_resources(tmp_path, ledger_path))
+    meta = result.asset_materializations_for_node("operations__sync_health")[0].metadata
+    assert set(meta) == set(empty) and all(isinstance(v, dg.IntMetadataValue) for v in meta.values())
+    assert meta["orders_done"].value == 1 and meta["inventory_open_dead_letters"].value == 1
+    assert meta["catalog_pending"].value == 0
 
 
 def test_replay_job_marks_letters_replayed_and_nudges_the_orders_flow(tmp_path, ledger_path):

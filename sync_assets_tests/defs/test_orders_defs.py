@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from sync_assets.defs import orders as orders_defs
 from sync_assets.defs.lanes import FINGERPRINT_TAG, FLOW_TAG
-from sync_assets.defs.resources import LedgerResource, NetSuiteResource, ShopifyResource
+from sync_assets.defs.resources import LandingResource, LedgerResource, NetSuiteResource, ShopifyResource
 from sync_assets.sandbox import credentials as C
 from sync_assets_tests.flows.orders_support import CONFIG, assert_exactly_once, place_orders, netsuite_client, policy
 
@@ -21,6 +21,7 @@ def _resources(sandbox, tmp_path):
                                      token_id=C.NETSUITE_TOKEN_ID, token_secret=C.NETSUITE_TOKEN_SECRET),
         "ledger": LedgerResource(path=str(tmp_path / "ledger.sqlite")),
         "warehouse": DuckDBResource(database=str(tmp_path / "warehouse.duckdb")),
+        "landing": LandingResource(path=str(tmp_path / "landing")),
     }
 
 

@@ -1,6 +1,11 @@
-"""The analyst snapshot asset through dg.materialize on real files."""
+"""The analyst snapshot asset through Dagster's own test APIs, on real files, with a reader in another process."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
 
 import dagster as dg
 import duckdb
@@ -8,22 +13,95 @@ from dagster_duckdb import DuckDBResource
 
 from sync_assets.defs import warehouse_export, warehouse_models
 from sync_assets.domain.policy import load_policy
+from sync_assets.warehouse import append_frame, ensure_schema, open_current
+from sync_assets_tests.warehouse.conftest import orders_frame
+
+NODE = "warehouse__analyst_snapshot"
 
 
-def test_export_builds_the_marts_then_exports_a_complete_copy_of_a_fresh_warehouse(tmp_path):
-    models = warehouse_models.build_dbt_assets()
-    d = warehouse_export.definitions(load_policy().entity("warehouse_export"), models)
-    asset = next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
-    target = tmp_path / "snap" / "warehouse.duckdb"
-    result = dg.materialize(
-        [models, asset], resources={"warehouse": DuckDBResource(database=str(tmp_path / "live.duckdb")),
-                                    **warehouse_models.definitions(models).resources},
-        run_config={"ops": {"warehouse__analyst_snapshot": {"config": {"target_path": str(target)}}}},
+def _export(asset, live, root, models=None):
+    """One real export run; with ``models``, the dbt build and tests first, as the warehouse_export job runs."""
+    resources = {"warehouse": DuckDBResource(database=str(live))}
+    if models is not None:
+        resources |= warehouse_models.definitions(models).resources
+    return dg.materialize(
+        [asset] if models is None else [models, asset], resources=resources,
+        run_config={"ops": {NODE: {"config": {"snapshot_dir": str(root), "grace_seconds": 3600}}}},
     )  # fmt: skip
+
+
+MODELS = warehouse_models.build_dbt_assets()
+
+
+def _asset():
+    d = warehouse_export.definitions(load_policy().entity("warehouse_export"), MODELS)
+    return d, next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
+
+
+def test_export_builds_the_marts_then_exports_a_complete_set_of_a_fresh_warehouse(tmp_path):
+    d, asset = _asset()
+    root = tmp_path / "snap"
+    # a fresh install: the live file does not exist yet
+    result = _export(asset, tmp_path / "live.duckdb", root, models=MODELS)
     assert result.success
-    meta = result.asset_materializations_for_node("warehouse__analyst_snapshot")[0].metadata
-    assert meta["parquet_files"].value >= 1
-    with duckdb.connect(str(target), read_only=True) as conn:
+    meta = result.asset_materializations_for_node(NODE)[0].metadata
+    assert meta["parquet_files"].value >= 1 and meta["lock_held_seconds"].value >= 0
+    folder, manifest = open_current(root)
+    assert manifest["version"] == meta["version"].value
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM main.snapshot_info").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM analytics.daily_sales").fetchone()[0] == 0  # empty, complete
     assert [s.name for s in d.schedules] == ["warehouse_export_schedule"]
+
+
+READER = textwrap.dedent(
+    """
+    import duckdb, json, os, sys
+    root, stop = sys.argv[1], sys.argv[2]
+    checks, errors, versions = 0, [], set()
+    while not os.path.exists(stop):
+        try:
+            folder = os.path.realpath(os.path.join(root, "current"))  # resolved once: one version
+            with duckdb.connect(os.path.join(folder, "warehouse.duckdb"), read_only=True) as c:
+                parquet = sorted(os.listdir(os.path.join(folder, "parquet")))
+                if not parquet:
+                    errors.append(f"{folder}: no parquet files")
+                for name in parquet:
+                    table = name.removesuffix(".parquet")
+                    in_db = c.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+                    path = os.path.join(folder, "parquet", name)
+                    in_file = c.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+                    if in_db != in_file:
+                        errors.append(f"{folder} {table}: duckdb {in_db} rows, parquet {in_file}")
+                orders = c.execute("SELECT count(*) FROM analytics.orders").fetchall()[0][0]
+                versions.add((os.path.basename(folder), orders))
+                checks += 1
+        except Exception as exc:
+            errors.append(repr(exc))
+    print(json.dumps({"checks": checks, "errors": errors[:5], "n_errors": len(errors),
+                      "orders_seen": sorted({n for _, n in versions}), "versions": len(versions)}))
+    """
+)
+
+
+def test_reader_opening_the_documented_path_during_real_export_runs_always_gets_a_whole_set(tmp_path):
+    _, asset = _asset()
+    live, root, stop = tmp_path / "live.duckdb", tmp_path / "snap", tmp_path / "stop"
+    warehouse_models.run_dbt(live, "run")  # the marts, as views; each export below materialises them
+    with duckdb.connect(str(live)) as conn:
+        ensure_schema(conn)
+        append_frame(conn, "raw.shopify_orders", orders_frame(ns=[0]), "r0")
+    assert _export(asset, live, root).success
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(root), str(stop)], stdout=subprocess.PIPE, text=True)
+    try:
+        for i in range(1, 6):
+            with duckdb.connect(str(live)) as conn:  # the loader's merge between exports
+                append_frame(conn, "raw.shopify_orders", orders_frame(ns=range(i * 10, i * 10 + 10)), f"r{i}")
+            assert _export(asset, live, root).success
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=120)
+    report = json.loads(out)
+    assert report["n_errors"] == 0, report["errors"]
+    assert report["checks"] > 5 and report["versions"] >= 3  # the reader really did see several switches
+    assert report["orders_seen"][-1] <= 51

@@ -9,7 +9,7 @@ from sync_assets.domain.policy import ENTITIES, load_policy, parse_policy
 def test_bundled_policy_matches_the_design_table():
     policy = load_policy()
     assert set(policy.entities) == set(ENTITIES)
-    assert {p.name for p in policy.in_lane("realtime")} == {"orders", "customers", "payments", "inventory", "fulfillments"}
+    assert {p.name for p in policy.in_lane("realtime")} == {"orders", "customers", "payments", "inventory", "fulfillments", "warehouse_load"}
     assert all(p.interval_seconds == 1 for p in policy.in_lane("realtime"))
     assert policy.entity("catalog").cron == "0 2 * * *"
 
@@ -59,6 +59,18 @@ entities:
     ("entities: [orders]", "sync_policy.yaml: entities: must be a mapping"),
     ("surprise: 1", "unknown top-level key(s) surprise"),
     ("entities: {orders: [", "sync_policy.yaml: not valid YAML"),
+    ("account: [1]", "sync_policy.yaml: account: must be a mapping"),
+    ("account: {subsidary: 1}", "account.subsidary: unknown setting"),
+    ("account: {subsidiary: Parent Co}", "account.subsidiary: must be the subsidiary's NetSuite internal id"),
+    ("account: {netsuite_timezone: PST8PDT9}", "account.netsuite_timezone: 'PST8PDT9' is not a known IANA timezone"),
+    ("account: {order_date_timezone: 5}", "account.order_date_timezone: must be text"),
+    ("account: {start_date: 2026-12-01T08:00:00}", "account.start_date: 2026-12-01T08:00:00 has no offset"),
+    ("account: {start_date: yesterday}", "account.start_date: 'yesterday' is not a date"),
+    ("account: {start_date: 2026-02-30}", "sync_policy.yaml: not a valid date"),
+    ("account: {price_level: ''}", "account.price_level: must be a NetSuite price level name"),
+    ("account: {deposit_account: Undeposited Funds}", "account.deposit_account: must be the account's NetSuite internal id"),
+    ("account: {payment_methods: [paypal]}", "account.payment_methods: must be a mapping"),
+    ("account: {carriers: {UPS Ground: ''}}", "account.carriers.UPS Ground: must map text to text or an id"),
 ])
 def test_errors_name_file_entity_and_field(text, message):
     with pytest.raises(PolicyError) as err:
@@ -69,3 +81,75 @@ def test_errors_name_file_entity_and_field(text, message):
 def test_unreadable_file(tmp_path):
     with pytest.raises(PolicyError, match="cannot read sync policy"):
         load_policy(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("entity", ["finance"])
+def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_no_flow(entity):
+    for body in ("{lane: realtime, interval_seconds: 1}", "{}"):
+        with pytest.raises(PolicyError) as error:
+            parse_policy(f"entities:\n  {entity}: {body}\n", source="mine.yaml")
+        message = str(error.value)
+        assert message.startswith(f"mine.yaml: entities.{entity}: no flow runs '{entity}' yet")
+        assert "remove the entry" in message and "catalog" in message  # and lists what does have a flow
+    with pytest.raises(PolicyError, match=f"entities.{entity}: no flow runs"):
+        load_policy().entity(entity)
+
+
+def test_customers_and_payments_follow_the_orders_entry_and_refuse_a_lane_of_their_own():
+    policy = parse_policy("entities:\n  orders: {lane: batch, cron: '*/10 * * * *'}\n")
+    for name in ("customers", "payments"):
+        assert (policy.entity(name).lane, policy.entity(name).cron) == ("batch", "*/10 * * * *")
+    # an old file restating the orders' lane and cadence still loads
+    parse_policy("entities:\n  customers: {lane: realtime, interval_seconds: 1}\n  payments: {lane: realtime}\n")
+    with pytest.raises(PolicyError) as error:
+        parse_policy("entities:\n  payments: {lane: batch, cron: '0 * * * *'}\n")
+    assert str(error.value) == (
+        "sync_policy.yaml: entities.payments.lane: payments are synced inline with each of the orders (no flow of "
+        "their own), so this setting would do nothing; set entities.orders.lane instead")
+    with pytest.raises(PolicyError, match=r"entities.customers.batch_size: customers are synced inline"):
+        parse_policy("entities:\n  customers: {batch_size: 10}\n")
+    with pytest.raises(PolicyError, match=r"entities.customers.colour: unknown setting"):
+        parse_policy("entities:\n  customers: {colour: red}\n")
+
+
+def test_the_shipped_file_names_only_entities_that_have_a_flow():
+    import yaml
+
+    from sync_assets.domain.policy import BUNDLED_POLICY, INLINE, NO_FLOW_YET
+
+    named = set(yaml.safe_load(BUNDLED_POLICY.read_text())["entities"])
+    assert not named & (set(NO_FLOW_YET) | set(INLINE))
+
+
+def test_account_facts_are_parsed_with_defaults():
+    from datetime import datetime, timezone
+
+    assert parse_policy("").account.netsuite_timezone == "UTC" and parse_policy("").account.start_date is None
+    account = parse_policy("""
+account:
+  subsidiary: 3
+  netsuite_timezone: America/Los_Angeles
+  start_date: 2026-11-30
+  price_level: Online Price
+""").account
+    assert (account.subsidiary, account.netsuite_timezone, account.price_level) == ("3", "America/Los_Angeles", "Online Price")
+    assert account.start_date == datetime(2026, 11, 30, tzinfo=timezone.utc)
+    with_offset = parse_policy("account: {start_date: '2026-11-30T08:00:00+02:00'}").account
+    assert with_offset.start_date == datetime(2026, 11, 30, 6, tzinfo=timezone.utc)
+
+
+def test_account_facts_reach_every_flow_config():
+    from sync_assets.definitions import account_configs
+
+    account = parse_policy("account: {subsidiary: 2, netsuite_timezone: Asia/Tokyo, order_date_timezone: Europe/Paris,"
+                           " start_date: 2026-11-01, price_level: Online Price}").account
+    configs = account_configs(account, 50)
+    assert (configs["orders"].subsidiary_id, configs["orders"].tran_date_timezone) == ("2", "Europe/Paris")
+    assert {configs[f].start_at for f in ("orders", "inventory", "fulfillments")} == {account.start_date}
+    assert {configs[f].netsuite_timezone for f in ("inventory", "fulfillments", "catalog")} == {"Asia/Tokyo"}
+    assert (configs["catalog"].price_level, configs["catalog"].max_pushes) == ("Online Price", 50)
+    more = account_configs(parse_policy("account: {deposit_account: 7, payment_methods: {paypal: 4},"
+                                        " shipping_methods: {Express: 81}, carriers: {UPS Ground: UPS}}").account, 1)
+    assert (more["orders"].deposit_account_id, more["orders"].payment_method_map) == ("7", {"paypal": "4"})
+    assert more["orders"].shipping_method_map == {"Express": "81"}
+    assert more["fulfillments"].carrier_map == {"UPS Ground": "UPS"}

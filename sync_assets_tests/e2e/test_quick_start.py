@@ -115,6 +115,9 @@ def test_sync_assets_dev_runs_the_product_and_stops_cleanly(tmp_path: Path) -> N
         workers = {t["value"] for r in runs for t in r["tags"] if t["key"] == "sync_assets/run_worker"}
         assert "warm" in workers, runs
         assert "Sensor tick caught an error" not in log_path.read_text(), tail(log_path, 6000)
+        # The quick start signs in as a Dev Dashboard app would: one granted token, shared by every run.
+        assert len(list((tmp_path / "data" / "state").glob("shopify-token-*.json"))) == 1
+        assert SandboxControl(sandbox_url).counters()["counters"].get("shopify.token_grants") == 1
 
         # A run worker that dies is brought back; runs meanwhile start the default way, in children of
         # Dagster's code server. NetSuite answering slowly keeps such a run in flight for Ctrl-C to find.

@@ -3,11 +3,8 @@ and NetSuite read-backs that prove "exactly once" by external id."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-
-import duckdb
 
 from sync_assets.connectors.http import Backoff
 from sync_assets.connectors.netsuite import NetSuiteClient, TokenBasedAuth
@@ -18,6 +15,8 @@ from sync_assets.flows import reference
 from sync_assets.flows.orders import OrdersFlowConfig
 from sync_assets.sandbox import credentials as C
 from sync_assets.state.ledger import Ledger
+from sync_assets.warehouse.landing_area import LandingArea
+from sync_assets.warehouse.merge import merge_pending
 
 FAST = Backoff(max_attempts=4, base_seconds=0.02, cap_seconds=0.1)
 CONFIG = OrdersFlowConfig(lease_seconds=1.0, initial_lookback_seconds=600)
@@ -52,18 +51,17 @@ def ledger_at(tmp_path: Path) -> Ledger:
     return Ledger(tmp_path / "ledger.sqlite")
 
 
-def warehouse_at(tmp_path: Path):
-    path = str(tmp_path / "warehouse.duckdb")
+def landing_at(tmp_path: Path) -> LandingArea:
+    """The landing area the flows write, queued in the test's ledger file (tmp_path/ledger.sqlite)."""
+    return LandingArea(tmp_path / "landing", ledger_at(tmp_path))
 
-    @contextmanager
-    def connect():
-        conn = duckdb.connect(path)
-        try:
-            yield conn
-        finally:
-            conn.close()
 
-    return connect
+def merge_at(tmp_path: Path) -> Path:
+    """Merge what the flows landed into tmp_path/warehouse.duckdb, as the warehouse_load job does; its path."""
+    path = tmp_path / "warehouse.duckdb"
+    result = merge_pending(str(path), ledger_at(tmp_path))
+    assert result.deferred is None and not result.missing
+    return path
 
 
 def sales_order_counts(netsuite, order_gids) -> dict[str, int]:

@@ -15,20 +15,21 @@ from sync_assets.flows.catalog import (
     probe_catalog,
     run_catalog_flow,
 )
-from sync_assets_tests.flows.orders_support import ledger_at, netsuite_client, shopify_client, warehouse_at
+from sync_assets_tests.flows.orders_support import landing_at, ledger_at, merge_at, netsuite_client, shopify_client
 
-CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1)
+CONFIG = CatalogConfig(page_size=25, bulk_poll_interval=0.1, land_rows=30)  # several appends per table
 
 
 def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp_path):
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
-    warehouse = warehouse_at(tmp_path)
+    landing = landing_at(tmp_path)
 
-    result = run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse, run_id="r1", config=CONFIG)
+    result = run_catalog_flow(netsuite, shopify, ledger, landing=landing, run_id="r1", config=CONFIG)
 
     # 20 products × (1 parent + 3 variants) items, 3 price levels per variant, keyset-paged 25 at a time
     assert result.extract.items == 80 and result.extract.pages == 4
     assert result.extract.prices == 60 * 3
+    merge_at(tmp_path)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         # staging and the marts are dbt's (sync_assets_tests/warehouse/test_marts.py); here, what landed
         assert conn.execute("SELECT count(DISTINCT item_id) FROM raw.netsuite_items").fetchone()[0] == 80
@@ -48,7 +49,7 @@ def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp
 
 def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is_a_no_op(sandbox, tmp_path):
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
-    warehouse = warehouse_at(tmp_path)
+    landing = landing_at(tmp_path)
     # Someone edits a price in the storefront by hand: NetSuite is the source of truth for it.
     page = shopify.execute(docs.PRODUCT_BY_HANDLE, {"query": "title:*", "first": 50})["products"]["nodes"][0]
     variant = page["variants"]["nodes"][0]
@@ -59,7 +60,7 @@ def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is
         identifier={"id": page["id"]},
     )  # fmt: skip
 
-    first = run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse, run_id="r1", config=CONFIG)
+    first = run_catalog_flow(netsuite, shopify, ledger, landing=landing, run_id="r1", config=CONFIG)
     assert first.push.already_in_sync == 19 and first.push.changed == 1 and first.push.pushed == 1
     after = shopify.execute(docs.PRODUCT_BY_HANDLE, {"query": f"handle:{page['handle']}", "first": 50})
     prices = {v["sku"]: v["price"] for v in after["products"]["nodes"][0]["variants"]["nodes"]}
@@ -67,7 +68,7 @@ def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is
     # the variant kept its id: productSet named it instead of replacing it
     assert variant["id"] in {v["id"] for v in after["products"]["nodes"][0]["variants"]["nodes"]}
 
-    second = run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse, run_id="r2", config=CONFIG)
+    second = run_catalog_flow(netsuite, shopify, ledger, landing=landing, run_id="r2", config=CONFIG)
     assert not second.push.first_run and second.push.changed == 0 and second.push.pushed == 0
     assert second.numbers()["shopify_api_calls"] == 0  # nothing changed: the storefront is not even read
 
@@ -75,13 +76,13 @@ def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is
 def test_pushes_are_capped_per_run_and_the_rest_wait(sandbox, tmp_path):
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
     # Pretend the ledger holds stale hashes for every product: all 20 count as changed.
-    result = run_catalog_flow(netsuite, None, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG, push=False)
+    result = run_catalog_flow(netsuite, None, ledger, landing=landing_at(tmp_path), config=CONFIG, push=False)
     desired = desired_products(*_rows(netsuite), "Base Price")
     for handle in desired:
         ledger.mark_done(FLOW, handle, "gid://shopify/Product/0", "stale")
     assert result.push is None
 
-    capped = run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path),
+    capped = run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path),
                               config=CatalogConfig(page_size=25, max_pushes=5))
     assert capped.push.changed == 20 and capped.push.pushed == 5 and capped.push.deferred == 15
     assert sum(1 for e in ledger.entries(FLOW, "done") if e.payload_hash != "stale") == 5
@@ -108,7 +109,8 @@ def test_desired_state_hash_ignores_ids_and_sees_prices():
               "3": [{"item": "3", "pricelevelname": "Base Price", "unitprice": "4.5"}]}
     desired = desired_products(items, prices, "Base Price")
     assert set(desired) == {"tee-shirt", "mug"}
-    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large"}]
+    assert desired["tee-shirt"]["variants"] == [{"sku": "TEE-L", "price": "10.00", "barcode": None, "option": "Large",
+                                              "retired": False}]
     assert desired["mug"]["variants"][0]["option"] == "Default Title"
     storefront = {"title": "Tee", "vendor": "", "productType": "", "status": "ACTIVE", "id": "gid://x",
                   "variants": [{"id": "gid://v", "sku": "TEE-L", "price": "10.0", "barcode": None}]}
@@ -122,12 +124,22 @@ def test_probe_sees_items_modified_after_the_last_complete_run(sandbox, tmp_path
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
     pending = probe_catalog(netsuite, ledger)
     assert pending is not None and pending.count == 80
-    run_catalog_flow(netsuite, shopify, ledger, warehouse=warehouse_at(tmp_path), config=CONFIG)
+    run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), config=CONFIG)
+    assert probe_catalog(netsuite, ledger) is None
+    # an edit in NetSuite, then a deletion: each is seen, and a complete run settles it
+    sku = sandbox.control.catalog()["skus_sample"][0]
+    sandbox.control.set_item_price(sku, "5.55")
+    assert probe_catalog(netsuite, ledger).count == 1
+    run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), config=CONFIG)
+    assert probe_catalog(netsuite, ledger) is None
+    sandbox.control.delete_item(sku)
+    assert probe_catalog(netsuite, ledger).count == 1
+    run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), config=CONFIG)
     assert probe_catalog(netsuite, ledger) is None
 
 
 @pytest.mark.parametrize("bad", [0])
 def test_config_page_size_must_be_positive(bad, sandbox, tmp_path):
     with pytest.raises(ValueError):
-        run_catalog_flow(netsuite_client(sandbox), None, ledger_at(tmp_path), warehouse=warehouse_at(tmp_path),
+        run_catalog_flow(netsuite_client(sandbox), None, ledger_at(tmp_path), landing=landing_at(tmp_path),
                          config=CatalogConfig(page_size=bad), push=False)

@@ -4,6 +4,7 @@ compare-and-set values are re-read, unknown SKUs are dead-lettered."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import MappingProxyType
 
 import duckdb
@@ -13,9 +14,13 @@ from sync_assets.connectors.netsuite import NetSuiteClient, TokenBasedAuth
 from sync_assets.connectors.shopify import ShopifyClient
 from sync_assets.domain.inventory import SafetyStock
 from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.windows import Watermark, parse_ts
 from sync_assets.flows import inventory as flow
+from sync_assets.flows.orders import FLOW as ORDERS
 from sync_assets.sandbox import credentials as c
 from sync_assets.state.ledger import Ledger
+from sync_assets.warehouse.landing_area import LandingArea
+from sync_assets.warehouse.merge import merge_pending
 
 
 def clients(url: str):
@@ -57,9 +62,9 @@ def test_default_location_map_pairs_locations_by_name(env):
 def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_written(env, tmp_path):
     sandbox, shopify, netsuite, ledger = env
     warehouse = tmp_path / "wh.duckdb"
-    connect = lambda: duckdb.connect(str(warehouse))  # noqa: E731
+    landing = LandingArea(tmp_path / "landing", ledger)
     small(sandbox)
-    first = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), warehouse=connect)
+    first = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), landing=landing)
     assert first.snapshots and not first.failed
     assert all(row["computed"] >= 0 for row in first.snapshots)
 
@@ -68,7 +73,7 @@ def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_writt
     before = available(shopify, sku)[loc["shopify_id"]]
     sandbox.control.receive_inventory(sku, "loc-1", 7)
     sandbox.control.reset_counters()
-    second = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), warehouse=connect)
+    second = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2), landing=landing)
     assert {row["sku"] for row in second.snapshots} == {sku}  # only the changed item was computed
     assert second.written == 1 and second.unchanged == len(second.snapshots) - 1
     assert available(shopify, sku)[loc["shopify_id"]] == max(0, before + 7) if before else True
@@ -80,9 +85,15 @@ def test_receipt_reaches_storefront_with_safety_stock_and_only_changes_are_writt
 
     third = flow.run_inventory_flow(shopify, netsuite, ledger, policy(safety=2))
     assert third.snapshots == []  # nothing new: the ledger holds the applied version
+    assert merge_pending(str(warehouse), ledger).files >= 4
     with duckdb.connect(str(warehouse)) as conn:
         rows = conn.execute("SELECT count(*), count(*) FILTER (WHERE written) FROM raw.inventory_snapshots").fetchone()
+        balance = conn.execute(
+            "SELECT json_extract_string(payload, '$.quantityavailable')::DOUBLE FROM raw.netsuite_inventory i "
+            "WHERE i.location_id = ? ORDER BY _landed_at DESC LIMIT 1", [loc["netsuite_id"]]).fetchall()
+        balances = conn.execute("SELECT count(DISTINCT (item_id, location_id)) FROM raw.netsuite_inventory").fetchone()[0]
     assert rows[0] == len(first.snapshots) + len(second.snapshots) and rows[1] == first.written + 1
+    assert balances > 0 and balance  # the NetSuite balances the flow read are in the warehouse too
 
 
 def small(sandbox):
@@ -142,3 +153,19 @@ def test_idempotency_key_is_deterministic_and_changes_with_the_write():
     assert flow.idempotency_key(a, "v1:0") == flow.idempotency_key(list(a), "v1:0")
     assert flow.idempotency_key(a, "v1:0") != flow.idempotency_key(a, "v1:1")
     assert flow.idempotency_key(a, "v1:0") != flow.idempotency_key([InventoryChange("S", a[0].location_id, 5, 4)], "v1:0")
+
+
+def test_the_probe_reads_only_orders_past_the_orders_watermark(env, tmp_path):
+    """Orders the orders flow synced cost the inventory probe nothing; a new one costs its key, and a
+    dead-lettered one (behind the watermark, not in NetSuite) still holds its stock back."""
+    sandbox, shopify, netsuite, ledger = env
+    placed = sandbox.control.place_orders(12, seed=8)
+    for order in placed[:-1]:  # the orders flow synced these; its watermark is past all of them
+        ledger.mark_done(ORDERS, order["id"], "so-" + order["id"].rsplit("/", 1)[1], "h")
+    ledger.dead_letter(ORDERS, placed[-1]["id"], "test: refused", {"createdAt": placed[-1]["createdAt"]}, None)
+    latest = max(parse_ts(shopify.get_orders([o["id"]])[0]["updatedAt"]) for o in placed)
+    ledger.advance_watermark(ORDERS, Watermark(latest + timedelta(seconds=2)))
+    sandbox.control.reset_counters()
+    pending = flow.find_pending(shopify, netsuite, ledger, policy())
+    assert pending.unsynced_orders == (placed[-1]["id"],)
+    assert sandbox.control.counters()["counters"].get("shopify.cost.OrderKeysPage", 0) <= 2  # no key read

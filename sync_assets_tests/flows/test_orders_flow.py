@@ -14,7 +14,7 @@ from sync_assets.flows import reference
 from sync_assets.flows.orders import DEAD, SKIPPED, SYNCED, run_orders_flow
 from sync_assets.flows.orders_probe import probe_orders
 from sync_assets_tests.flows.orders_support import (
-    CONFIG, assert_exactly_once, place_orders, ledger_at, netsuite_client, policy, shopify_client, warehouse_at,
+    CONFIG, assert_exactly_once, place_orders, ledger_at, netsuite_client, policy, shopify_client, landing_at, merge_at,
 )  # fmt: skip
 
 ORDER_UPDATE = """
@@ -36,7 +36,7 @@ def _run(sandbox, tmp_path, **kw):
 
 def test_orders_arrive_once_with_customers_and_deposits_and_a_rerun_changes_nothing(sandbox, tmp_path):
     gids = place_orders(sandbox, 4)
-    result, netsuite, ledger = _run(sandbox, tmp_path, warehouse=warehouse_at(tmp_path))
+    result, netsuite, ledger = _run(sandbox, tmp_path, landing=landing_at(tmp_path))
     assert {gid: result.outcomes[gid].status for gid in gids} == dict.fromkeys(gids, SYNCED)
     assert_exactly_once(netsuite, gids)
 
@@ -50,6 +50,8 @@ def test_orders_arrive_once_with_customers_and_deposits_and_a_rerun_changes_noth
         assert record["entity"]["id"] == result.outcomes[gid].customer_id
     numbers = result.numbers()
     assert numbers["records_synced"] == 4 and numbers["netsuite_api_calls"] > 0 and numbers["lag_seconds_max"] > 0
+
+    merge_at(tmp_path)
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         landed = {r[0] for r in conn.execute("SELECT order_id FROM raw.shopify_orders").fetchall()}

@@ -23,7 +23,7 @@ from sync_assets_tests.flows.orders_support import (
     netsuite_client,
     policy,
     shopify_client,
-    warehouse_at,
+    landing_at, merge_at,
 )
 
 NOW_GRACE = ReconciliationConfig(days=1, grace_seconds=0)
@@ -43,7 +43,8 @@ def test_missing_orders_are_requeued_and_the_orders_flow_then_writes_them(sandbo
     assert missing == {o["id"] for o in placed} and all(f.requeued for f in report.findings)
     assert ledger.inbox_counts("orders/updated") == {"new": 3}
     assert {e.source_id for e in ledger.entries("orders", "pending")} == missing
-    assert land_report(warehouse_at(tmp_path), report, "rec-1") == 3
+    assert land_report(landing_at(tmp_path), report, "rec-1") == 3
+    merge_at(tmp_path)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         assert conn.execute("SELECT count(*) FROM raw.reconciliation_findings WHERE kind = 'missing'").fetchone()[0] == 3
 

@@ -28,9 +28,9 @@ def test_create_get_expand_and_suiteql_sees_it() -> None:
     body = full.get_json()
     assert body["total"] == 30.73 and body["status"] == {"id": "B", "refName": "Pending Fulfillment"}
     assert [ln["quantity"] for ln in body["item"]["items"]] == [2.0, 1.0]
-    rows = client.suiteql(f"SELECT tl.quantity, tl.netamount, tl.mainline FROM transactionline tl JOIN transaction t "
-                          f"ON t.id = tl.transaction WHERE t.type = 'SalesOrd' AND t.externalid = 'SHOP-1' "
-                          f"AND tl.itemtype = 'InvtPart' ORDER BY tl.id").get_json()["items"]
+    rows = client.suiteql("SELECT tl.quantity, tl.netamount, tl.mainline FROM transactionline tl JOIN transaction t "
+                          "ON t.id = tl.transaction WHERE t.type = 'SalesOrd' AND t.externalid = 'SHOP-1' "
+                          "AND tl.itemtype = 'InvtPart' ORDER BY tl.id").get_json()["items"]
     assert [(r["quantity"], r["netamount"], r["mainline"]) for r in rows] == [("-2", "-19.98", "F"), ("-1", "-5", "F")]
     stock = client.suiteql("SELECT quantitycommitted c, quantityavailable a FROM inventoryitemlocations "
                            "WHERE item = 2 AND location = 1").get_json()["items"][0]

@@ -184,6 +184,64 @@ def test_inventory_receipts_and_fulfilments_on_demand(sandbox):
     assert sandbox.control.fulfill_sales_orders(0) == 0  # nothing synced yet, nothing to ship
 
 
+def test_storefront_available_is_what_the_admin_api_says_and_costs_nothing(sandbox):
+    from sync_assets.connectors.shopify import ShopifyClient
+    from sync_assets.sandbox import credentials as c
+
+    summary = sandbox.control.catalog()
+    sku, location = summary["skus_sample"][0], summary["locations"][0]
+    shop = ShopifyClient(sandbox.url, c.SHOPIFY_ACCESS_TOKEN, api_version=c.SHOPIFY_API_VERSION)
+    via_api = shop.inventory_by_sku([sku])[sku]["levels"][location["shopify_id"]]["available"]
+    sandbox.control.reset_counters()
+    assert sandbox.control.storefront_available([(sku, location["key"])]) == [via_api]
+    assert sandbox.control.counters()["counters"].get("shopify.cost", 0) == 0
+    with pytest.raises(SandboxControlError, match="NO-SUCH-SKU"):
+        sandbox.control.storefront_available([("NO-SUCH-SKU", location["key"])])
+    with pytest.raises(SandboxControlError, match="string pairs"):
+        sandbox.control._call("POST", "shopify/available", {"items": [[sku]]})
+
+
 def test_cli_refuses_bad_sizes_without_a_traceback(tmp_path, capsys):
     assert server.main(["--port", "0", "--products", "0", "--data-dir", str(tmp_path)]) == 2
     assert "products must be" in capsys.readouterr().err
+
+
+def test_netsuite_item_edits_move_lastmodifieddate_and_bad_edits_name_the_field(sandbox):
+    import datetime as dt
+
+    def item(sku: str) -> dict:
+        response = requests.post(f"{sandbox.url}/services/rest/query/v1/suiteql", auth=netsuite_auth(),
+                                 headers={"Prefer": "transient"}, timeout=10,
+                                 json={"q": "SELECT i.id, i.description, i.isinactive, i.lastmodifieddate, p.unitprice "
+                                            f"FROM item i JOIN pricing p ON p.item = i.id WHERE i.itemid = '{sku}' "
+                                            "AND p.pricelevel = 1 AND p.currency = 1"})
+        response.raise_for_status()
+        [row] = response.json()["items"]
+        return row
+
+    sku = next(s for s in sandbox.control.catalog()["skus_sample"] if s.isalnum() or s.replace("-", "").isalnum())
+    before = item(sku)
+    changed = sandbox.control.set_item_price(sku, "19.90")
+    assert changed["unitprice"] == "19.90" and item(sku)["unitprice"] == "19.9"  # SuiteQL renders numbers plainly
+    again = sandbox.control.update_item(sku, description="New words", isinactive=True)
+    after = item(sku)
+    assert after["description"] == "New words" and after["isinactive"] == "T"
+    # every edit is a new version, strictly later than the one before
+    assert dt.datetime.fromisoformat(again["lastmodifieddate"]) > dt.datetime.fromisoformat(changed["lastmodifieddate"])
+    assert before["unitprice"] != "19.9"
+
+    for call, message in [
+        (lambda: sandbox.control.set_item_price("NO-SUCH-SKU", "1.00"), "item 'NO-SUCH-SKU' does not exist"),
+        (lambda: sandbox.control.set_item_price(sku, "abc"), "unit_price must be a decimal amount"),
+        (lambda: sandbox.control.set_item_price(sku, "1.00", currency="XYZ"), "currency 'XYZ' does not exist (known: USD, CAD, GBP)"),
+        (lambda: sandbox.control.set_item_price(sku, "1.00", price_level="Gold"), "price level 'Gold' does not exist"),
+        (lambda: sandbox.control.update_item(sku, colour="red"), "unknown field(s) ['colour']"),
+        (lambda: sandbox.control.update_item(sku, isinactive="yes"), "isinactive must be true or false"),
+    ]:
+        with pytest.raises(SandboxControlError, match="HTTP 400") as error:
+            call()
+        assert message in str(error.value)
+
+    assert len(sandbox.control.delete_item(sku)) == 1
+    with pytest.raises(SandboxControlError, match="does not exist"):
+        sandbox.control.delete_item(sku)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from .shopify_helpers import URL, Shop
+from .shopify_helpers import Shop
 
 ORDERS = """query($first: Int, $after: String, $q: String, $sort: OrderSortKeys, $rev: Boolean) {
   orders(first: $first, after: $after, query: $q, sortKey: $sort, reverse: $rev) {

@@ -214,3 +214,13 @@ def test_launch_lease_lets_one_trigger_launch_at_a_time(ledger, monkeypatch):
     monkeypatch.setattr(time, "time", lambda: later)
     assert ledger.launch_lease_holder("orders") is None
     assert ledger.take_launch_lease("orders", "sensor")
+
+
+def test_mark_done_many_records_all_in_one_go_and_again_changes_nothing_but_the_hash(ledger):
+    ledger.dead_letter("catalog", "b", "refused", {"x": 1})
+    assert ledger.mark_done_many("catalog", [("a", "gid://1", "h1"), ("b", "gid://2", "h2")]) == 2
+    assert ledger.done_hashes("catalog", ["a", "b", "c"]) == {"a": "h1", "b": "h2"}
+    assert ledger.dead_letters("catalog") == []  # like mark_done, a durable write resolves the dead letter
+    ledger.mark_done_many("catalog", [("a", "gid://1", "h3")])
+    assert ledger.done_hashes("catalog", ["a", "b"]) == {"a": "h3", "b": "h2"}
+    assert ledger.mark_done_many("catalog", []) == 0

@@ -1,5 +1,6 @@
 """A warehouse built the way production builds it: the real flows run against the sandbox over HTTP and
-land into a real DuckDB file, then the dbt project builds staging and the marts on it.
+land into the landing area, the loader merges the files into a real DuckDB file (as ``warehouse_load``
+does), then the dbt project builds staging and the marts on it.
 
 What lands is known exactly (orders placed with fixed prices, quantities and customers), so the mart
 tests can assert exact values. Built once per test module: a dbt build takes seconds.
@@ -14,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from sync_assets.flows import catalog as catalog_flow
+from sync_assets.flows import customers as customers_flow
 from sync_assets.flows import fulfillments as fulfillments_flow
 from sync_assets.flows import inventory as inventory_flow
 from sync_assets.flows import orders as orders_flow
@@ -37,20 +39,17 @@ class Landed:
         return duckdb.connect(str(self.path), read_only=True)
 
 
-def _connect_factory(path: Path):
-    return support.warehouse_at(path.parent) if path.name == "warehouse.duckdb" else None
-
-
 def land_sandbox(sandbox, root: Path) -> Landed:
-    """Run catalog, orders (twice: the second is a re-read), fulfillments, inventory and reconciliation
-    against the sandbox, all landing into ``root/warehouse.duckdb``."""
+    """Run catalog, CRM, orders (twice: the second is a re-read), fulfillments, inventory and reconciliation
+    against the sandbox, all landing in ``root/landing``, then merge into ``root/warehouse.duckdb``."""
     sandbox.control.reset(**RESET)
     root.mkdir(parents=True, exist_ok=True)
-    connect = support.warehouse_at(root)
+    landing = support.landing_at(root)
     shopify, netsuite = support.shopify_client(sandbox), support.netsuite_client(sandbox)
     ledger = Ledger(root / "ledger.sqlite")
     try:
-        catalog_flow.run_catalog_flow(netsuite, shopify, ledger, warehouse=connect, run_id="catalog-1")
+        catalog_flow.run_catalog_flow(netsuite, shopify, ledger, landing=landing, run_id="catalog-1")
+        customers_flow.run_customers_flow(netsuite, ledger, landing, run_id="crm-1")
         gids = support.place_orders(sandbox, ORDERS)
         bad = shopify.create_order({
             "currency": "USD", "email": "nobody@example.com",
@@ -59,20 +58,20 @@ def land_sandbox(sandbox, root: Path) -> Landed:
         })["id"]
         policy = support.policy()
         for run in ("orders-1", "orders-2"):  # the second run re-reads the overlap window: all skipped
-            orders_flow.run_orders_flow(shopify, netsuite, ledger, policy, warehouse=connect, run_id=run,
+            orders_flow.run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run,
                                         config=support.CONFIG)
         sandbox.control.fulfill_sales_orders(0)
         ful_policy = EntityPolicy("fulfillments", "realtime", interval_seconds=1, overlap_seconds=300)
-        fulfillments_flow.run_fulfillments_flow(shopify, netsuite, ledger, ful_policy, warehouse=connect,
+        fulfillments_flow.run_fulfillments_flow(shopify, netsuite, ledger, ful_policy, landing=landing,
                                                 run_id="fulfillments-1")
         inv_policy = EntityPolicy("inventory", "realtime", interval_seconds=1, overlap_seconds=60)
-        inventory_flow.run_inventory_flow(shopify, netsuite, ledger, inv_policy, warehouse=connect,
+        inventory_flow.run_inventory_flow(shopify, netsuite, ledger, inv_policy, landing=landing,
                                           run_id="inventory-1")
         report = reconciliation_flow.reconcile_orders(
             shopify, netsuite, ledger, now=datetime.now(timezone.utc) + timedelta(hours=1),
             config=reconciliation_flow.ReconciliationConfig(grace_seconds=0, requeue=False), run_id="rec-1")
-        reconciliation_flow.land_report(connect, report, "rec-1")
+        reconciliation_flow.land_report(landing, report, "rec-1")
         skus = sandbox.control.catalog()["skus_sample"]
     finally:
         ledger.close()
-    return Landed(root / "warehouse.duckdb", gids, bad, skus)
+    return Landed(support.merge_at(root), gids, bad, skus)

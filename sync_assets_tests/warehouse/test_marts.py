@@ -132,7 +132,8 @@ def test_latest_version_wins_whatever_order_versions_land_in(built, tmp_path):
         # a newer version (as tomorrow's content-hash landing appends it), then an older one landing late
         for run, shift, total in (("newer", "1 hour", "99.00"), ("late-old", "-1 hour", "1.00")):
             conn.execute(
-                f"INSERT INTO raw.shopify_orders SELECT order_id, source_updated_at + INTERVAL '{shift}', "
+                "INSERT INTO raw.shopify_orders (order_id, source_updated_at, payload, _loaded_at, _run_id) "
+                f"SELECT order_id, source_updated_at + INTERVAL '{shift}', "
                 "json_merge_patch(payload, json_object('totalPriceSet', json_object('shopMoney', "
                 "json_object('amount', ?, 'currencyCode', 'USD')))), now(), ? "
                 "FROM raw.shopify_orders WHERE order_id = ? LIMIT 1", [total, run, gid])
@@ -164,19 +165,40 @@ def test_a_failing_blocking_dbt_check_stops_the_snapshot(built, tmp_path):
     live = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built.path, live)
     with duckdb.connect(str(live)) as conn:  # a planted bad row: a negative available-to-sell
-        conn.execute("INSERT INTO raw.inventory_snapshots SELECT 'SKU-BAD', 'gid://shopify/Location/1', 0, 3, 0, -3, "
-                     "0, false, now(), now(), 'planted'")
+        conn.execute("INSERT INTO raw.inventory_snapshots (sku, location, netsuite_available, unsynced_qty, "
+                     "safety_stock, computed, previous_storefront, written, computed_at, _loaded_at, _run_id) "
+                     "SELECT 'SKU-BAD', 'gid://shopify/Location/1', 0, 3, 0, -3, 0, false, now(), now(), 'planted'")
     models = warehouse_models.build_dbt_assets()
     d = warehouse_export.definitions(load_policy().entity("warehouse_export"), models)
     snapshot = next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
-    target = tmp_path / "snap" / "warehouse.duckdb"
+    target = tmp_path / "snap"
     result = dg.materialize(
         [models, snapshot], raise_on_error=False,
         resources={"warehouse": DuckDBResource(database=str(live)), **warehouse_models.definitions(models).resources},
-        run_config={"ops": {"warehouse__analyst_snapshot": {"config": {"target_path": str(target)}}}},
+        run_config={"ops": {"warehouse__analyst_snapshot": {"config": {"snapshot_dir": str(target)}}}},
     )  # fmt: skip
     failed = {e.asset_check_key.name for e in result.get_asset_check_evaluations() if not e.passed}
     assert any(name.startswith("at_least_analytics__inventory_position_computed_available") for name in failed), failed
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert warehouse_export.SNAPSHOT not in materialized
     assert not target.exists()
+
+
+def test_every_raw_table_is_a_dbt_source_read_by_a_staging_model_and_an_asset_with_its_landers():
+    import json
+
+    from sync_assets.defs import warehouse_load
+    from sync_assets.warehouse.schema import RAW_TABLES
+
+    manifest = json.loads(warehouse_models.prepare().read_text())
+    sources = {f"{s['schema']}.{s['name']}": uid for uid, s in manifest["sources"].items()}
+    assert set(sources) == set(RAW_TABLES)
+    read = {dep for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"].startswith("staging__")
+            for dep in n["depends_on"]["nodes"]}
+    assert sorted(t for t, uid in sources.items() if uid not in read) == []
+    models = warehouse_models.build_dbt_assets()
+    loader = next(iter(warehouse_load.definitions(load_policy().entity("warehouse_load")).assets))
+    for table in RAW_TABLES:
+        key = warehouse_load.raw_table_key(table)
+        assert key in loader.keys and warehouse_load.LANDERS.get(table), table  # merged, and landed by a flow
+        assert any(key in deps for deps in models.asset_deps.values()), table  # read by a staging model

@@ -61,10 +61,9 @@ def test_orders_deliver_signed_webhooks_once_per_event_despite_duplicates(sandbo
     assert counters["rejected"] == 0
     assert sub["duplicates_sent"] >= 1 and counters["duplicates"] == sub["duplicates_sent"]
     assert sub["deliveries"] == len(rows) + sub["duplicates_sent"]
-    # Delivered out of order: the inbox's arrival order is not the order the orders were placed in.
-    placed_order = [o["id"] for o in placed]
-    arrival = [p["admin_graphql_api_id"] for p in payloads]
-    assert arrival != placed_order
+    # Out-of-order delivery is not asserted here: it comes from random delays, and on a loaded machine twelve
+    # deliveries sometimes still arrive in order (seen in CI-like runs); the exactly-once checks above are the
+    # property this test guards.
 
 
 def test_failed_deliveries_are_retried_until_stored(sandbox, tmp_path, serve_app) -> None:

@@ -18,12 +18,14 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
+from sync_assets.connectors.netsuite.account_slots import LANES, REALTIME, AccountSlots
 from sync_assets.connectors.netsuite.auth import host_slug_for, realm_for
 from sync_assets.connectors.netsuite.errors import (
     NetSuiteDuplicateRecord,
@@ -34,7 +36,7 @@ from sync_assets.connectors.netsuite.errors import (
     NetSuiteUnavailable,
     error_from_response,
 )
-from sync_assets.connectors.netsuite.pacing import ClientStats, ConcurrencyLimiter
+from sync_assets.connectors.netsuite.pacing import ClientStats, ConcurrencyLimiter, Slot
 from sync_assets.connectors.netsuite.suiteql import (
     MAX_PAGE,
     ROW_CAP,
@@ -65,7 +67,13 @@ class _Sent:
 
 
 class NetSuiteClient:
-    """One NetSuite account. Thread-safe: share one instance between the threads of a run."""
+    """One NetSuite account. Thread-safe: share one instance between the threads of a run.
+
+    ``max_concurrency`` caps this client's own requests in flight. ``account_slots`` (optional) is the
+    account-wide budget shared with every other client and process on the machine; each request then also
+    holds one of its slots, taken for ``lane`` (``realtime`` or ``batch``: batch leaves real-time a slot and
+    gives way while real-time waits). Time spent waiting for either shows in ``stats.queue_wait_s``.
+    """
 
     def __init__(
         self,
@@ -78,7 +86,11 @@ class NetSuiteClient:
         backoff: Backoff = Backoff(),
         max_throttle_retries: int = 40,
         session: requests.Session | None = None,
+        account_slots: AccountSlots | None = None,
+        lane: str = REALTIME,
     ) -> None:
+        if lane not in LANES:
+            raise ValueError(f"NetSuite client lane must be one of {LANES}, got {lane!r}")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"NetSuite base URL must start with http:// or https://, got {base_url!r}")
         realm = realm_for(account_id)
@@ -93,6 +105,8 @@ class NetSuiteClient:
         self.max_throttle_retries = max_throttle_retries
         self.stats = ClientStats()
         self._limiter = ConcurrencyLimiter(max_concurrency)
+        self.account_slots = account_slots
+        self.lane = lane
         if session is None:
             session = requests.Session()
             # One pooled connection per concurrent request, so threads never wait on (or discard) connections.
@@ -111,6 +125,15 @@ class NetSuiteClient:
     def close(self) -> None:
         self._session.close()
 
+    @contextmanager
+    def _in_flight(self) -> Iterator[Slot]:
+        """This client's slot, then (if configured) one of the account's: held while one attempt is sent."""
+        started = time.monotonic()
+        with self._limiter.slot() as slot:
+            with self.account_slots.slot(self.lane) if self.account_slots is not None else nullcontext():
+                self.stats.add(queue_wait_s=time.monotonic() - started)
+                yield slot
+
     # ----------------------------------------------------------------------------------------- SuiteQL
 
     def suiteql(self, query: str, params: Mapping[str, Any] | None = None, *, page_size: int = MAX_PAGE) -> Iterator[dict]:
@@ -124,6 +147,21 @@ class NetSuiteClient:
         q = bind(query, params)  # bad parameters fail here, at the call, not at the first next()
         _check_page_size(page_size)
         return self._offset_pages(q, page_size)
+
+    def suiteql_first(self, query: str, params: Mapping[str, Any] | None = None) -> dict | None:
+        """The first row only (``limit=1``): runs a query as it would run, at the cost of one row."""
+        page = self._suiteql_page(bind(query, params), limit=1, offset=0)
+        items = (page or {}).get("items") or []
+        return _strip_links(items[0]) if items else None
+
+    def record_metadata(self, record_type: str) -> dict:
+        """The JSON Schema of a record type (``metadata-catalog``): answered only if the role may use it."""
+        if not _RECORD_TYPE.match(record_type):
+            raise ValueError(f"not a NetSuite record type name: {record_type!r}")
+        sent = self._send("GET", f"{RECORD_PATH}/metadata-catalog/{record_type}",
+                          headers={"Accept": "application/schema+json"}, safe=True)
+        self._raise_for(sent.response)
+        return sent.response.json()
 
     def _offset_pages(self, q: str, page_size: int) -> Iterator[dict]:
         offset = 0
@@ -325,7 +363,7 @@ class NetSuiteClient:
         maybe_applied = False
         while True:
             try:
-                with self._limiter.slot(self.stats) as slot:
+                with self._in_flight() as slot:
                     self.stats.add(calls=1)
                     response = self._session.request(
                         method, url, params=params, json=json, headers=headers, auth=self.auth, timeout=self.timeout

@@ -1,4 +1,7 @@
-"""Client-side pacing for NetSuite: a shared concurrency cap and the counters operators see.
+"""Client-side pacing for NetSuite: one client's concurrency cap and the counters operators see.
+
+This cap is per client (its threads); the account-wide budget that every client and process shares is
+:mod:`sync_assets.connectors.netsuite.account_slots`, taken after this one for each request.
 
 NetSuite's only rate limit is the number of requests in flight per account, shared with every other
 integration; going over it costs a 429 round trip. The cap is a semaphore of ``max_concurrency`` slots

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Any
 
@@ -156,6 +157,16 @@ def ts_literal(value: datetime) -> str:
 def parse_ts(text: str) -> datetime:
     """Parse a value selected through :func:`ts_column` (naive, in the NetSuite user's time zone)."""
     return datetime.strptime(text, _PY_TS_FORMAT)
+
+
+def from_user_time(text: str, tz_name: str) -> datetime:
+    """A :func:`ts_column` value, read in the integration user's zone ``tz_name``, as an aware UTC datetime."""
+    return parse_ts(text).replace(tzinfo=ZoneInfo(tz_name)).astimezone(timezone.utc)
+
+
+def to_user_time(moment: datetime, tz_name: str) -> datetime:
+    """An aware moment as the naive whole-second time the integration user's zone shows (for ts_literal)."""
+    return moment.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None, microsecond=0)
 
 
 _TOP_LEVEL_WORDS = re.compile(r"\b(WHERE|ORDER\s+BY|GROUP\s+BY|HAVING|FETCH|UNION|INTERSECT|MINUS)\b", re.IGNORECASE)

@@ -10,10 +10,19 @@ join keeps only the current root object and its descendants in memory, so it nee
 (``groupObjects: true``: each root followed by all of its descendants). If a line ever names a parent that
 is not in the current root's subtree the join raises :class:`ShopifyBulkOrderingError` instead of
 attaching it wrongly or dropping it.
+
+The slot: a shop runs one bulk query per app at a time (a second ``bulkOperationRunQuery`` gets the
+userError ``OPERATION_IN_PROGRESS``, "A bulk query operation for this app and shop is already in
+progress"). Users of the slot coordinate instead of failing. A client of the batch lane queues: first on a
+file lock beside the shared bucket state (so our own processes take turns without hammering Shopify), then
+by resubmitting while someone else's operation runs, until its deadline. A client of the real-time lane
+does not queue behind a long batch export: it gets :class:`ShopifyBulkSlotBusy` at once and reads another
+way (the orders flow pages instead).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,15 +31,18 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
+from filelock import FileLock, Timeout
 
 from . import documents as docs
 from .errors import (
     ShopifyBulkOperationError,
     ShopifyBulkOrderingError,
+    ShopifyBulkSlotBusy,
     ShopifyTransientError,
     raise_for_user_errors,
 )
 from .orders import updated_between_query
+from .throttle import shared_state_file
 
 if TYPE_CHECKING:
     from .client import ShopifyClient
@@ -49,15 +61,22 @@ def start_bulk_query(
     deadline: float,
     in_progress_wait: float,
     sleep: Callable[[float], None],
+    wait_for_slot: bool = True,
 ) -> str:
-    """Submit the bulk query; while another bulk query of this app is running, wait and resubmit."""
+    """Submit the bulk query; while another bulk query of this app is running, wait and resubmit (or, with
+    ``wait_for_slot`` false, raise :class:`ShopifyBulkSlotBusy`)."""
     while True:
         data = client.execute(
             docs.BULK_OPERATION_RUN_QUERY, {"query": query, "groupObjects": group_objects}, idempotent=True
         )
         payload = data.get("bulkOperationRunQuery") or {}
         errors = payload.get("userErrors") or []
-        if any(_IN_PROGRESS in (e.get("message") or "") for e in errors):
+        busy = [e for e in errors if e.get("code") == "OPERATION_IN_PROGRESS" or _IN_PROGRESS in (e.get("message") or "")]
+        if busy:
+            if not wait_for_slot:
+                message = busy[0].get("message") or "a bulk query is already in progress"
+                raise ShopifyBulkSlotBusy(message, running_id=_running_id(message))
+            client.stats.add(bulk_slot_waits=1)
             if time.monotonic() + in_progress_wait > deadline:
                 raise ShopifyBulkOperationError(
                     "another bulk query kept running past our deadline", operation_id=None, status="TIMEOUT"
@@ -70,6 +89,38 @@ def start_bulk_query(
         if not operation.get("id"):
             raise ShopifyBulkOperationError("bulkOperationRunQuery returned no operation", operation_id=None, status=None)
         return operation["id"]
+
+
+def _running_id(message: str) -> str | None:
+    marker = "gid://shopify/BulkOperation/"
+    at = message.find(marker)
+    return message[at:].rstrip(".").split()[0] if at >= 0 else None
+
+
+@contextlib.contextmanager
+def slot_queue(client: ShopifyClient, deadline: float, sleep: Callable[[float], None]):
+    """Our own processes' turn at the bulk slot (a file lock beside the shared bucket state); a no-op for a
+    client without shared state or one that does not wait for the slot."""
+    if not client.shared_state_dir:
+        yield
+        return
+    lock = FileLock(str(shared_state_file(client.shared_state_dir, client.shop_url, "bulk.lock")))
+    waited = False
+    while True:
+        try:
+            lock.acquire(timeout=0 if not waited else min(5.0, max(0.0, deadline - time.monotonic())))
+            break
+        except Timeout:
+            if waited and time.monotonic() >= deadline:
+                raise ShopifyBulkOperationError(
+                    "another of our bulk queries held the slot past our deadline", operation_id=None, status="TIMEOUT"
+                ) from None
+            client.stats.add(bulk_slot_waits=1)  # another of our processes has it: queue behind it
+            waited = True
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def wait_for_bulk_operation(
@@ -200,13 +251,19 @@ def run_bulk_query(
     timeout_s: float = 3600.0,
     in_progress_wait: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
+    wait_for_slot: bool | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Run ``query`` as a bulk operation and yield its JSONL objects as they stream in (none if empty)."""
+    """Run ``query`` as a bulk operation and yield its JSONL objects as they stream in (none if empty).
+
+    ``wait_for_slot`` (default: the client's lane decides) — see the module docstring. A busy slot is only
+    ever raised before the first object is yielded."""
     deadline = time.monotonic() + timeout_s
-    operation_id = start_bulk_query(
-        client, query, group_objects=group_objects, deadline=deadline, in_progress_wait=in_progress_wait, sleep=sleep
-    )
-    operation = wait_for_bulk_operation(client, operation_id, deadline=deadline, poll_interval=poll_interval, sleep=sleep)
+    wait = client.lane.wait_for_bulk_slot if wait_for_slot is None else wait_for_slot
+    with slot_queue(client, deadline, sleep) if wait else contextlib.nullcontext():
+        operation_id = start_bulk_query(client, query, group_objects=group_objects, deadline=deadline,
+                                        in_progress_wait=in_progress_wait, sleep=sleep, wait_for_slot=wait)
+        operation = wait_for_bulk_operation(client, operation_id, deadline=deadline, poll_interval=poll_interval,
+                                            sleep=sleep)  # fmt: skip
     url = operation.get("url")
     if not url:  # Shopify leaves url null when the query matched nothing
         return

@@ -28,6 +28,7 @@ from graphql import OperationType, parse
 from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
 
 from . import bulk, catalog, fulfillment, inventory, orders, paging
+from .auth import TokenProvider, as_token_provider
 from .errors import (
     SHOP_URL_SETTING,
     TOKEN_SETTING,
@@ -39,7 +40,7 @@ from .errors import (
     ShopifyTransientError,
     raise_for_user_errors,
 )
-from .throttle import ClientStats, CostBucket
+from .throttle import REALTIME, ClientStats, CostBucket, LanePacing, SharedLevel, shared_state_file
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,17 @@ class ShopifyClient:
     ``shop_url`` is the shop's base URL (``https://example.myshopify.com``, or the sandbox's
     ``http://127.0.0.1:8765``). ``min_available`` is a reserve of cost points this client leaves in the
     bucket for other processes using the same app on the same shop (Dagster runs in parallel share it).
+
+    ``shared_state_dir``: where every process of this app keeps the shop's last bucket report (and the bulk
+    slot's queue), so that concurrent runs pace against one budget; None keeps both to this client.
+    ``lane``: how this client spends that budget (:class:`.throttle.LanePacing`; batch keeps a reserve for
+    the real-time lane and waits through throttling up to its deadline).
     """
 
     def __init__(
         self,
         shop_url: str,
-        access_token: str,
+        access_token: str | TokenProvider,
         *,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 30,
@@ -66,6 +72,8 @@ class ShopifyClient:
         max_throttle_retries: int = 50,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        shared_state_dir: str | None = None,
+        lane: LanePacing = REALTIME,
     ) -> None:
         if not shop_url or not shop_url.strip():
             raise ValueError(f"Shopify shop URL is empty: set {SHOP_URL_SETTING} (e.g. https://example.myshopify.com)")
@@ -74,7 +82,7 @@ class ShopifyClient:
             shop_url = "https://" + shop_url
         if not shop_url.startswith(("http://", "https://")):
             raise ValueError(f"{SHOP_URL_SETTING} must be an http(s) URL, got {shop_url!r}")
-        if not access_token or not access_token.strip():
+        if isinstance(access_token, str) and not access_token.strip():
             raise ValueError(f"Shopify access token is empty: set {TOKEN_SETTING} for {shop_url}")
         self.shop_url = shop_url
         self.api_version = api_version
@@ -84,12 +92,15 @@ class ShopifyClient:
         self.min_available = min_available
         self.max_throttle_retries = max_throttle_retries
         self.stats = ClientStats()
-        self.bucket = CostBucket()
+        self.lane = lane
+        self.shared_state_dir = shared_state_dir
+        self.bucket = CostBucket(level=SharedLevel(shared_state_file(shared_state_dir, shop_url, "bucket.json"))
+                                 if shared_state_dir else None)
         self.served_version: str | None = None
         self._sleep = sleep
+        self._token = as_token_provider(access_token)  # fixed, or renewed by the client credentials grant
         self._session = session or requests.Session()
         self._headers = {
-            "X-Shopify-Access-Token": access_token.strip(),
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "sync-assets/0.1 (+requests)",
@@ -132,24 +143,31 @@ class ShopifyClient:
 
         failures = 0  # transient failures so far (5xx, resets, timeouts)
         throttles = 0
+        started = time.monotonic()
+        renewed = False  # a 401 renews an expiring token once; a second 401 is a real refusal
         while True:
-            self._pace(document)
+            self._pace(document, started)
             self.stats.add(calls=1)
+            token = self._token.token()
+            headers = {**self._headers, "X-Shopify-Access-Token": token}
             try:
-                response = self._session.post(self.endpoint, json=body, headers=self._headers, timeout=self.timeout)
+                response = self._session.post(self.endpoint, json=body, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 retry_ok = idempotent or never_sent(exc)
                 failures = self._after_transient(f"{type(exc).__name__}: {exc}", None, failures, retry_ok)
                 continue
             self._note_version(response)
             status = response.status_code
+            if status == 401 and not renewed and self._token.invalidate(token):
+                renewed = True  # Shopify never ran a request it answered 401: safe to resend
+                continue
             if status in (401, 403):
                 raise _auth_error(status, self.shop_url, response)
             if status == 429:
                 cost = _json_cost(response)
                 if _never_fits(cost):
                     raise _bucket_too_small(cost)
-                throttles = self._after_throttle(throttles, parse_retry_after(response.headers.get("Retry-After")))
+                throttles = self._after_throttle(throttles, parse_retry_after(response.headers.get("Retry-After")), started)
                 continue
             if status >= 500:
                 failures = self._after_transient(f"HTTP {status}", status, failures, idempotent)
@@ -177,7 +195,7 @@ class ShopifyClient:
             if "THROTTLED" in codes:
                 if _never_fits(cost):
                     raise _bucket_too_small(cost)
-                throttles = self._after_throttle(throttles, _throttle_wait(cost))
+                throttles = self._after_throttle(throttles, _throttle_wait(cost), started)
                 continue
             if "MAX_COST_EXCEEDED" in codes:
                 raise _max_cost_error(errors)
@@ -248,15 +266,35 @@ class ShopifyClient:
 
     # --- pacing and retry bookkeeping ---------------------------------------------------------------------
 
-    def _pace(self, document: str) -> None:
-        wait = self.bucket.wait_before(document, self.min_available)
-        if wait > 0:
+    def _pace(self, document: str, started: float) -> None:
+        """Wait until the (shared) bucket holds this document's cost plus this lane's reserve. The batch lane
+        looks again after each wait, since the other lane may have spent what refilled meanwhile."""
+        while True:
+            wait = self.bucket.wait_before(document, self.min_available, self.lane.reserve_fraction)
+            if wait <= 0:
+                break
+            if self.lane.reserve_fraction:
+                wait = min(wait, 1.0) + random.uniform(0, 0.05)  # short looks: the other lane moves the level
+                self._check_deadline(started)
             self.stats.add(throttle_wait_s=wait, paced=1)
             self._sleep(wait)
+            if not self.lane.reserve_fraction:
+                break
         self.bucket.spend(document)
 
-    def _after_throttle(self, throttles: int, wait: float | None) -> int:
-        if throttles >= self.max_throttle_retries:
+    def _check_deadline(self, started: float) -> None:
+        deadline = self.lane.throttle_deadline_s
+        if deadline is not None and time.monotonic() - started > deadline:
+            raise ShopifyThrottledError(
+                f"Shopify's cost budget for {self.shop_url} stayed spent for over {deadline:.0f} s, the "
+                f"{self.lane.name} lane's deadline for one request (SHOPIFY_BATCH_THROTTLE_DEADLINE_SECONDS)",
+                status=429, code="THROTTLED",
+            )  # fmt: skip
+
+    def _after_throttle(self, throttles: int, wait: float | None, started: float) -> int:
+        if self.lane.throttle_deadline_s is not None:
+            self._check_deadline(started)  # this lane waits by the clock, not by a count of answers
+        elif throttles >= self.max_throttle_retries:
             raise ShopifyThrottledError(
                 f"Shopify kept throttling {self.shop_url} after {throttles} retries", status=429, code="THROTTLED"
             )
@@ -264,6 +302,8 @@ class ShopifyClient:
             wait = self.backoff.delay(min(throttles, 6))
         # Jitter so that several clients sharing one bucket don't all come back at the same instant.
         wait += random.uniform(0, 0.05 + 0.1 * wait)
+        if self.lane.throttle_deadline_s is not None:  # never sleep past the deadline we will report
+            wait = min(wait, max(0.05, started + self.lane.throttle_deadline_s - time.monotonic() + 0.05))
         self.stats.add(throttled=1, retries=1, throttle_wait_s=wait)
         self._sleep(wait)
         return throttles + 1
@@ -301,7 +341,7 @@ class ShopifyClient:
                 self.api_version,
             )
         else:
-            log.info("Shopify API version %s for %s", served, self.shop_url)
+            log.debug("Shopify API version %s for %s", served, self.shop_url)
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -396,8 +436,8 @@ def _auth_error(status: int, shop_url: str, response: requests.Response) -> Shop
     if status == 401:
         return ShopifyAuthError(
             f"Shopify refused the access token for {shop_url} (HTTP 401: {_short_body(response)}). "
-            f"Set {TOKEN_SETTING} to a valid Admin API access token for this shop, and check that "
-            f"{SHOP_URL_SETTING} points at the shop the token was issued for.",
+            f"Check the app's SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET (a legacy app's {TOKEN_SETTING}) and that "
+            f"{SHOP_URL_SETTING} points at the shop the app is installed on.",
             status=401,
         )
     return ShopifyAuthError(

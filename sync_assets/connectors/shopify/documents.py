@@ -149,6 +149,37 @@ query LocationsPage($first: Int!, $after: String) {
 }
 """
 
+# --- webhook subscriptions ------------------------------------------------------------------------------
+
+_WEBHOOK_SUBSCRIPTION_FIELDS = "id topic uri format"
+
+WEBHOOK_SUBSCRIPTIONS_PAGE = f"""
+query WebhookSubscriptionsPage($first: Int!, $after: String, $topics: [WebhookSubscriptionTopic!]) {{
+  webhookSubscriptions(first: $first, after: $after, topics: $topics) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+  }}
+}}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = f"""
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {{
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {{
+    webhookSubscription {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
+WEBHOOK_SUBSCRIPTION_UPDATE = f"""
+mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {{
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {{
+    webhookSubscription {{ {_WEBHOOK_SUBSCRIPTION_FIELDS} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+
 _INVENTORY_LEVEL_FIELDS = """
 id
 location { id }
@@ -207,16 +238,24 @@ mutation ProductSet($input: ProductSetInput!, $identifier: ProductSetIdentifiers
 }
 """
 
-# The storefront's product with a handle (catalog sync: find the variant ids a productSet must name).
-PRODUCT_BY_HANDLE = """
-query ProductByHandle($query: String!, $first: Int!) {
-  products(first: 1, query: $query) {
-    nodes {
-      id handle title vendor productType status
-      variants(first: $first) { pageInfo { hasNextPage endCursor } nodes { id sku price barcode } }
-    }
-  }
-}
+# The storefront's product (catalog sync: find the variant ids a productSet must name; the variants past
+# the first page come from PRODUCT_VARIANTS_PAGE). By id when the ledger knows it, else by handle.
+_CATALOG_VARIANT_FIELDS = "id sku title price barcode inventoryItem { id }"
+_CATALOG_PRODUCT_FIELDS = f"""
+  id handle title vendor productType status descriptionHtml updatedAt
+  variants(first: $first) {{ {_CONNECTION_PAGE} nodes {{ {_CATALOG_VARIANT_FIELDS} }} }}
+"""
+
+PRODUCT_BY_HANDLE = f"""
+query ProductByHandle($query: String!, $first: Int!) {{
+  products(first: 1, query: $query) {{ nodes {{{_CATALOG_PRODUCT_FIELDS}}} }}
+}}
+"""
+
+PRODUCT_BY_ID = f"""
+query ProductById($id: ID!, $first: Int!) {{
+  product(id: $id) {{{_CATALOG_PRODUCT_FIELDS}}}
+}}
 """
 
 # Every product with its variants, as a bulk query (catalog sync's first run compares against this).
@@ -225,8 +264,8 @@ BULK_PRODUCTS = """
   products {
     edges {
       node {
-        __typename id handle title vendor productType status
-        variants { edges { node { __typename id sku price barcode } } }
+        __typename id handle title vendor productType status descriptionHtml
+        variants { edges { node { __typename id sku title price barcode inventoryItem { id } } } }
       }
     }
   }
@@ -239,11 +278,11 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
     id
     variants(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { id sku price inventoryItem { id } }
+      nodes { id sku title price barcode inventoryItem { id } }
     }
   }
 }
-"""
+"""  # the same variant fields as _CATALOG_VARIANT_FIELDS (productSet's answer is followed up with it too)
 
 # --- fulfillments ---------------------------------------------------------------------------------------
 
@@ -358,3 +397,18 @@ def all_documents() -> dict[str, str]:
         "updated_at:>='2026-10-01T00:00:00Z' AND updated_at:<'2026-10-02T00:00:00Z'"
     )
     return docs
+
+
+# The preflight (``sync-assets doctor``): which scopes the merchant granted this app.
+ACCESS_SCOPES = """
+query AccessScopes {
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
+
+# The preflight: where the store delivers each topic (``uri``; ``callbackUrl``/``endpoint`` are deprecated).
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!) {
+  webhookSubscriptions(first: $first) { nodes { id topic uri } }
+}
+"""

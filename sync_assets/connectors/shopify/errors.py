@@ -120,6 +120,15 @@ class ShopifyBulkOperationError(ShopifyError, RequestRejected):
         self.partial_data_url = partial_data_url
 
 
+class ShopifyBulkSlotBusy(ShopifyBulkOperationError):
+    """Another bulk query of this app holds the shop's bulk slot, and the caller chose not to wait for it
+    (the real-time lane pages instead of queueing behind a long batch export)."""
+
+    def __init__(self, message: str, *, running_id: str | None) -> None:
+        super().__init__(message, operation_id=running_id, status="OPERATION_IN_PROGRESS",
+                         error_code="OPERATION_IN_PROGRESS")
+
+
 class ShopifyBulkOrderingError(ShopifyError):
     """A bulk JSONL line referenced a parent outside the current root object: the output was not grouped."""
 

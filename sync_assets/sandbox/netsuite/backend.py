@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import flask
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync_assets.sandbox import credentials
 from sync_assets.sandbox.model import Catalog, Counters
@@ -37,6 +38,7 @@ class NetSuiteBackend:
         self.account_id = account_id
         self.row_cap = row_cap
         self.concurrency_limit = concurrency_limit
+        self.denied_tables: frozenset[str] = frozenset()
         self.db = AccountDB()
         self.writer = Writer(self.db)
         self.tba = TbaVerifier(account_id)
@@ -64,7 +66,21 @@ class NetSuiteBackend:
     def load_catalog(self, catalog: Catalog) -> None:
         self._location_ids.update(self.db.load_catalog(catalog))
 
-    def configure(self, *, row_cap: int | None = None, concurrency_limit: int | None = None) -> None:
+    def configure(self, *, row_cap: int | None = None, concurrency_limit: int | None = None,
+                  timezone: str | None = None, oneworld: bool | None = None,
+                  denied_tables: list[str] | None = None) -> None:
+        """``timezone``: the integration user's zone (timestamps SuiteQL shows); ``oneworld``: customers need
+        a subsidiary; ``denied_tables``: tables the integration role has no permission for."""
+        if timezone is not None:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"timezone {timezone!r} is not an IANA time zone") from None
+            self.db.set_timezone(timezone)
+        if oneworld is not None:
+            self.db.set_oneworld(bool(oneworld))
+        if denied_tables is not None:
+            self.denied_tables = frozenset(t.lower() for t in denied_tables)
         if row_cap is not None:
             if row_cap < 1:
                 raise ValueError(f"row_cap must be positive, got {row_cap}")
@@ -109,6 +125,7 @@ class NetSuiteBackend:
         bp.add_url_rule(TOKEN_PATH, "token", self._token, methods=["POST"])
         bp.add_url_rule(SUITEQL_PATH, "suiteql", self._suiteql, methods=["POST"])
         bp.add_url_rule(f"{RECORD_PREFIX}/<record_type>", "create", self._create, methods=["POST"])
+        bp.add_url_rule(f"{RECORD_PREFIX}/metadata-catalog/<record_type>", "metadata", self._metadata, methods=["GET"])
         bp.add_url_rule(f"{RECORD_PREFIX}/<record_type>/<key>", "record", self._record,
                         methods=["GET", "PATCH", "PUT"])
         bp.add_url_rule("/_sandbox/netsuite/m2m-keys", "m2m_keys", self._m2m_keys, methods=["POST"])
@@ -165,13 +182,29 @@ class NetSuiteBackend:
         self._authenticate()
         result = suiteql.run(self.db, body=self._json_body(), args=flask.request.args,
                              prefer=flask.request.headers.get("Prefer"), self_url=flask.request.base_url,
-                             row_cap=self.row_cap)
+                             row_cap=self.row_cap, denied_tables=self.denied_tables)
         return flask.Response(json.dumps(result), status=200, content_type="application/json; charset=UTF-8")
 
     def _record_type(self, record_type: str) -> str:
         if record_type not in RECORD_TABLES:
             raise NetSuiteError(404, "INVALID_ID", f"Record type '{record_type}' does not exist.")
         return record_type
+
+    def _metadata(self, record_type: str):
+        """The record type's JSON Schema (reference §1): here only its name and the analytics columns the
+        sandbox keeps for it, enough to tell a reachable record type from a denied or unknown one."""
+        self._authenticate()
+        record_type = self._record_type(record_type)
+        table = RECORD_TABLES[record_type]
+        if {record_type.lower(), table} & self.denied_tables:
+            raise NetSuiteError(403, "INSUFFICIENT_PERMISSION", "Permission Violation: You need a higher level of "
+                                f"the '{record_type}' permission to access this page. Please contact your "
+                                "account administrator.")
+        columns = [r[0] for r in self.db.all("SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = ? ORDER BY ordinal_position", [table])]
+        schema = {"$schema": "http://json-schema.org/draft-06/schema#", "type": "object", "title": record_type,
+                  "properties": {c: {"type": "string"} for c in columns}}
+        return flask.Response(json.dumps(schema), status=200, content_type="application/schema+json")
 
     def _location(self, record_type: str, rid: int) -> flask.Response:
         resp = flask.Response(status=204)

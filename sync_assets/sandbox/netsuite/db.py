@@ -2,7 +2,9 @@
 
 SuiteQL runs against these tables directly and the record API writes into them, so a record created over
 REST is visible to the next SuiteQL query exactly as in a real account. Booleans are stored as 'T'/'F'
-text, as SuiteQL shows them. Datetimes are naive UTC (the sandbox's integration user is on UTC).
+text, as SuiteQL shows them. Datetimes are naive, in the integration user's time zone (``AccountDB.timezone``,
+UTC unless the control API sets another): SuiteQL renders and compares them as stored, as NetSuite does in
+the user's zone, while the record API converts them to UTC (netsuite-rest.md §3.3).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 import threading
 
 import duckdb
+from zoneinfo import ZoneInfo
 
 from sync_assets.sandbox.model import Catalog
 
@@ -30,6 +33,10 @@ CREATE TABLE pricing (
     item BIGINT, pricelevel BIGINT, unitprice DECIMAL(18,2), quantity DOUBLE, saleunit BIGINT, currency BIGINT
 );
 CREATE TABLE currency (id BIGINT PRIMARY KEY, name VARCHAR, symbol VARCHAR, isbasecurrency VARCHAR);
+CREATE TABLE deletedrecord (
+    recordid BIGINT, recordtypeid VARCHAR, type VARCHAR, name VARCHAR, iscustomrecord VARCHAR, context VARCHAR,
+    deleteddate TIMESTAMP
+);
 CREATE TABLE location (
     id BIGINT PRIMARY KEY, name VARCHAR, fullname VARCHAR, externalid VARCHAR, isinactive VARCHAR,
     makeinventoryavailable VARCHAR, lastmodifieddate TIMESTAMP
@@ -43,8 +50,12 @@ CREATE TABLE inventoryitemlocations (
 CREATE TABLE customer (
     id BIGINT PRIMARY KEY, entityid VARCHAR, companyname VARCHAR, email VARCHAR, firstname VARCHAR,
     lastname VARCHAR, phone VARCHAR, isperson VARCHAR, isinactive VARCHAR, externalid VARCHAR,
-    currency BIGINT, datecreated TIMESTAMP, lastmodifieddate TIMESTAMP
+    currency BIGINT, subsidiary BIGINT, datecreated TIMESTAMP, lastmodifieddate TIMESTAMP
 );
+CREATE TABLE subsidiary (id BIGINT PRIMARY KEY, name VARCHAR, isinactive VARCHAR, iselimination VARCHAR);
+CREATE TABLE account (id BIGINT PRIMARY KEY, acctnumber VARCHAR, fullname VARCHAR, accttype VARCHAR,
+                      isinactive VARCHAR);
+CREATE TABLE paymentmethod (id BIGINT PRIMARY KEY, name VARCHAR, isinactive VARCHAR);
 CREATE TABLE transaction (
     id BIGINT PRIMARY KEY, tranid VARCHAR, type VARCHAR, recordtype VARCHAR, entity BIGINT, status VARCHAR,
     trandate DATE, createddate TIMESTAMP, lastmodifieddate TIMESTAMP, externalid VARCHAR, otherrefnum VARCHAR,
@@ -99,8 +110,9 @@ DISPLAY_VALUE = {
 }
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def now(tz: str = "UTC") -> dt.datetime:
+    """The current whole second as the integration user in zone ``tz`` sees it (naive)."""
+    return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None, microsecond=0)
 
 
 class AccountDB:
@@ -108,6 +120,8 @@ class AccountDB:
 
     def __init__(self) -> None:
         self.write_lock = threading.RLock()
+        self.timezone = "UTC"  # the integration user's time zone (Set Preferences > Time Zone)
+        self.oneworld = False  # OneWorld: a customer needs a subsidiary
         self._local = threading.local()
         self._con = duckdb.connect(":memory:")
         self._generation = 0
@@ -117,7 +131,16 @@ class AccountDB:
         self._con.execute(SCHEMA)
         self._con.executemany("INSERT INTO transactionstatus VALUES (?, ?, ?, ?)",
                               [(k, t, v, f"{label} : {v}") for t, label, k, v in _STATUSES])
-        self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T')")
+        # A multi-currency account: USD is the base; prices in the others exist only once someone sets them.
+        # No EUR: tests rely on a currency the account does not have (orders in it are dead-lettered).
+        self._con.execute("INSERT INTO currency VALUES (1, 'USD', '$', 'T'), (2, 'CAD', 'CA$', 'F'), "
+                          "(3, 'GBP', '£', 'F')")
+        self._con.execute("INSERT INTO subsidiary VALUES (1, 'Parent Company', 'F', 'F'), "
+                          "(2, 'Sandbox EMEA', 'T', 'F'), (3, 'Consolidation Elimination', 'F', 'T')")
+        self._con.execute("INSERT INTO account VALUES (1, '1000', 'Checking', 'Bank', 'F'), "
+                          "(2, '1099', 'Undeposited Funds', 'OthCurrAsset', 'F'), (12, '1010', 'Shopify Payouts', 'Bank', 'F')")
+        self._con.execute("INSERT INTO paymentmethod VALUES (1, 'Cash', 'F'), (3, 'Shopify Payments', 'F'), "
+                          "(4, 'PayPal', 'F')")
         # SuiteQL text comes from clients: no read_csv('/etc/passwd'), no ATTACH, no COPY TO.
         self._con.execute("SET enable_external_access = false")
         self._con.execute("SET lock_configuration = true")
@@ -140,6 +163,32 @@ class AccountDB:
             local.cursor = self._con.cursor()
             local.generation = self._generation
         return local.cursor
+
+    def now(self) -> dt.datetime:
+        return now(self.timezone)
+
+    def set_oneworld(self, on: bool) -> None:
+        """OneWorld: a second active subsidiary, and customers must name theirs."""
+        with self.write_lock:
+            self.oneworld = on
+            self.cursor().execute("UPDATE subsidiary SET isinactive = ? WHERE id = 2", ["F" if on else "T"])
+
+    def set_timezone(self, tz: str) -> None:
+        """The user moves to zone ``tz``: the same instants now show (and compare) as that zone's times.
+        One offset for all rows (today's), which is exact for stamps on the same side of a DST change."""
+        utc_now = dt.datetime.now(dt.UTC)
+        shift = utc_now.astimezone(ZoneInfo(tz)).utcoffset() - utc_now.astimezone(ZoneInfo(self.timezone)).utcoffset()
+        with self.write_lock:
+            self.timezone = tz
+            if not shift:
+                return
+            cur = self.cursor()
+            columns = cur.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                  "WHERE data_type = 'TIMESTAMP' AND table_name IN (SELECT table_name FROM "
+                                  "information_schema.tables WHERE table_type = 'BASE TABLE')").fetchall()
+            seconds = int(shift.total_seconds())
+            for table, column in columns:
+                cur.execute(f"UPDATE {table} SET {column} = {column} + to_seconds({seconds})")
 
     def next_id(self, kind: str) -> int:
         with self.write_lock:
@@ -186,7 +235,7 @@ class AccountDB:
     # ----------------------------------------------------------------------------------------- catalog
     def load_catalog(self, catalog: Catalog) -> dict[str, int]:
         """Load locations, price levels, matrix items, prices, customers and stock; returns location ids."""
-        ts = now()
+        ts = self.now()
         with self.write_lock:
             location_ids: dict[str, int] = {}
             rows = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .db import AccountDB, now
+from .db import AccountDB
 
 OPEN_SO_STATUSES = ("B", "D", "E")  # pending fulfillment / partially fulfilled: these commit stock
 
@@ -17,7 +17,7 @@ def recompute(db: AccountDB, pairs: set[tuple[int, int]], ts: dt.datetime | None
     """Refresh committed/available/backordered for the given (item, location) pairs. Caller holds write_lock."""
     if not pairs:
         return
-    ts = ts or now()
+    ts = ts or db.now()
     cur = db.cursor()
     for item, loc in sorted(pairs):
         committed = cur.execute(
@@ -56,7 +56,7 @@ def adjust_on_hand(db: AccountDB, item: int, location: int, delta: float, ts: dt
 
 
 def receive(db: AccountDB, item: int, location: int, quantity: int) -> None:
-    ts = now()
+    ts = db.now()
     with db.write_lock:
         cur = db.cursor()
         cur.begin()
@@ -74,7 +74,7 @@ def receive(db: AccountDB, item: int, location: int, quantity: int) -> None:
 
 def fulfill_open_orders(db: AccountDB, older_than_seconds: float) -> int:
     """Ship every open sales order created at least ``older_than_seconds`` ago, in full; return the count."""
-    ts = now()
+    ts = db.now()
     cutoff = ts - dt.timedelta(seconds=older_than_seconds)
     count = 0
     with db.write_lock:

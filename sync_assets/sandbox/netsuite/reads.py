@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from .db import SALES_ORDER_STATUS, AccountDB
@@ -40,6 +41,10 @@ class Renderer:
         row = self.db.one("SELECT itemid FROM item WHERE id = ?", [rid]) if rid is not None else None
         return self.ref("inventoryItem", rid, row[0] if row else None)
 
+    def subsidiary_ref(self, rid) -> dict | None:
+        row = self.db.one("SELECT name FROM subsidiary WHERE id = ?", [rid]) if rid is not None else None
+        return self.ref("subsidiary", rid, row[0] if row else None)
+
     def currency_ref(self, rid) -> dict | None:
         row = self.db.one("SELECT name FROM currency WHERE id = ?", [rid]) if rid is not None else None
         return self.ref("currency", rid, row[0] if row else None)
@@ -60,10 +65,10 @@ class Renderer:
         return {"links": self.link(path), "count": len(lines), "hasMore": False, "items": lines, "offset": 0,
                 "totalResults": len(lines)}
 
-    @staticmethod
-    def iso(value) -> str | None:
-        if isinstance(value, dt.datetime):
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    def iso(self, value) -> str | None:
+        if isinstance(value, dt.datetime):  # stored in the user's zone; the record API speaks UTC
+            moment = value.replace(tzinfo=ZoneInfo(self.db.timezone)).astimezone(dt.UTC)
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         if isinstance(value, dt.date):
             return value.isoformat()
         return None
@@ -92,6 +97,7 @@ class Renderer:
             "email": c["email"], "phone": c["phone"], "isPerson": c["isperson"] == "T",
             "isInactive": c["isinactive"] == "T", "externalId": c["externalid"],
             "currency": self.currency_ref(c["currency"]), "dateCreated": self.iso(c["datecreated"]),
+            "subsidiary": self.subsidiary_ref(c["subsidiary"]),
             "lastModifiedDate": self.iso(c["lastmodifieddate"]), "refName": c["entityid"],
             "addressBook": self.sublist(f"customer/{rid}/addressBook", [], expand),
         })

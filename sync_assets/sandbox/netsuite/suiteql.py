@@ -131,6 +131,7 @@ class Translated:
     sql: str  # DuckDB SQL of the whole query
     ordered: bool  # top-level ORDER BY present
     limited: bool  # query carries its own LIMIT/FETCH FIRST
+    tables: frozenset[str] = frozenset()  # the analytics tables it reads (lower case)
 
 
 @functools.lru_cache(maxsize=512)
@@ -148,9 +149,11 @@ def translate(q: str) -> Translated:
         raise NetSuiteError(400, "INVALID_PARAMETER", "Invalid search query. Only SELECT statements are allowed.")
     if any(True for _ in tree.find_all(exp.With)):
         raise NetSuiteError(400, "INVALID_PARAMETER", "Invalid search query. WITH clauses are not supported.")
+    tables = frozenset(t.name.lower() for t in tree.find_all(exp.Table))
     tree = tree.transform(_rewrite)
     return Translated(sql=tree.sql(dialect="duckdb"), ordered=bool(tree.args.get("order")),
-                      limited=bool(tree.args.get("limit") or tree.args.get("offset") or tree.args.get("fetch")))
+                      limited=bool(tree.args.get("limit") or tree.args.get("offset") or tree.args.get("fetch")),
+                      tables=tables)
 
 
 def _first_line(text: str) -> str:
@@ -208,7 +211,8 @@ def _int_param(args, name: str, default: int) -> int:
                             query_param=name) from None
 
 
-def run(db: AccountDB, *, body: object, args, prefer: str | None, self_url: str, row_cap: int) -> dict:
+def run(db: AccountDB, *, body: object, args, prefer: str | None, self_url: str, row_cap: int,
+        denied_tables: frozenset[str] = frozenset()) -> dict:
     """Execute one SuiteQL page request and build the documented response body."""
     if "transient" not in (prefer or "").lower():
         raise NetSuiteError(400, "INVALID_REQUEST", "The request could not be understood by the server due to "
@@ -233,6 +237,9 @@ def run(db: AccountDB, *, body: object, args, prefer: str | None, self_url: str,
                             f"You can return a maximum of {row_cap} results with a SuiteQL query; narrow the "
                             "query (for example WHERE id > last id ORDER BY id).", query_param="offset")
     t = translate(body["q"])
+    for table in sorted(t.tables & denied_tables):
+        # What a role without the table's permission gets: NetSuite hides the record type (reference §3.3).
+        raise NetSuiteError(400, "INVALID_PARAMETER", f"Record '{table}' was not found.")
     page_sql = t.sql
     if t.limited:
         page_sql = f"SELECT * FROM ({page_sql}) AS _page"

@@ -9,10 +9,11 @@ Field names match case-insensitively on write (Oracle's own examples send ``enti
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from . import inventory
-from .db import AccountDB, now
+from .db import AccountDB
 from .errors import NetSuiteError, already_exists, invalid_field_value, not_found
 
 RECORD_TABLES = {"customer": "customer", "salesOrder": "transaction", "customerDeposit": "transaction",
@@ -69,6 +70,17 @@ def text(value, field: str, path: str) -> str | None:
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise invalid_field_value(value, field, path)
     return str(value)
+
+
+# NetSuite wants a dotted domain: an address Shopify accepts ("buyer@localhost") can still be refused here.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def email(value, field: str, path: str) -> str | None:
+    result = text(value, field, path)
+    if result and not _EMAIL.match(result):
+        raise invalid_field_value(result, field, path)
+    return result
 
 
 def resolve_ref(db: AccountDB, value, table: str, field: str, path: str, where: str = "") -> int:
@@ -154,15 +166,18 @@ class Writer:
 
     # ------------------------------------------------------------------------------------------ customer
     def _customer(self, b: dict, rid: int | None, eid: str | None, mode: str, replace) -> int:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         fields = {"entityid": "entityid", "companyname": "companyname", "email": "email", "firstname": "firstname",
                   "lastname": "lastname", "phone": "phone"}
-        values = {col: text(b[key], key, key) for key, col in fields.items() if key in b}
+        values = {col: (email if key == "email" else text)(b[key], key, key) for key, col in fields.items() if key in b}
         for key in ("isperson", "isinactive"):
             if key in b:
                 values[key] = "T" if boolean(b[key], key, key) else "F"
         if "currency" in b:
             values["currency"] = resolve_ref(db, b["currency"], "currency", "currency", "currency")
+        if "subsidiary" in b:
+            values["subsidiary"] = resolve_ref(db, b["subsidiary"], "subsidiary", "subsidiary", "subsidiary",
+                                               "AND isinactive = 'F'")
         if "externalid" in b and mode != "upsert":
             values["externalid"] = text(b["externalid"], "externalid", "externalId")
         if rid is None:
@@ -179,6 +194,8 @@ class Writer:
             values.setdefault("entityid", name)
             values.setdefault("isinactive", "F")
             values.setdefault("currency", 1)
+            if db.oneworld and values.get("subsidiary") is None:
+                raise missing("Primary Subsidiary", "subsidiary")
             rid = db.next_id("customer")
             values.update(id=rid, datecreated=ts, lastmodifieddate=ts)
             cols = ", ".join(values)
@@ -196,7 +213,7 @@ class Writer:
 
     # --------------------------------------------------------------------------------------- sales order
     def _sales_order(self, b: dict, rid: int | None, eid: str | None, mode: str, replace) -> int:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         existing = db.dicts("SELECT * FROM transaction WHERE id = ?", [rid])[0] if rid is not None else None
         head: dict = {}
         if "entity" in b:
@@ -209,7 +226,7 @@ class Writer:
             head["currency"] = resolve_ref(db, b["currency"], "currency", "currency", "currency")
         for key in ("memo", "otherrefnum", "email"):
             if key in b:
-                head[key] = text(b[key], key, key)
+                head[key] = (email if key == "email" else text)(b[key], key, key)
         if "shipdate" in b:
             head["shipdate"] = date(b["shipdate"], "shipdate", "shipDate") if b["shipdate"] else None
         header_location = None
@@ -442,7 +459,7 @@ class Writer:
         if unsupported:
             raise user_error(f"The sandbox can change only package and memo on an item fulfillment, not "
                              f"{', '.join(unsupported)}.", unsupported[0])
-        db, cur, ts = self.db, self.db.cursor(), now()
+        db, cur, ts = self.db, self.db.cursor(), self.db.now()
         head: dict = {"lastmodifieddate": ts}
         if "memo" in b:
             head["memo"] = text(b["memo"], "memo", "memo")
@@ -500,7 +517,7 @@ class Writer:
                         amount_field: bool = True) -> tuple[int, dict]:
         """Header of a deposit, payment or refund; ``amount_field``: the body carries ``payment`` (a refund's
         total is instead the sum of what it applies)."""
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         existing = rid is not None
         head: dict = {}
         if "customer" in b:
@@ -539,6 +556,9 @@ class Writer:
             head["lastmodifieddate"] = ts
             db.cursor().execute(f"UPDATE transaction SET {', '.join(f'{c} = ?' for c in head)} WHERE id = ?",
                                 [*head.values(), rid])
+        for key, table in (("account", "account"), ("paymentoption", "paymentmethod")):
+            if b.get(key) is not None:  # checked like any reference: a wrong id is INVALID_CONTENT at the field
+                resolve_ref(db, b[key], table, key, {"paymentoption": "paymentOption"}.get(key, key), "AND isinactive = 'F'")
         stored = self.extras.setdefault((record_type, rid), {})
         for key, name in (("paymentoption", "paymentOption"), ("account", "account"),
                           ("undepfunds", "undepFunds"), ("paymentmethod", "paymentMethod")):
@@ -547,7 +567,7 @@ class Writer:
         return rid, stored
 
     def _mainline(self, tran_id: int, created_from: int | None) -> None:
-        db, ts = self.db, now()
+        db, ts = self.db, self.db.now()
         entity, total = db.one("SELECT entity, foreigntotal FROM transaction WHERE id = ?", [tran_id])
         db.cursor().execute("DELETE FROM transactionline WHERE transaction = ? AND mainline = 'T'", [tran_id])
         db.cursor().execute("INSERT INTO transactionline (transaction, id, linesequencenumber, foreignamount, "
@@ -591,7 +611,7 @@ class Writer:
         if rid is None and "deposit" not in b:
             raise missing("Deposits", "deposit")
         rid, stored = self._payment_common(b, rid, eid, mode, "CustRfnd", "customerRefund", amount_field=False)
-        db, cur, ts = self.db, self.db.cursor(), now()
+        db, cur, ts = self.db, self.db.cursor(), self.db.now()
         entity = db.one("SELECT entity FROM transaction WHERE id = ?", [rid])[0]
         if "deposit" in b:
             lines = b["deposit"].get("items") if isinstance(b["deposit"], dict) else None

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
+import time
 import uuid
 from typing import Callable
 
@@ -21,6 +23,7 @@ from .bulk import BulkRunner
 from .cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from .resolvers import build_schema
 from .store import Store
+from sync_assets.connectors.shopify.scopes import REQUIRED_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,14 @@ _MAX_COST_MSG = (
     "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
     "See https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
 )
+# Client credentials grant (shopify-admin.md §1.2): tokens live about a day; a wrong id or secret is answered
+# 400 {"error": "invalid_client"} (Shopify/shopify-app-python exchange/client_credentials.py).
+TOKEN_LIFETIME_S = 86399.0
+GRANTED_SCOPES = ",".join((
+    "read_customers", "write_customers", "read_orders", "write_orders", "read_products", "write_products",
+    "read_inventory", "write_inventory", "read_locations", "read_merchant_managed_fulfillment_orders",
+    "write_merchant_managed_fulfillment_orders",
+))  # fmt: skip
 _UNDEFINED_FIELD = re.compile(r"^Cannot query field '(\w+)' on type '(\w+)'\.")
 
 
@@ -51,16 +62,27 @@ class ShopifyBackend:
     name = "shopify"
 
     def __init__(self, counters: Counters, *, access_token: str = credentials.SHOPIFY_ACCESS_TOKEN,
-                 bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 0.5) -> None:
+                 bucket_size: float = 2000.0, restore_rate: float = 100.0, bulk_seconds: float = 2.0,
+                 bulk_seconds_per_1000_objects: float = 1.0,
+                 client_id: str = credentials.SHOPIFY_CLIENT_ID,
+                 client_secret: str = credentials.SHOPIFY_CLIENT_SECRET) -> None:
         self.counters, self.access_token = counters, access_token
+        self.client_id, self.client_secret = client_id, client_secret
+        self.token_lifetime = TOKEN_LIFETIME_S
+        self._granted: dict[str, float] = {}  # token -> expiry (epoch seconds) of tokens from the grant
         self.schema = build_schema()
         self.store = Store()
-        self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds)
+        self.bulk = BulkRunner(self.store, lambda: self.schema, bulk_seconds, bulk_seconds_per_1000_objects)
         self._bucket_args = (bucket_size, restore_rate)
         self._buckets: dict[str, LeakyBucket] = {}
         self._buckets_lock = threading.Lock()
         self.throttle_status = 200
+        self.access_scopes: tuple[str, ...] = tuple(REQUIRED_SCOPES)  # what the merchant granted the app
+        self.retired_versions: frozenset[str] = frozenset()  # answered by a newer version ("fall forward")
+        # (address, REST topic) pairs the store delivers to; the server wires in its webhook dispatcher.
+        self.webhook_subscriptions: Callable[[], list[tuple[str, str]]] = list
         self._subscribers: list[Callable[[str, dict], None]] = []
+        self.webhooks = None  # the sandbox's WebhookDispatcher: where webhookSubscriptionCreate registers
 
     # ---- Backend protocol --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -68,18 +90,31 @@ class ShopifyBackend:
         self.bulk.reset()
         with self._buckets_lock:
             self._buckets.clear()
+            self._granted.clear()  # a new shop: tokens issued for the old one are unknown here
 
     def load_catalog(self, catalog: Catalog) -> None:
         self.store.load_catalog(catalog)
 
     def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
-                  bulk_seconds=None) -> None:
+                  bulk_seconds=None, bulk_seconds_per_1000_objects=None, token_lifetime=None, access_scopes=None,
+                  retired_versions=None) -> None:
+        if token_lifetime is not None:
+            self.token_lifetime = float(token_lifetime)
+        if access_scopes is not None:
+            self.access_scopes = tuple(str(s) for s in access_scopes)
+        if retired_versions is not None:
+            bad = [v for v in retired_versions if not _VERSION.match(str(v)) or v == "unstable"]
+            if bad:
+                raise ValueError(f"retired_versions: {bad} are not YYYY-MM release names")
+            self.retired_versions = frozenset(retired_versions)
         if throttle_status is not None:
             if throttle_status not in (200, 429):
                 raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status}")
             self.throttle_status = throttle_status
         if bulk_seconds is not None:
             self.bulk.seconds = float(bulk_seconds)
+        if bulk_seconds_per_1000_objects is not None:
+            self.bulk.seconds_per_1000 = float(bulk_seconds_per_1000_objects)
         with self._buckets_lock:
             self._bucket_args = (bucket_size or self._bucket_args[0], restore_rate or self._bucket_args[1])
             for b in self._buckets.values():
@@ -93,6 +128,15 @@ class ShopifyBackend:
         if n is None:
             raise KeyError(f"unknown location key {location_key!r}; known: {known}")
         return self.store.locations[n]["id"]
+
+    def available(self, sku: str, location_key: str) -> int:
+        """The storefront's ``available`` of ``sku`` at ``location_key``, read without API cost (control API)."""
+        with self.store.lock:
+            vid = self.store.variant_by_sku.get(sku)
+            lid = self.store.location_by_key.get(location_key)
+            if vid is None or lid is None:
+                raise KeyError(f"unknown sku {sku!r} or location key {location_key!r}")
+            return self.store.level(self.store.variants[vid]["_item"], lid).available
 
     def subscribe(self, callback: Callable[[str, dict], None]) -> None:
         self._subscribers.append(callback)
@@ -135,6 +179,7 @@ class ShopifyBackend:
     def blueprint(self) -> flask.Blueprint:
         bp = flask.Blueprint("shopify", __name__)
         bp.add_url_rule("/admin/api/<version>/graphql.json", "graphql", self._graphql, methods=["POST"])
+        bp.add_url_rule("/admin/oauth/access_token", "access_token", self._access_token, methods=["POST"])
         bp.add_url_rule("/shopify-bulk-results/<name>", "bulk_result", self._bulk_file, methods=["GET"])
         return bp
 
@@ -149,16 +194,57 @@ class ShopifyBackend:
         resp = flask.Response(json.dumps(body), status=status, mimetype="application/json")
         resp.headers["X-Request-Id"] = str(uuid.uuid4())
         if _VERSION.match(version):
-            resp.headers["X-Shopify-API-Version"] = version
+            resp.headers["X-Shopify-API-Version"] = self._served_version(version)
         for k, v in (headers or {}).items():
             resp.headers[k] = v
         return resp
+
+    def _access_token(self):
+        """The client credentials grant. Shopify documents it form-encoded; its JS library sends JSON."""
+        form = flask.request.get_json(silent=True) if flask.request.is_json else flask.request.form
+        form = form if isinstance(form, dict) or hasattr(form, "get") else {}
+        if form.get("grant_type") != "client_credentials":
+            return self._reply({"error": "unsupported_grant_type"}, 400, "")
+        client_ok = secrets.compare_digest(str(form.get("client_id", "")), self.client_id)
+        secret_ok = secrets.compare_digest(str(form.get("client_secret", "")), self.client_secret)
+        if not (client_ok and secret_ok):
+            self.counters.incr("shopify.token_refused")
+            return self._reply({"error": "invalid_client"}, 400, "")
+        token = "shpat_" + secrets.token_hex(16)
+        with self._buckets_lock:
+            now = time.time()
+            self._granted = {t: exp for t, exp in self._granted.items() if exp > now}
+            self._granted[token] = now + self.token_lifetime
+        self.counters.incr("shopify.token_grants")
+        return self._reply({"access_token": token, "scope": GRANTED_SCOPES, "expires_in": int(self.token_lifetime)},
+                           200, "")  # fmt: skip
+
+    def _token_valid(self, token: str | None) -> bool:
+        if token is None:
+            return False
+        if secrets.compare_digest(token, self.access_token):
+            return True
+        with self._buckets_lock:
+            expires_at = self._granted.get(token)
+        if expires_at is not None and time.time() >= expires_at:
+            self.counters.incr("shopify.expired_tokens")
+            return False
+        return expires_at is not None
+
+    def _served_version(self, version: str) -> str:
+        """A retired version is not refused: Shopify serves the oldest supported one instead and says which
+        in ``X-Shopify-API-Version`` (shopify-admin.md §1.2)."""
+        while version in self.retired_versions:
+            year, month = int(version[:4]), int(version[5:7])
+            year, month = (year + 1, 1) if month == 10 else (year, month + 3)
+            version = f"{year}-{month:02d}"
+        return version
 
     def _graphql(self, version: str):
         if not _VERSION.match(version):
             return self._reply({"errors": "Not Found"}, 404, version)
         token = flask.request.headers.get("X-Shopify-Access-Token")
-        if token != self.access_token:
+        if not self._token_valid(token):
             self.counters.incr("shopify.auth_failures")
             return self._reply({"errors": AUTH_ERROR}, 401, version)
         if (flask.request.mimetype or "") == "application/graphql":
@@ -205,6 +291,10 @@ class ShopifyBackend:
         actual = min(requested, calc.actual(result.data)) if op.operation.value == "query" else requested
         bucket.refund(requested - actual)
         self.counters.incr("shopify.cost", actual)
+        # Per operation too, so a test or benchmark can say which documents spent the points.
+        label = op.name.value if op.name else "anonymous"
+        self.counters.incr(f"shopify.cost.{label}", actual)
+        self.counters.incr(f"shopify.calls.{label}")
         if ctx["writes"]:
             self.counters.incr("shopify.writes", ctx["writes"])
         out: dict = {}

@@ -1,5 +1,10 @@
 """Bulk query operations (reference §8): CREATED → RUNNING → COMPLETED on a background thread.
 
+One running bulk query per app and shop: a second ``bulkOperationRunQuery`` meanwhile gets the userError
+``OPERATION_IN_PROGRESS`` with Shopify's message (before 2026-01 that was the rule; since, a shop allows a
+few at once, but one per app is what a cautious client must expect and what makes contention testable).
+An operation takes ``seconds`` plus ``seconds_per_1000`` per thousand objects (control API ``config``).
+
 The root connection is paged internally and each page is flattened straight into a JSONL temp file, so
 a large result never sits in memory whole. Nested connection items become their own lines with
 ``__parentId``, after their parent.
@@ -47,8 +52,8 @@ def _flatten(node: dict, parent_id: str | None, out) -> int:
 
 
 class BulkRunner:
-    def __init__(self, store: Store, schema_getter, seconds: float) -> None:
-        self.store, self._schema, self.seconds = store, schema_getter, seconds
+    def __init__(self, store: Store, schema_getter, seconds: float, seconds_per_1000: float = 0.0) -> None:
+        self.store, self._schema, self.seconds, self.seconds_per_1000 = store, schema_getter, seconds, seconds_per_1000
         self.dir = tempfile.mkdtemp(prefix="shopify-bulk-")
 
     def reset(self) -> None:
@@ -117,7 +122,8 @@ class BulkRunner:
                         count += _flatten(item, None, out)
                         roots += 1
             size = os.path.getsize(path)
-            time.sleep(max(0.0, self.seconds - (time.monotonic() - started)))
+            took = self.seconds + count / 1000 * self.seconds_per_1000
+            time.sleep(max(0.0, took - (time.monotonic() - started)))
             self._update(op, status="COMPLETED", completedAt=iso(now_dt()), objectCount=str(count),
                          rootObjectCount=str(roots), fileSize=str(size) if count else None,
                          url=f"{base_url}shopify-bulk-results/bulk-{op['_n']}.jsonl" if count else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from .store import Store, UserError, gid, iso, now_dt, parse_gid
 
@@ -97,6 +97,14 @@ def _handle(title: str) -> str:
 def product_set(store: Store, data: dict, identifier: dict | None) -> dict:
     stamp = iso(now_dt())
     identifier = identifier or {}
+    for i, v in enumerate(data.get("variants") or []):  # checked before anything changes
+        try:
+            negative = v.get("price") is not None and Decimal(str(v["price"])) < 0
+        except InvalidOperation:
+            raise UserError(["input", "variants", str(i), "price"], "Price is invalid", "INVALID_VARIANT") from None
+        if negative:
+            raise UserError(["input", "variants", str(i), "price"], "Price must be greater than or equal to 0",
+                            "INVALID_VARIANT")
     with store.lock:
         product = None
         if identifier.get("id"):

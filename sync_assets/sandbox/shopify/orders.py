@@ -6,12 +6,21 @@ record) pairs the backend turns into webhook payloads after the lock is released
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from .discounts import apply_discount_code
 from .store import Store, UserError, bag, gid, iso, now_dt, parse_gid
 
 _PAID_KINDS = {"SALE", "CAPTURE"}
+# Shopify's check is loose (local part, @, domain; no spaces): "buyer@localhost" passes here and is refused
+# by NetSuite, which wants a dotted domain. The product must cope with exactly that difference.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def check_email(value, field: list[str]) -> None:
+    if value is not None and (not isinstance(value, str) or not _EMAIL.match(value)):
+        raise UserError(field, "Email is invalid", "INVALID")
 
 
 def _dec(value, field: list[str]) -> Decimal:
@@ -96,6 +105,7 @@ def _customer(store: Store, order: dict, stamp: str) -> dict | None:
         if n is None:
             raise UserError(["order", "customer", "toAssociate", "email"], "Customer does not exist", "INVALID")
         return store.customers[n]
+    check_email((upsert or {}).get("email"), ["order", "customer", "toUpsert", "email"])
     email = (upsert or {}).get("email") or order.get("email")
     if not email:
         return None
@@ -113,6 +123,7 @@ def create_order(store: Store, order: dict, options: dict | None) -> tuple[dict,
     with store.lock:
         cur = order.get("currency") or store.currency
         pres = order.get("presentmentCurrency") or cur
+        check_email(order.get("email"), ["order", "email"])
         if not order.get("lineItems"):
             raise UserError(["order", "lineItems"], "An order must have at least one line item", "INVALID")
         lines, claims = [], []
@@ -135,6 +146,9 @@ def create_order(store: Store, order: dict, options: dict | None) -> tuple[dict,
                 raise UserError(f, "A custom line item needs a title and a priceSet", "INVALID")
             if li.get("priceSet"):
                 unit, unit_p = _amounts(li["priceSet"], [*f, "priceSet"], cur, pres)
+                if unit < 0 or unit_p < 0:
+                    raise UserError([*f, "priceSet", "shopMoney", "amount"], "Price must be greater than or equal to 0",
+                                    "INVALID")
             else:
                 unit = unit_p = Decimal(variant["price"])
             product = store.products.get(variant["_product"]) if variant else None
@@ -290,6 +304,7 @@ def update_order(store: Store, data: dict) -> tuple[dict, list]:
     with store.lock:
         n = _order_number(store, data["id"], ["id"])
         changes = {}
+        check_email(data.get("email"), ["input", "email"])
         for key in ("email", "note"):
             if key in data:
                 changes[key] = data[key]

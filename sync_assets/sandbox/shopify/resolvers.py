@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ariadne import InterfaceType, ObjectType, make_executable_schema
 from graphql import GraphQLEnumType, GraphQLError, GraphQLSchema, get_directive_values
@@ -272,6 +273,8 @@ def _run(info, fn, ok_key, *, errors_key="userErrors"):
         return {ok_key: None, errors_key: [e.as_dict()]}
     info.context["events"].extend(events)
     info.context["writes"] += 1
+    # Per mutation, so a test can tell "productSet ran for exactly these products" from other writes.
+    info.context["backend"].counters.incr(f"shopify.mutation.{info.field_name}")
     return {ok_key: result, errors_key: []}
 
 
@@ -325,6 +328,77 @@ def resolve_product_set(_, info, input, synchronous=True, identifier=None):
 @mutation.field("bulkOperationRunQuery")
 def resolve_bulk_run(_, info, query, groupObjects=False):
     return _run(info, lambda: (info.context["backend"].bulk.start(query, info.context["base_url"]), []), "bulkOperation")
+
+
+@query.field("currentAppInstallation")
+def resolve_app_installation(_, info):
+    scopes = info.context["backend"].access_scopes
+    return {"id": "gid://shopify/AppInstallation/1", "accessScopes": [{"handle": h, "description": h} for h in scopes]}
+
+
+# ---- webhook subscriptions: the sandbox's dispatcher delivers to what is registered here ------------
+def _rest_topic(enum: str) -> str:
+    """``ORDERS_CREATE`` → ``orders/create``; ``INVENTORY_LEVELS_UPDATE`` → ``inventory_levels/update``."""
+    resource, _, action = enum.rpartition("_")
+    return f"{resource.lower()}/{action.lower()}"
+
+
+def _webhook_node(sub, n: int, topic: str | None = None) -> dict:
+    topic = topic or (sub.topics[0] if sub.topics else None)
+    # Shopify keeps one topic per subscription; the sandbox's control API registers several at once, shown
+    # here as one node per topic (ids suffixed, so the Admin API cannot update them).
+    sub_id = sub.id if len(sub.topics) <= 1 else f"{sub.id}-{topic.replace('/', '-')}"
+    return {"__typename": "WebhookSubscription", "id": sub_id, "_n": n, "uri": sub.address, "format": "JSON",
+            "topic": topic.replace("/", "_").upper() if topic else None, "filter": None,
+            "includeFields": [], "createdAt": sub.created_at, "updatedAt": sub.updated_at}  # fmt: skip
+
+
+def _webhooks(info):
+    return info.context["backend"].webhooks
+
+
+@query.field("webhookSubscriptions")
+def resolve_webhook_subscriptions(_, info, topics=None, uri=None, **args):
+    wanted = {_rest_topic(t) for t in topics or ()}
+    pairs = [(sub, topic) for sub in _webhooks(info).subscriptions() for topic in sub.topics]
+    nodes = [_webhook_node(sub, n, topic) for n, (sub, topic) in enumerate(pairs, start=1)
+             if (not wanted or topic in wanted) and uri in (None, sub.address)]
+    return _connection(info, nodes, args, _by_id(), presorted=True)
+
+
+def _checked_uri(webhook_subscription: dict) -> str:
+    # Shopify's wording (userErrors on field ["webhookSubscription", "callbackUrl"]). Plain http is allowed to
+    # loopback only: the sandbox delivers to a receiver on this machine, Shopify to HTTPS endpoints only.
+    uri = (webhook_subscription or {}).get("uri") or ""
+    parts = urlsplit(uri)
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise UserError(["webhookSubscription", "callbackUrl"], "Address protocol http:// is not supported")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(["webhookSubscription", "callbackUrl"], "Address is invalid")
+    return uri
+
+
+@mutation.field("webhookSubscriptionCreate")
+def resolve_webhook_create(_, info, topic, webhookSubscription):
+    def create():
+        uri, rest_topic = _checked_uri(webhookSubscription), _rest_topic(topic)
+        registry = _webhooks(info)
+        if any(s.topics == (rest_topic,) and s.address == uri for s in registry.subscriptions()):
+            raise UserError(["webhookSubscription", "callbackUrl"], "Address for this topic has already been taken")
+        sub = registry.subscribe(uri, [rest_topic])
+        return _webhook_node(sub, len(registry.subscriptions())), []
+    return _run(info, create, "webhookSubscription")
+
+
+@mutation.field("webhookSubscriptionUpdate")
+def resolve_webhook_update(_, info, id, webhookSubscription):
+    def update():
+        registry = _webhooks(info)
+        sub = registry.update_address(id, _checked_uri(webhookSubscription))
+        if sub is None:
+            raise UserError(["id"], "Webhook subscription does not exist")
+        return _webhook_node(sub, 0), []
+    return _run(info, update, "webhookSubscription")
 
 
 def build_schema() -> GraphQLSchema:

@@ -62,6 +62,8 @@ SUBSET: dict[str, list[str]] = {
         "nodes(ids)",
         "bulkOperation(id)",
         "currentBulkOperation(type)",
+        "currentAppInstallation",
+        f"webhookSubscriptions({_PAGE} topics uri)",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -72,8 +74,12 @@ SUBSET: dict[str, list[str]] = {
         "fulfillmentCreate(fulfillment message)",
         "fulfillmentTrackingInfoUpdate(fulfillmentId trackingInfoInput notifyCustomer)",
         "bulkOperationRunQuery(query groupObjects)",
+        "webhookSubscriptionCreate(topic webhookSubscription)",
+        "webhookSubscriptionUpdate(id webhookSubscription)",
     ],
     "Node": ["id"],
+    "AppInstallation": ["id", "accessScopes"],
+    "AccessScope": ["handle", "description"],
     "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
     "MoneyBag": ["shopMoney", "presentmentMoney"],
     "MoneyV2": ["amount", "currencyCode"],
@@ -174,7 +180,12 @@ SUBSET: dict[str, list[str]] = {
     "InventoryAdjustmentGroup": ["id", "createdAt", "reason", "referenceDocumentUri", "changes"],
     "InventoryChange": ["name", "delta", "quantityAfterChange", "item", "location"],
     "Job": ["id", "done"],
+    "WebhookSubscription": ["id", "topic", "uri", "format", "filter", "includeFields", "createdAt", "updatedAt"],
+    "WebhookSubscriptionConnection": ["edges", "nodes", "pageInfo"],
+    "WebhookSubscriptionEdge": ["cursor", "node"],
     # payloads and their error types
+    "WebhookSubscriptionCreatePayload": ["webhookSubscription", "userErrors"],
+    "WebhookSubscriptionUpdatePayload": ["webhookSubscription", "userErrors"],
     "OrderCreatePayload": ["order", "userErrors"],
     "OrderCreateUserError": ["code", "field", "message"],
     "OrderUpdatePayload": ["order", "userErrors"],
@@ -189,6 +200,7 @@ SUBSET: dict[str, list[str]] = {
     "BulkOperationRunQueryPayload": ["bulkOperation", "userErrors"],
     "BulkOperationUserError": ["code", "field", "message"],
     # inputs
+    "WebhookSubscriptionInput": ["uri", "format", "filter", "includeFields"],
     "OrderCreateOrderInput": [
         "name", "email", "phone", "currency", "presentmentCurrency", "processedAt", "note", "tags", "test",
         "financialStatus", "customer", "billingAddress", "shippingAddress", "lineItems", "shippingLines",

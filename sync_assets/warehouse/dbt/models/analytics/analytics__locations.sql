@@ -1,10 +1,16 @@
--- Every storefront location the warehouse has seen: where orders were placed and where stock is kept.
-WITH seen AS (
-  SELECT location, 'sales' AS role, min(created_at) AS first_seen_at FROM {{ ref('staging__orders') }} GROUP BY ALL
-  UNION ALL
-  SELECT location, 'stock' AS role, min(computed_at) FROM {{ ref('staging__inventory_snapshots') }} GROUP BY ALL
+-- NetSuite locations by name, with the stock NetSuite holds there (the inventory flow's latest balances).
+WITH stock AS (
+  SELECT location_id, count(*) AS items, sum(quantity_on_hand)::BIGINT AS quantity_on_hand,
+         sum(quantity_available)::BIGINT AS quantity_available, max(updated_at) AS stock_updated_at
+  FROM {{ ref('staging__inventory') }}
+  GROUP BY location_id
 )
-SELECT location, bool_or(role = 'sales') AS has_sales, bool_or(role = 'stock') AS has_stock,
-       min(first_seen_at) AS first_seen_at
-FROM seen
-GROUP BY location
+SELECT
+  l.location_id, l.name, l.full_name, l.external_id, l.is_inactive, l.makes_inventory_available,
+  coalesce(stock.items, 0) AS items_stocked,
+  coalesce(stock.quantity_on_hand, 0) AS quantity_on_hand,
+  coalesce(stock.quantity_available, 0) AS quantity_available,
+  stock.stock_updated_at,
+  l.updated_at
+FROM {{ ref('staging__locations') }} l
+LEFT JOIN stock USING (location_id)
