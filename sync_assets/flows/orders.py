@@ -125,6 +125,11 @@ class OrdersFlowConfig:
     # A webhook-triggered run reads only the orders its events name while the watermark is younger than
     # this; past it, it pages the window's keys as well (the polling safety net, a point per order).
     webhook_poll_after_seconds: float = 60.0
+    # A run in flight takes the webhook events that arrived while it worked (drain_orders_flow), for up to
+    # this long since it started: an event then waits for the batch ahead of it, not for that run to end
+    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded, so
+    # a steady stream still lets the polling sensor's next run (the safety net) have its turn.
+    drain_seconds: float = 20.0
 
 
 @dataclass
@@ -170,6 +175,20 @@ class OrdersRunResult:
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)
+
+    def absorb(self, later: OrdersRunResult) -> None:
+        """Add a later batch of the same run (``drain_orders_flow``): its outcomes win, counts add up."""
+        self.outcomes.update(later.outcomes)
+        self.orders += later.orders
+        self.watermark_after = later.watermark_after or self.watermark_after
+        for name in ("inbox_events", "inbox_acked", "customers_created", "customers_matched", "deposits_written",
+                     "refunds_written", "landed_rows"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.read_via_bulk = self.read_via_bulk or later.read_via_bulk
+        self.netsuite_unavailable = later.netsuite_unavailable or self.netsuite_unavailable
+        for mine, theirs in ((self.shopify_stats, later.shopify_stats), (self.netsuite_stats, later.netsuite_stats)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
 
     @property
     def lags(self) -> list[float]:
@@ -258,6 +277,25 @@ def run_orders_flow(
     result.landed_rows = landed_rows(landed, "raw.shopify_orders") + landed_rows(landed, "raw.sync_events")
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
+    return result
+
+
+def drain_orders_flow(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *,
+                      landing: LandingArea | None = None, run_id: str = "local",
+                      config: OrdersFlowConfig = OrdersFlowConfig(), trigger: str | None = None,
+                      clock=time.monotonic) -> OrdersRunResult:  # fmt: skip
+    """:func:`run_orders_flow`, then again for the webhook events that arrived meanwhile, while
+    ``config.drain_seconds`` last: one run in flight per flow (DESIGN.md "Bursts") without a new order
+    waiting behind it. Each further batch reads only its events' orders (a webhook batch: the polling
+    window was just read); their results are summed into one. Stops when NetSuite stops a batch."""
+    began = clock()
+    result = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id, config=config,
+                             trigger=trigger)  # fmt: skip
+    while (not result.netsuite_unavailable and clock() - began < config.drain_seconds
+           and any(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS)):
+        more = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id, config=config,
+                               trigger=WEBHOOK_TRIGGER)  # fmt: skip
+        result.absorb(more)
     return result
 
 
@@ -858,4 +896,5 @@ def _landing_frames(result: OrdersRunResult) -> dict:
     return payloads_and_events("raw.shopify_orders", "order_id", payloads, events)
 
 
-__all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "run_orders_flow"]
+__all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "drain_orders_flow",
+           "run_orders_flow"]
