@@ -125,12 +125,15 @@ class OrdersFlowConfig:
     # A webhook-triggered run reads only the orders its events name while the watermark is younger than
     # this; past it, it pages the window's keys as well (the polling safety net, a point per order).
     webhook_poll_after_seconds: float = 60.0
-    # A run in flight takes the webhook events that arrived while it worked (drain_orders_flow), for up to
+    # A run in flight takes the webhook events that arrive while it works (drain_orders_flow), for up to
     # this long since it started: an event then waits for the batch ahead of it, not for that run to end
-    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded, so
-    # a steady stream still lets the polling sensor's next run (the safety net) have its turn.
-    drain_seconds: float = 20.0
-
+    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded, and
+    # past webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn.
+    drain_seconds: float = 60.0
+    # ...and, once webhooks are flowing (the run has taken some), it waits this long for the next one
+    # before ending: under a steady stream the next order is handled by the warm run within a moment.
+    drain_linger_seconds: float = 3.0
+    drain_poll_seconds: float = 0.1
 
 @dataclass
 class OrderOutcome:
@@ -283,19 +286,27 @@ def run_orders_flow(
 def drain_orders_flow(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *,
                       landing: LandingArea | None = None, run_id: str = "local",
                       config: OrdersFlowConfig = OrdersFlowConfig(), trigger: str | None = None,
-                      clock=time.monotonic) -> OrdersRunResult:  # fmt: skip
-    """:func:`run_orders_flow`, then again for the webhook events that arrived meanwhile, while
+                      clock=time.monotonic, sleep=time.sleep) -> OrdersRunResult:  # fmt: skip
+    """:func:`run_orders_flow`, then again for the webhook events that arrive meanwhile, while
     ``config.drain_seconds`` last: one run in flight per flow (DESIGN.md "Bursts") without a new order
-    waiting behind it. Each further batch reads only its events' orders (a webhook batch: the polling
-    window was just read); their results are summed into one. Stops when NetSuite stops a batch."""
+    waiting behind it for a run to end and the next to start. Once the run has taken webhook events it
+    also waits ``drain_linger_seconds`` for the next before ending (a poll-only deployment never waits).
+    Each further batch reads only its events' orders while the watermark is fresh (a webhook batch);
+    their results are summed into one. Stops when NetSuite stops a batch."""
     began = clock()
     result = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id, config=config,
                              trigger=trigger)  # fmt: skip
-    while (not result.netsuite_unavailable and clock() - began < config.drain_seconds
-           and any(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS)):
-        more = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id, config=config,
-                               trigger=WEBHOOK_TRIGGER)  # fmt: skip
-        result.absorb(more)
+    idle_since = clock()
+    while not result.netsuite_unavailable and clock() - began < config.drain_seconds:
+        if any(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS):
+            more = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id,
+                                   config=config, trigger=WEBHOOK_TRIGGER)  # fmt: skip
+            result.absorb(more)
+            idle_since = clock()
+        elif result.inbox_events and clock() - idle_since < config.drain_linger_seconds:
+            sleep(config.drain_poll_seconds)
+        else:
+            break
     return result
 
 

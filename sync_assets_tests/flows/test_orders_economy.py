@@ -219,3 +219,32 @@ def test_without_a_drain_budget_the_late_webhook_waits_for_the_next_run(sandbox,
     later = drain_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
     assert {g for g, o in later.outcomes.items() if o.status == SYNCED} == {second}
     assert_exactly_once(netsuite, [first, second])
+
+
+def test_a_run_that_took_webhooks_waits_a_moment_for_the_next(sandbox, tmp_path):
+    """Under a steady stream the next order arrives just after a batch: the run waits for it
+    (``drain_linger_seconds``) instead of ending, and a run that took no webhook never waits."""
+    ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
+    run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)
+    first, second = place_orders(sandbox, 2)
+    orders = {o["id"]: o for o in shopify.get_orders([first, second])}
+    ledger.inbox_put("evt-a", "orders/create", _event(first, orders[first]["updatedAt"]))
+
+    def deliver_after_the_first_batch():
+        deadline = time.monotonic() + 60
+        while ledger.inbox_counts("orders/create").get("new") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the run has finished its batch and is waiting
+        ledger.inbox_put("evt-b", "orders/create", _event(second, orders[second]["updatedAt"]))
+
+    late = threading.Thread(target=deliver_after_the_first_batch)
+    late.start()
+    config = replace(CONFIG, drain_linger_seconds=5.0)
+    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger=WEBHOOK_TRIGGER)
+    late.join()
+    assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first, second}
+    assert_exactly_once(netsuite, [first, second])
+
+    began = time.monotonic()
+    idle = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger="sensor")
+    assert idle.inbox_events == 0 and time.monotonic() - began < config.drain_linger_seconds
