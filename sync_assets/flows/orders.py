@@ -127,9 +127,11 @@ class OrdersFlowConfig:
     webhook_poll_after_seconds: float = 60.0
     # A run in flight takes the webhook events that arrive while it works (drain_orders_flow), for up to
     # this long since it started: an event then waits for the batch ahead of it, not for that run to end
-    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded, and
-    # past webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn.
-    drain_seconds: float = 60.0
+    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded well
+    # inside the real-time freshness warning (5 min: the run's materialization comes at its end), and past
+    # webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn. Each
+    # hand-over to the next run costs the orders arriving meanwhile a launch, so longer is faster.
+    drain_seconds: float = 120.0
     # ...and, once webhooks are flowing (the run has taken some), it waits this long for the next one
     # before ending: under a steady stream the next order is handled by the warm run within a moment.
     drain_linger_seconds: float = 3.0
