@@ -201,7 +201,9 @@ def run_stream(stack: DevStack, stream: Stream, seeds, rng: random.Random, refer
     batch_runs = _wait_batch(stack, stream)
     counters = control.counters()
     flows = flow_numbers(stack, t0)
-    return _report(stream, stream_seconds, counters, reference, batch_runs, flows)
+    report = _report(stream, stream_seconds, counters, reference, batch_runs, flows)
+    _explain_slowest(stack, stream, t0)
+    return report
 
 
 def _receive(control, stream: Stream, skus: list[str], locations: list[str], rng: random.Random) -> None:
@@ -325,6 +327,10 @@ def _report(stream, seconds, counters, reference, batch_runs, flows) -> dict:
           f"  (polled every {INVENTORY_POLL_S} s)")
     for entity, status, took in batch:
         print(f"   batch {entity:15} {status:8} {took:6.1f} s")
+    print("   Shopify points per operation (sandbox counters; calls):")
+    for label, points in sorted(((k[len("shopify.cost."):], v) for k, v in c.items() if k.startswith("shopify.cost.")),
+                                key=lambda kv: -kv[1]):
+        print(f"     {label:32} {points:8g}  ({c.get(f'shopify.calls.{label}', 0):g} calls)")
     print("   per flow (runs; sums of the runs' metadata):")
     for flow, sums in sorted(flows.items()):
         shown = {k: v for k, v in sums.items() if k in ("runs", "records", "records_synced") or "api" in k or "cost" in k}
@@ -332,6 +338,24 @@ def _report(stream, seconds, counters, reference, batch_runs, flows) -> dict:
     if stream.rate == TARGET_RATE:
         print(f"   targets at {TARGET_RATE}/min: {_targets(r)}")
     return r
+
+
+def _explain_slowest(stack: DevStack, stream: Stream, t0: float, count: int = 6) -> None:
+    """The slowest orders and the orders runs around each: where a tail comes from (waiting behind a run in
+    flight, a slow launch, a polling run rather than the webhook's)."""
+    runs = [r for r in stack.runs(tags={FLOW_TAG: "orders"}) if r.created >= t0 - 5]
+    slowest = sorted(stream.done, key=lambda g: stream.done[g] - stream.placed[g], reverse=True)[:count]
+    if not slowest:
+        return
+    print("   slowest orders (s from stream start) and the orders runs overlapping them "
+          "(trigger: created/started/ended):")
+    for gid in slowest:
+        placed, done = stream.placed[gid] - t0, stream.done[gid] - t0
+        around = sorted((r for r in runs if r.created - t0 <= done and (r.ended is None or r.ended - t0 >= placed - 1)),
+                        key=lambda r: r.created)
+        shown = "; ".join(f"{r.tags.get('sync_assets/trigger', '?')}: {r.created - t0:.1f}/"
+                          f"{(r.started or 0) - t0:.1f}/{(r.ended or 0) - t0:.1f}" for r in around)
+        print(f"     {gid.rsplit('/', 1)[-1]:>8} placed {placed:6.1f} done {done:6.1f} ({done - placed:5.2f} s)  {shown}")
 
 
 def _per(value, count) -> str:

@@ -14,7 +14,7 @@ import dagster as dg
 from sync_assets.defs.lanes import FLOW_TAG, TRIGGER_TAG, Flow, PendingWork, flow_definitions, lane_group, run_metadata
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.flows import reference
-from sync_assets.flows.orders import SYNCED, OrdersFlowConfig, OrdersRunResult, run_orders_flow
+from sync_assets.flows.orders import SYNCED, OrdersFlowConfig, OrdersRunResult, drain_orders_flow
 from sync_assets.flows.orders_probe import probe_orders
 
 JOB_NAME = "orders_sync"
@@ -84,7 +84,7 @@ def definitions(policy: EntityPolicy, config: OrdersFlowConfig = OrdersFlowConfi
     def orders_to_netsuite(context):  # no annotation: postponed annotations hide the type from Dagster
         resources = context.resources
         netsuite, ledger = resources.netsuite.get_client(), resources.ledger.get_ledger()
-        result = run_orders_flow(
+        result = drain_orders_flow(
             resources.shopify.get_client(lane=policy.lane), netsuite, ledger, policy,
             landing=resources.landing.get_area(ledger), run_id=context.run.run_id, config=config,
             trigger=context.run.tags.get(TRIGGER_TAG),

@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 FLOW = "inventory"
 ORDERS_ACCOUNTED_FLOW = "inventory_orders"
+# SKU → the targets (per storefront location) the storefront last confirmed: payload hash = their digest,
+# target id = the inventory item GID. Lets an unchanged target skip the storefront read (``_confirmed``).
+APPLIED_FLOW = "inventory_applied"
 _ACCOUNTED = "accounted"
 _NESTED = 10  # inventory levels per item in the first page (more are drained); keeps a 25-SKU page cheap
 _OPEN_FO = frozenset({"OPEN", "IN_PROGRESS", "SCHEDULED", "ON_HOLD"})
@@ -80,6 +83,9 @@ class InventoryFlowConfig:
     unsynced_order_lookback_seconds: float = 3_600.0  # storefront orders this recent may not be in NetSuite yet
     max_unsynced_orders: int = 250
     stale_attempts: int = 3  # re-read + recompute rounds after CHANGE_FROM_QUANTITY_STALE
+    # An unchanged target skips the storefront read for this long after the storefront last confirmed it;
+    # past it the SKU's next change is read and written as usual (bounds drift from hand edits).
+    trust_applied_seconds: float = 900.0
     netsuite_timezone: str = "UTC"
     reason: str = "correction"
 
@@ -272,7 +278,14 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
         for sku in order_only:
             versions.setdefault(sku, _orders_version(sku, pending.orders, order_skus))
     skus = sorted(versions)
-    storefront = inventory_by_sku(shopify, skus, nested_page_size=_NESTED)
+    # What the storefront should show, from NetSuite, before reading the storefront: a SKU whose target is
+    # the one last confirmed on the storefront needs no read and no write (see ``_confirmed``).
+    known = [s for s in skus if s in item_ids]
+    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in known}, result.balances)
+    targets = _targets(levels, known, location_map, unsynced, policy)
+    confirmed = {s: e for s in known if (e := _confirmed(ledger, s, targets, config)) is not None}
+    skus = [s for s in skus if s not in confirmed]
+    storefront = inventory_by_sku(shopify, skus, nested_page_size=_NESTED) if skus else {}
     for sku in skus:
         if sku not in storefront or sku not in item_ids:
             where = "storefront" if sku not in storefront else "NetSuite"
@@ -281,17 +294,22 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
                                {"sku": sku, "version": versions[sku]}, "sku")
             result.dead_lettered.append(sku)
     skus = [s for s in skus if s not in result.dead_lettered]
-    levels = netsuite_levels(netsuite, {item_ids[s]: s for s in skus}, result.balances)
     writer = _Writer(shopify, ledger, policy, config, location_map, unsynced, result, now)
     step = max(1, MAX_QUANTITIES_PER_CALL // max(1, len(location_map)))  # one write call per batch
     for start in range(0, len(skus), step):
-        writer.sync_batch(skus[start: start + step], levels, storefront, versions)
+        writer.sync_batch(skus[start: start + step], levels, targets, storefront, versions)
+    writer.record_confirmed(sorted(confirmed), levels, targets, versions)
+    for sku in skus:
+        if sku not in result.failed and sku not in result.dead_lettered:
+            ledger.mark_done(APPLIED_FLOW, sku, storefront[sku]["id"], _target_digest(targets, sku))
+    item_gids = {**{s: e.target_id for s, e in confirmed.items()}, **{s: v["id"] for s, v in storefront.items()}}
+    skus = sorted(set(skus) | set(confirmed))
     from_netsuite = {i.sku for i in pending.items}
     for sku in skus:
         # Only NetSuite versions go into the ledger: an order-only recompute must not overwrite the NetSuite
         # version a SKU was last applied at (the probe would see that change as new again).
         if sku in from_netsuite and sku not in result.failed and sku not in result.dead_lettered:
-            ledger.mark_done(FLOW, sku, storefront[sku]["id"], versions[sku])
+            ledger.mark_done(FLOW, sku, item_gids[sku], versions[sku])
     failed = set(result.failed)
     for gid in pending.orders:
         if not (set(order_skus.get(gid, ())) & failed):
@@ -301,6 +319,44 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
 def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
     touching = sorted(gid for gid in orders if sku in set(order_skus.get(gid, ())))
     return "orders:" + short_digest(json.dumps(touching))
+
+
+def _targets(levels: list[NetSuiteLevel], skus: Iterable[str], location_map: Mapping[str, str],
+             unsynced: Mapping[tuple[str, str], int], policy: EntityPolicy) -> dict[tuple[str, str], int]:
+    """(sku, storefront location) → the available-to-sell the storefront should show; a SKU NetSuite has no
+    row for at all has nothing to sell anywhere."""
+    skus = set(skus)
+    targets = {k: v for k, v in compute_available([lv for lv in levels if lv.sku in skus], location_map, unsynced,
+                                                   policy.safety_stock).items() if k[0] in skus}  # fmt: skip
+    for sku in skus:
+        for loc in location_map:
+            targets.setdefault((sku, loc), 0)
+    return targets
+
+
+def _target_digest(targets: Mapping[tuple[str, str], int], sku: str) -> str:
+    return short_digest(json.dumps(sorted((loc, qty) for (s, loc), qty in targets.items() if s == sku)))
+
+
+def _confirmed(ledger: Ledger, sku: str, targets: Mapping[tuple[str, str], int], config: InventoryFlowConfig):
+    """The ledger's ``inventory_applied`` entry when the storefront was last seen (read, or written and
+    confirmed) at exactly these targets, recently enough to trust; else None.
+
+    Most NetSuite changes leave available-to-sell where it was: a sales order for a storefront order moves
+    the quantity from "held by unsynced orders" to NetSuite's committed, a fulfilment moves on-hand and
+    committed together. And what moves the storefront's own number — a checkout — is an unsynced order,
+    which moves the target too. So an unchanged target means an unchanged storefront, and reading its
+    levels again (the flow's largest cost) would only confirm it. What this cannot see is an edit made on
+    the storefront by hand; ``trust_applied_seconds`` bounds how long such drift can stay on a busy SKU.
+    """
+    entry = ledger.get_entry(APPLIED_FLOW, sku)
+    if entry is None or entry.status != "done" or not entry.target_id:
+        return None
+    if entry.payload_hash != _target_digest(targets, sku):
+        return None
+    if (datetime.now(timezone.utc) - parse_ts(entry.updated_at)).total_seconds() > config.trust_applied_seconds:
+        return None
+    return entry
 
 
 def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: InventoryFlowConfig) -> Watermark | None:
@@ -390,16 +446,12 @@ class _Writer:
         self.shopify, self.ledger, self.policy, self.config = shopify, ledger, policy, config
         self.location_map, self.unsynced, self.result, self.now = location_map, unsynced, result, now
 
-    def sync_batch(self, skus: list[str], levels: list[NetSuiteLevel], storefront: dict[str, dict],
-                   versions: Mapping[str, str]) -> None:
+    def sync_batch(self, skus: list[str], levels: list[NetSuiteLevel], targets: Mapping[tuple[str, str], int],
+                   storefront: dict[str, dict], versions: Mapping[str, str]) -> None:
         skus = list(skus)
         wanted = set(skus)
         batch_levels = [lv for lv in levels if lv.sku in wanted]
-        computed = {k: v for k, v in compute_available(batch_levels, self.location_map, self.unsynced,
-                                                        self.policy.safety_stock).items() if k[0] in wanted}
-        for sku in skus:  # NetSuite has no row at all for this SKU: nothing to sell anywhere
-            for loc in self.location_map:
-                computed.setdefault((sku, loc), 0)
+        computed = {k: v for k, v in targets.items() if k[0] in wanted}
         ns_totals = self._ns_totals(batch_levels)
         salt_versions = json.dumps(sorted((s, versions[s]) for s in skus))
         written: list[InventoryChange] = []
@@ -437,6 +489,13 @@ class _Writer:
                     self.result.failed[sku] = f"Shopify unavailable: {exc}"
                 break
         self._record(computed, current, written, ns_totals, versions)
+
+    def record_confirmed(self, skus: list[str], levels: list[NetSuiteLevel], targets: Mapping[tuple[str, str], int],
+                         versions: Mapping[str, str]) -> None:
+        """Snapshots of SKUs whose target the storefront already confirmed (not read: previous unknown)."""
+        wanted = set(skus)
+        computed = {k: v for k, v in targets.items() if k[0] in wanted}
+        self._record(computed, {}, [], self._ns_totals([lv for lv in levels if lv.sku in wanted]), versions)
 
     def _dead(self, sku: str, version: str, reason: str, payload: Any) -> None:
         self.ledger.claim(FLOW, {sku: version})  # so the dead row carries this version: not retried hot

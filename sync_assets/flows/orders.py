@@ -125,7 +125,17 @@ class OrdersFlowConfig:
     # A webhook-triggered run reads only the orders its events name while the watermark is younger than
     # this; past it, it pages the window's keys as well (the polling safety net, a point per order).
     webhook_poll_after_seconds: float = 60.0
-
+    # A run in flight takes the webhook events that arrive while it works (drain_orders_flow), for up to
+    # this long since it started: an event then waits for the batch ahead of it, not for that run to end
+    # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded well
+    # inside the real-time freshness warning (5 min: the run's materialization comes at its end), and past
+    # webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn. Each
+    # hand-over to the next run costs the orders arriving meanwhile a launch, so longer is faster.
+    drain_seconds: float = 120.0
+    # ...and, once webhooks are flowing (the run has taken some), it waits this long for the next one
+    # before ending: under a steady stream the next order is handled by the warm run within a moment.
+    drain_linger_seconds: float = 3.0
+    drain_poll_seconds: float = 0.1
 
 @dataclass
 class OrderOutcome:
@@ -170,6 +180,20 @@ class OrdersRunResult:
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)
+
+    def absorb(self, later: OrdersRunResult) -> None:
+        """Add a later batch of the same run (``drain_orders_flow``): its outcomes win, counts add up."""
+        self.outcomes.update(later.outcomes)
+        self.orders += later.orders
+        self.watermark_after = later.watermark_after or self.watermark_after
+        for name in ("inbox_events", "inbox_acked", "customers_created", "customers_matched", "deposits_written",
+                     "refunds_written", "landed_rows"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.read_via_bulk = self.read_via_bulk or later.read_via_bulk
+        self.netsuite_unavailable = later.netsuite_unavailable or self.netsuite_unavailable
+        for mine, theirs in ((self.shopify_stats, later.shopify_stats), (self.netsuite_stats, later.netsuite_stats)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
 
     @property
     def lags(self) -> list[float]:
@@ -258,6 +282,33 @@ def run_orders_flow(
     result.landed_rows = landed_rows(landed, "raw.shopify_orders") + landed_rows(landed, "raw.sync_events")
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
+    return result
+
+
+def drain_orders_flow(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *,
+                      landing: LandingArea | None = None, run_id: str = "local",
+                      config: OrdersFlowConfig = OrdersFlowConfig(), trigger: str | None = None,
+                      clock=time.monotonic, sleep=time.sleep) -> OrdersRunResult:  # fmt: skip
+    """:func:`run_orders_flow`, then again for the webhook events that arrive meanwhile, while
+    ``config.drain_seconds`` last: one run in flight per flow (DESIGN.md "Bursts") without a new order
+    waiting behind it for a run to end and the next to start. Once the run has taken webhook events it
+    also waits ``drain_linger_seconds`` for the next before ending (a poll-only deployment never waits).
+    Each further batch reads only its events' orders while the watermark is fresh (a webhook batch);
+    their results are summed into one. Stops when NetSuite stops a batch."""
+    began = clock()
+    result = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id, config=config,
+                             trigger=trigger)  # fmt: skip
+    idle_since = clock()
+    while not result.netsuite_unavailable and clock() - began < config.drain_seconds:
+        if any(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS):
+            more = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id,
+                                   config=config, trigger=WEBHOOK_TRIGGER)  # fmt: skip
+            result.absorb(more)
+            idle_since = clock()
+        elif result.inbox_events and clock() - idle_since < config.drain_linger_seconds:
+            sleep(config.drain_poll_seconds)
+        else:
+            break
     return result
 
 
@@ -858,4 +909,5 @@ def _landing_frames(result: OrdersRunResult) -> dict:
     return payloads_and_events("raw.shopify_orders", "order_id", payloads, events)
 
 
-__all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "run_orders_flow"]
+__all__ = ["FLOW", "TOPICS", "OrderOutcome", "OrdersFlowConfig", "OrdersRunResult", "drain_orders_flow",
+           "run_orders_flow"]

@@ -16,7 +16,7 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import run_bulk_query
 from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.connectors.shopify.throttle import BATCH
-from sync_assets.flows.orders import SKIPPED, SYNCED, WEBHOOK_TRIGGER, run_orders_flow
+from sync_assets.flows.orders import SKIPPED, SYNCED, WEBHOOK_TRIGGER, drain_orders_flow, run_orders_flow
 from sync_assets_tests.flows.orders_support import (
     CONFIG, assert_exactly_once, ledger_at, netsuite_client, place_orders, policy, shopify_client,
 )  # fmt: skip
@@ -167,3 +167,84 @@ def test_a_backlog_is_paged_while_another_bulk_query_holds_the_slot(sandbox, tmp
     finally:
         export.join(timeout=30)
     assert_exactly_once(netsuite, gids)
+
+
+class _MidRunDelivery:
+    """A Shopify client whose first full read is followed by a webhook delivery for another order: the
+    event arrives while the run is busy with the first one."""
+
+    def __init__(self, shopify, ledger, gid: str, updated_at: str) -> None:
+        self._shopify, self._ledger, self._event = shopify, ledger, (gid, updated_at)
+        self.delivered = False
+
+    def get_orders(self, ids):
+        found = self._shopify.get_orders(ids)
+        if not self.delivered:
+            self.delivered = True
+            self._ledger.inbox_put("evt-mid", "orders/create", _event(*self._event))
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self._shopify, name)
+
+
+def _mid_run_setup(sandbox, tmp_path):
+    ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
+    run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)  # nothing yet: sets the watermark
+    first, second = place_orders(sandbox, 2)
+    orders = {o["id"]: o for o in shopify.get_orders([first, second])}
+    ledger.inbox_put("evt-first", "orders/create", _event(first, orders[first]["updatedAt"]))
+    return ledger, netsuite, _MidRunDelivery(shopify, ledger, second, orders[second]["updatedAt"]), first, second
+
+
+def test_a_run_in_flight_takes_the_webhooks_that_arrive_meanwhile(sandbox, tmp_path):
+    """One run in flight per flow, and an order arriving while it works is not left for the next run."""
+    ledger, netsuite, shopify, first, second = _mid_run_setup(sandbox, tmp_path)
+    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    assert shopify.delivered
+    assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first, second}
+    assert result.inbox_events == 2 and result.inbox_acked == 2
+    assert not ledger.inbox_counts("orders/create").get("new")
+    numbers = result.numbers()
+    assert numbers["records_synced"] == 2 and numbers["shopify_api_calls"] >= 2  # both batches' spend
+    assert_exactly_once(netsuite, [first, second])
+
+
+def test_without_a_drain_budget_the_late_webhook_waits_for_the_next_run(sandbox, tmp_path):
+    ledger, netsuite, shopify, first, second = _mid_run_setup(sandbox, tmp_path)
+    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=replace(CONFIG, drain_seconds=0.0),
+                               trigger=WEBHOOK_TRIGGER)  # fmt: skip
+    assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first}
+    assert ledger.inbox_counts("orders/create").get("new") == 1
+    later = drain_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    assert {g for g, o in later.outcomes.items() if o.status == SYNCED} == {second}
+    assert_exactly_once(netsuite, [first, second])
+
+
+def test_a_run_that_took_webhooks_waits_a_moment_for_the_next(sandbox, tmp_path):
+    """Under a steady stream the next order arrives just after a batch: the run waits for it
+    (``drain_linger_seconds``) instead of ending, and a run that took no webhook never waits."""
+    ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
+    run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)
+    first, second = place_orders(sandbox, 2)
+    orders = {o["id"]: o for o in shopify.get_orders([first, second])}
+    ledger.inbox_put("evt-a", "orders/create", _event(first, orders[first]["updatedAt"]))
+
+    def deliver_after_the_first_batch():
+        deadline = time.monotonic() + 60
+        while ledger.inbox_counts("orders/create").get("new") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the run has finished its batch and is waiting
+        ledger.inbox_put("evt-b", "orders/create", _event(second, orders[second]["updatedAt"]))
+
+    late = threading.Thread(target=deliver_after_the_first_batch)
+    late.start()
+    config = replace(CONFIG, drain_linger_seconds=5.0)
+    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger=WEBHOOK_TRIGGER)
+    late.join()
+    assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first, second}
+    assert_exactly_once(netsuite, [first, second])
+
+    began = time.monotonic()
+    idle = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger="sensor")
+    assert idle.inbox_events == 0 and time.monotonic() - began < config.drain_linger_seconds

@@ -180,10 +180,12 @@ mutation WebhookSubscriptionUpdate($id: ID!, $webhookSubscription: WebhookSubscr
 }}
 """
 
+# Only ``available``: the one quantity the inventory flow compares and sets. Each quantity named is a point
+# per level, and each level a point more, on every read of every SKU the flow looks at.
 _INVENTORY_LEVEL_FIELDS = """
 id
 location { id }
-quantities(names: ["available", "on_hand", "committed"]) { name quantity updatedAt }
+quantities(names: ["available"]) { name quantity updatedAt }
 """
 
 INVENTORY_ITEMS_PAGE = f"""
@@ -192,7 +194,6 @@ query InventoryItemsPage($first: Int!, $after: String, $query: String!, $nestedF
     {_CONNECTION_PAGE}
     nodes {{
       id legacyResourceId sku tracked updatedAt
-      variant {{ id product {{ id }} }}
       inventoryLevels(first: $nestedFirst) {{ {_CONNECTION_PAGE} nodes {{ {_INVENTORY_LEVEL_FIELDS} }} }}
     }}
   }}

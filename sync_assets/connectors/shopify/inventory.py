@@ -1,7 +1,8 @@
 """Locations, inventory levels by SKU, and compare-and-set inventory writes.
 
-Quantities come back as ``{"available": n, "on_hand": n, "committed": n}`` per (item, location) so the
-domain layer never has to know Shopify's ``quantities(names:)`` list shape.
+Quantities come back as ``{"available": n}`` per (item, location) so the domain layer never has to know
+Shopify's ``quantities(names:)`` list shape. Only ``available`` is read: every quantity named costs a point
+per level on every read (documents.py).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _levels(item: dict[str, Any]) -> dict[str, Any]:
 def inventory_by_sku(
     client: ShopifyClient, skus: Iterable[str], *, nested_page_size: int = 20
 ) -> dict[str, dict[str, Any]]:
-    """Inventory items for these SKUs, keyed by SKU: ``{id, sku, tracked, variant, levels}``.
+    """Inventory items for these SKUs, keyed by SKU: ``{id, legacyResourceId, sku, tracked, updatedAt, levels}``.
 
     Shopify's ``sku:`` search is a search, not a lookup, so results are filtered to exact matches;
     SKUs Shopify does not know are simply absent from the result.

@@ -1,0 +1,76 @@
+"""The inventory flow spends Shopify points on what changed on the storefront's side, measured with the
+sandbox's own cost counters: a NetSuite change that leaves available-to-sell where the storefront already
+shows it (a storefront order reaching NetSuite as a sales order) costs no storefront read and no write."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sync_assets.flows import inventory as flow
+from sync_assets.flows.orders import SYNCED, run_orders_flow
+from sync_assets_tests.flows.orders_support import CONFIG
+from sync_assets_tests.flows.orders_support import policy as orders_policy
+from sync_assets_tests.flows.test_inventory_flow import available, clients, policy, small
+from sync_assets.state.ledger import Ledger
+
+LEVELS = "InventoryItemsPage"
+
+
+def _spent(sandbox) -> dict[str, int]:
+    counters = sandbox.control.counters()["counters"]
+    return {k.removeprefix("shopify.cost."): v for k, v in counters.items() if k.startswith("shopify.cost.")}
+
+
+def _order_reaches_netsuite(sandbox, tmp_path):
+    """Inventory in sync, then a storefront order the inventory flow has accounted for (held back)."""
+    shopify, netsuite = clients(sandbox.url)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    small(sandbox)
+    flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    [order] = sandbox.control.place_orders(1, seed=11)
+    held = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    assert any(r["unsynced_qty"] and r["written"] for r in held.snapshots)  # the order's stock held back
+    shown = {row["sku"]: available(shopify, row["sku"]) for row in held.snapshots}
+    synced = run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG)
+    assert synced.outcomes[order["id"]].status == SYNCED
+    return shopify, netsuite, ledger, shown
+
+
+def test_a_netsuite_change_that_leaves_the_target_costs_no_storefront_read(sandbox, tmp_path):
+    shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
+    pending = flow.find_pending(shopify, netsuite, ledger, policy())
+    assert {i.sku for i in pending.items} >= set(shown)  # NetSuite committed the order's quantities
+    sandbox.control.reset_counters()
+    result = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    spent = _spent(sandbox)
+    assert LEVELS not in spent and "InventorySetQuantities" not in spent, spent
+    assert sum(spent.values()) <= 30, spent  # the probe's keys page and the location list, nothing per SKU
+    assert result.written == 0 and result.unchanged == len(result.snapshots) > 0
+    assert all(row["previous_storefront"] is None for row in result.snapshots)  # not read
+    assert {sku: available(shopify, sku) for sku in shown} == shown
+    assert flow.find_pending(shopify, netsuite, ledger, policy()).empty  # applied: not looked at again
+    ledger.close()
+
+
+def test_a_target_that_moved_is_read_and_written_as_before(sandbox, tmp_path):
+    shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
+    sku = sorted(shown)[0]
+    loc = next(loc for loc in sandbox.control.catalog()["locations"] if loc["key"] == "loc-1")
+    sandbox.control.receive_inventory(sku, "loc-1", 5)
+    sandbox.control.reset_counters()
+    result = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    assert LEVELS in _spent(sandbox) and result.written >= 1
+    row = next(r for r in result.snapshots if r["sku"] == sku and r["location"] == loc["shopify_id"])
+    assert row["written"] and available(shopify, sku)[loc["shopify_id"]] == row["computed"]
+    ledger.close()
+
+
+def test_an_old_confirmation_is_not_trusted(sandbox, tmp_path):
+    """Past ``trust_applied_seconds`` the storefront is read again: hand edits there cannot drift for long."""
+    shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
+    sandbox.control.reset_counters()
+    result = flow.run_inventory_flow(shopify, netsuite, ledger, policy(),
+                                     config=replace(flow.InventoryFlowConfig(), trust_applied_seconds=0.0))
+    assert LEVELS in _spent(sandbox)
+    assert result.written == 0 and all(r["previous_storefront"] is not None for r in result.snapshots)
+    ledger.close()
