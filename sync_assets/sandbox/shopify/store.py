@@ -185,8 +185,9 @@ class Store:
             "__typename": "Customer", "id": gid("Customer", n), "legacyResourceId": str(n), "_n": n,
             "email": email, "firstName": first, "lastName": last, "phone": phone,
             "displayName": " ".join(p for p in (first, last) if p) or (email or ""),
-            "defaultEmailAddress": {"emailAddress": email} if email else None,
-            "createdAt": stamp, "updatedAt": stamp, "tags": [],
+            # A checkout creates a customer without an account (DISABLED), not subscribed to marketing.
+            "defaultEmailAddress": {"emailAddress": email, "marketingState": "NOT_SUBSCRIBED"} if email else None,
+            "createdAt": stamp, "updatedAt": stamp, "tags": [], "state": "DISABLED",
         }
         if email:
             self.customer_by_email[email.lower()] = n
