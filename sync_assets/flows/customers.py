@@ -139,23 +139,27 @@ def shopify_customer_row(node: dict[str, Any]) -> dict[str, Any]:
 
 def _read_shopify(shopify, since: datetime | None, config: CrmConfig, result: CustomersRunResult) -> Iterator[dict]:
     """Paged by updatedAt; past ``bulk_above`` customers, the rest (from the last stamp seen) by one bulk query."""
-    seen, last = 0, since
+    seen, last = set(), since  # at most bulk_above keys
     for node in iter_customers_updated_since(shopify, since, page_size=config.shopify_page_size):
         yield node
-        seen += 1
+        seen.add((node.get("id"), node.get("updatedAt")))
         stamp = node.get("updatedAt")
         if isinstance(stamp, str):
             try:
                 last = max(filter(None, [last, datetime.fromisoformat(stamp.replace("Z", "+00:00"))]))
             except (ValueError, TypeError):
                 pass  # a malformed stamp: dead-lettered by the caller, not a resume point
-        if config.bulk_above is not None and seen >= config.bulk_above:
+        if config.bulk_above is not None and len(seen) >= config.bulk_above:
             break
     else:
         return
-    result.read_via_bulk = True  # ">=" from the last stamp: its second comes again, which the merge absorbs
-    yield from iter_bulk_customers_updated_since(shopify, last, poll_interval=config.bulk_poll_interval,
-                                                 timeout_s=config.bulk_timeout_s)
+    result.read_via_bulk = True
+    # ">=" from the last stamp: that second comes again; what paging already yielded is skipped (a landing
+    # file holds each version once).
+    for node in iter_bulk_customers_updated_since(shopify, last, poll_interval=config.bulk_poll_interval,
+                                                  timeout_s=config.bulk_timeout_s):
+        if (node.get("id"), node.get("updatedAt")) not in seen:
+            yield node
 
 
 def run_shopify_customers_flow(shopify, ledger: Ledger, landing: LandingArea, *, run_id: str = "local",
