@@ -4,7 +4,7 @@ malformed record dead-lettered while the rest lands."""
 
 from __future__ import annotations
 
-from .store import Store, UserError, iso, now_dt, parse_gid
+from .store import Store, UserError, iso, now_dt, parse_gid, parse_iso
 
 EDITABLE = ("email", "firstName", "lastName", "tags", "state", "marketingState")
 STATES = ("DISABLED", "INVITED", "ENABLED", "DECLINED")
@@ -28,7 +28,7 @@ def _check(fields: dict) -> None:
 
 
 def _apply(store: Store, record: dict, fields: dict, stamp: str) -> dict:
-    record = {**record, "updatedAt": stamp}
+    record = {**record, "updatedAt": stamp, "_updated": parse_iso(stamp)}
     for key in ("firstName", "lastName", "tags", "state"):
         if key in fields:
             record[key] = fields[key]
