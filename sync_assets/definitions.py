@@ -20,6 +20,7 @@ from sync_assets.defs.freshness import with_lane_freshness
 from sync_assets.defs.resources import build_resources
 from sync_assets.domain.policy import AccountPolicy, load_policy
 from sync_assets.flows.catalog import CatalogConfig
+from sync_assets.flows.customers import CrmConfig
 from sync_assets.flows.fulfillments import FulfillmentsFlowConfig
 from sync_assets.flows.inventory import InventoryFlowConfig
 from sync_assets.flows.orders import OrdersFlowConfig
@@ -37,6 +38,7 @@ def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
         "fulfillments": FulfillmentsFlowConfig(netsuite_timezone=tz, start_at=start, carrier_map=dict(account.carriers)),
         "catalog": CatalogConfig(price_level=account.price_level, netsuite_timezone=tz,
                                  max_pushes=max(1, catalog_batch_size)),
+        "crm": CrmConfig(netsuite_timezone=tz),
     }
 
 
@@ -54,7 +56,7 @@ def defs() -> dg.Definitions:
         inventory.definitions(policy.entity("inventory"), configs["inventory"]),
         fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),
         catalog.definitions(policy.entity("catalog"), configs["catalog"]),
-        customers.definitions(policy.entity("crm")),
+        customers.definitions(policy.entity("crm"), configs["crm"]),
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_models.definitions(models),
         warehouse_export.definitions(policy.entity("warehouse_export"), models),

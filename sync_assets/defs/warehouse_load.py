@@ -17,7 +17,7 @@ ledger's queue), through :mod:`sync_assets.defs.lanes` like every flow.
 import dagster as dg
 
 from sync_assets.defs.catalog import RAW_DELETED, RAW_ITEMS, RAW_LOCATIONS, RAW_PRICES
-from sync_assets.defs.customers import RAW_CUSTOMERS
+from sync_assets.defs.customers import RAW_CUSTOMERS, RAW_SHOPIFY_CUSTOMERS
 from sync_assets.defs.fulfillments import FULFILLMENTS
 from sync_assets.defs.inventory import SNAPSHOTS
 from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, run_metadata
@@ -41,6 +41,7 @@ LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
     "raw.netsuite_deleted_items": (RAW_DELETED,),
     "raw.netsuite_inventory": (SNAPSHOTS,),
     "raw.netsuite_customers": (RAW_CUSTOMERS,),
+    "raw.shopify_customers": (RAW_SHOPIFY_CUSTOMERS,),
     "raw.netsuite_fulfillments": (FULFILLMENTS,),
     "raw.inventory_snapshots": (SNAPSHOTS,),
     "raw.reconciliation_findings": (REPORT,),

@@ -18,6 +18,9 @@ gets a 400 ``{"error": "..."}`` that names the field.
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
 - ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order
   (a REFUND transaction; ``orders/updated`` fires). ``unchecked`` allows more than Shopify would refund
+- ``POST shopify/customers`` {email, firstName, lastName, tags, state, marketingState}: a customer created in
+  the admin; ``POST shopify/customers/update`` {id, ...the same fields, corrupt}: edited (``updatedAt``
+  moves); ``corrupt`` stores raw values verbatim over served fields (fault injection: a malformed record)
 - ``POST netsuite/receive_inventory`` {sku, location_key, quantity}: goods arrive at a NetSuite location
 - ``POST netsuite/fulfill_sales_orders`` {older_than_seconds}: NetSuite ships open sales orders that old
 - ``POST netsuite/items/price`` {item, price_level, currency, unit_price}; ``POST netsuite/items/update``
@@ -36,6 +39,7 @@ from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
 from sync_assets.sandbox.generator import CatalogSpecError
 from sync_assets.sandbox.netsuite import catalog_edits
 from sync_assets.sandbox.shopify import UserError
+from sync_assets.sandbox.shopify import customers as shopify_customers
 from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
 
 if TYPE_CHECKING:
@@ -114,6 +118,27 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ControlError(f"orders: seed must be an integer, got {seed!r}")
         return flask.jsonify(orders=sandbox.place_orders(count, seed))
+
+    @bp.post("/shopify/customers")
+    def create_customer() -> flask.Response:
+        body = _only(_body(), "customers", shopify_customers.EDITABLE)
+        try:
+            record = shopify_customers.create_customer(sandbox.shopify.store, body)
+        except UserError as error:
+            raise ControlError(f"customers: {'.'.join(error.field or [])}: {error}") from None
+        return flask.jsonify(id=record["id"], updated_at=record["updatedAt"])
+
+    @bp.post("/shopify/customers/update")
+    def update_customer() -> flask.Response:
+        body = _only(_body(), "customers/update", ("id", "corrupt", *shopify_customers.EDITABLE))
+        customer_id, corrupt = body.pop("id", None), body.pop("corrupt", None)
+        if not isinstance(customer_id, str) or (corrupt is not None and not isinstance(corrupt, dict)):
+            raise ControlError("customers/update: id must be a string and corrupt, if given, an object")
+        try:
+            record = shopify_customers.update_customer(sandbox.shopify.store, customer_id, body, corrupt)
+        except UserError as error:
+            raise ControlError(f"customers/update: {'.'.join(error.field or [])}: {error}") from None
+        return flask.jsonify(id=record["id"], updated_at=record["updatedAt"])
 
     @bp.post("/shopify/refund")
     def refund() -> flask.Response:

@@ -120,6 +120,18 @@ class SandboxControl:
             body["parent_transaction_id"] = parent_transaction_id
         return self._call("POST", "shopify/refund", body)
 
+    def create_customer(self, **fields: Any) -> dict[str, Any]:
+        """A customer created in the Shopify admin (email, firstName, lastName, tags, state, marketingState):
+        {id, updated_at}."""
+        return self._call("POST", "shopify/customers", fields)
+
+    def update_customer(self, customer_id: str, *, corrupt: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """Edit a Shopify customer (its updatedAt moves); ``corrupt`` plants raw field values (fault injection)."""
+        body: dict[str, Any] = {"id": customer_id, **fields}
+        if corrupt is not None:
+            body["corrupt"] = corrupt
+        return self._call("POST", "shopify/customers/update", body)
+
     def storefront_available(self, pairs: list[tuple[str, str]]) -> list[int]:
         """The storefront's available of each (sku, location_key), read free of API cost."""
         return self._call("POST", "shopify/available", {"items": [list(p) for p in pairs]})["available"]

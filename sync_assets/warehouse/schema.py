@@ -84,6 +84,8 @@ RAW_TABLES: dict[str, RawTable] = {
     for t in (
         # Shopify Admin GraphQL Order node (docs/data_dictionary.md lists the fields staging reads).
         _payload_table("raw.shopify_orders", "order_id"),
+        # Shopify Admin GraphQL Customer node (flows/customers.py: documents._CUSTOMER_FIELDS).
+        _payload_table("raw.shopify_customers", "customer_id"),
         # NetSuite SuiteQL rows (lowercase column names, as SuiteQL returns them).
         _payload_table("raw.netsuite_items", "item_id"),
         _payload_table("raw.netsuite_item_prices", "item_id", "price_level", "currency"),

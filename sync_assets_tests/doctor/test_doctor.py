@@ -75,7 +75,7 @@ def test_a_role_without_a_table_permission_fails_the_queries_and_records_that_ne
     registered.control.configure(netsuite_denied_tables=["customer"])
     failed = _failed(_run(registered)[0])
     assert set(failed) == {"SuiteQL orders: customers by external id", "SuiteQL orders: customers by email",
-                           "NetSuite record customer"}
+                           "SuiteQL crm: customers modified since", "NetSuite record customer"}
     assert "Record 'customer' was not found" in failed["SuiteQL orders: customers by email"].detail
     assert "INSUFFICIENT_PERMISSION" in failed["NetSuite record customer"].detail or \
         "Permission Violation" in failed["NetSuite record customer"].detail

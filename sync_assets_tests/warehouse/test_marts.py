@@ -106,7 +106,8 @@ def _recipes() -> dict[str, str]:
 def test_every_recipe_query_answers_on_the_built_warehouse(built):
     q = _recipes()
     assert set(q) == {"revenue_by_day_and_currency", "top_skus", "repeat_customers", "stock_running_out",
-                      "orders_latency_per_hour", "dead_letters"}
+                      "orders_latency_per_hour", "dead_letters",
+                      "crm_repeat_customers", "crm_at_risk_customers", "crm_segments"}  # test_crm_mart.py
     [(_, currency, orders, units, revenue)] = rows(built, q["revenue_by_day_and_currency"])
     assert (currency, orders, units, revenue) == ("USD", 5, 7, D("78.00"))
     s = built.skus

@@ -139,6 +139,17 @@ CATALOG_DELETIONS = Query(
     {"since": _EPOCH},
 )
 
+# ---------------------------------------------------------------------------------------------- crm
+CRM_CUSTOMERS = Query(
+    "crm: customers modified since",
+    # ">=": NetSuite stamps whole seconds, so the last run's latest second is read again; the landing
+    # merge adds only versions whose content changed. Keyset-paged by id past the 100k cap.
+    "SELECT id, entityid, externalid, email, firstname, lastname, companyname, isperson, isinactive, "
+    f"TO_CHAR(datecreated, '{TS_FORMAT}') AS datecreated, TO_CHAR(lastmodifieddate, '{TS_FORMAT}') AS lastmodifieddate "
+    "FROM customer WHERE lastmodifieddate >= :since",
+    {"since": datetime(2999, 1, 1)},
+)
+
 # ----------------------------------------------------------------------------------- reconciliation
 _SALES_ORDERS = ("SELECT id, tranid, externalid, otherrefnum, foreigntotal, status FROM transaction "
                  "WHERE type = 'SalesOrd' AND {} IN :vals ORDER BY id")

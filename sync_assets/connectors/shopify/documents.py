@@ -382,6 +382,38 @@ BULK_ORDERS_TEMPLATE = f"""
 """
 
 
+# --- customers (CRM) -----------------------------------------------------------------------------------------
+
+# What a marketing tool needs of a customer: who, how to reach them and whether they may be mailed.
+# (``email``/``phone`` are deprecated for ``defaultEmailAddress``/``defaultPhoneNumber``.)
+_CUSTOMER_FIELDS = """
+  id legacyResourceId firstName lastName displayName state tags createdAt updatedAt
+  defaultEmailAddress { emailAddress marketingState }
+"""
+
+CUSTOMERS_PAGE = f"""
+query CustomersPage($first: Int!, $after: String, $query: String!) {{
+  customers(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
+    {_CONNECTION_PAGE}
+    nodes {{{_CUSTOMER_FIELDS}}}
+  }}
+}}
+"""
+
+BULK_CUSTOMERS_TEMPLATE = f"""
+{{
+  customers(query: __SEARCH__, sortKey: UPDATED_AT) {{
+    edges {{ node {{{_CUSTOMER_FIELDS}}} }}
+  }}
+}}
+"""
+
+
+def bulk_customers_query(search: str) -> str:
+    """The bulk customers query for a search string (bulk queries take no variables)."""
+    return BULK_CUSTOMERS_TEMPLATE.replace("__SEARCH__", json.dumps(search))
+
+
 def bulk_orders_query(search: str) -> str:
     """The bulk orders query for a search string; JSON string escaping is valid GraphQL string escaping."""
     return BULK_ORDERS_TEMPLATE.replace("__SEARCH__", json.dumps(search))
@@ -392,8 +424,9 @@ def all_documents() -> dict[str, str]:
     docs = {
         name: value
         for name, value in globals().items()
-        if name.isupper() and not name.startswith("_") and isinstance(value, str) and name != "BULK_ORDERS_TEMPLATE"
+        if name.isupper() and not name.startswith("_") and isinstance(value, str) and not name.endswith("_TEMPLATE")
     }
+    docs["BULK_CUSTOMERS_TEMPLATE"] = bulk_customers_query("updated_at:>='2026-10-01T00:00:00Z'")
     docs["BULK_ORDERS_TEMPLATE"] = bulk_orders_query(
         "updated_at:>='2026-10-01T00:00:00Z' AND updated_at:<'2026-10-02T00:00:00Z'"
     )

@@ -107,7 +107,27 @@ def _simple_root(table_attr, fields: dict, root=True):
     return resolve
 
 
-query.set_field("customers", _simple_root("customers", {"email": lambda c: c["email"], "id": lambda c: c["_n"]}))
+# The stored stamps (parsed once): a corrupt served updatedAt (fault injection) does not move a customer.
+_CUSTOMER_SORT = {
+    "ID": lambda c: (c["_n"], c["_n"]),
+    "UPDATED_AT": lambda c: (int(c["_updated"].timestamp()), c["_n"]),
+    "CREATED_AT": lambda c: (int(c["_created"].timestamp()), c["_n"]),
+}
+
+
+@query.field("customers")
+def resolve_customers(_, info, **args):
+    sort = args.get("sortKey") or "ID"
+    if sort not in _CUSTOMER_SORT:
+        raise GraphQLError(f"The sandbox does not support sortKey {sort} for customers "
+                           f"(supported: {', '.join(_CUSTOMER_SORT)}).")
+    getters = {"email": lambda c: c["email"], "id": lambda c: c["_n"],
+               "updated_at": lambda c: c["_updated"], "created_at": lambda c: c["_created"]}
+    s = _search(info, args, set(getters), {"updated_at", "created_at"})
+    records = _filter(list(_store(info).customers.values()), s, getters)
+    return _connection(info, records, args, _CUSTOMER_SORT[sort], presorted=sort == "ID", root=True)
+
+
 query.set_field("products", _simple_root("products", {"title": lambda p: p["title"], "handle": lambda p: p["handle"]}))
 query.set_field("productVariants", _simple_root("variants", {"sku": lambda v: v["sku"], "product_id": lambda v: v["_product"]}))
 query.set_field("inventoryItems", _simple_root("items", {"sku": lambda i: i["sku"]}))

@@ -125,9 +125,9 @@ SUBSET: dict[str, list[str]] = {
     ],
     "Customer": [
         "id", "legacyResourceId", "email", "firstName", "lastName", "displayName", "defaultEmailAddress",
-        "createdAt", "updatedAt", "tags",
+        "createdAt", "updatedAt", "tags", "state",
     ],
-    "CustomerEmailAddress": ["emailAddress"],
+    "CustomerEmailAddress": ["emailAddress", "marketingState"],
     "CustomerConnection": ["edges", "nodes", "pageInfo"],
     "CustomerEdge": ["cursor", "node"],
     "Product": [

@@ -34,6 +34,11 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
 
 
+def parse_iso(text: str) -> datetime:
+    """The datetime of an :func:`iso` stamp."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def gid(kind: str, n: int) -> str:
     return f"gid://shopify/{kind}/{n}"
 
@@ -185,8 +190,10 @@ class Store:
             "__typename": "Customer", "id": gid("Customer", n), "legacyResourceId": str(n), "_n": n,
             "email": email, "firstName": first, "lastName": last, "phone": phone,
             "displayName": " ".join(p for p in (first, last) if p) or (email or ""),
-            "defaultEmailAddress": {"emailAddress": email} if email else None,
-            "createdAt": stamp, "updatedAt": stamp, "tags": [],
+            # A checkout creates a customer without an account (DISABLED), not subscribed to marketing.
+            "defaultEmailAddress": {"emailAddress": email, "marketingState": "NOT_SUBSCRIBED"} if email else None,
+            "createdAt": stamp, "updatedAt": stamp, "tags": [], "state": "DISABLED",
+            "_created": parse_iso(stamp), "_updated": parse_iso(stamp),  # parsed once: searches sort by them
         }
         if email:
             self.customer_by_email[email.lower()] = n
