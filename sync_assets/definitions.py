@@ -55,7 +55,7 @@ def defs() -> dg.Definitions:
         customers.definitions(policy.entity("crm")),
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_export.definitions(policy.entity("warehouse_export")),
-        reconciliation.definitions(policy.entity("reconciliation")),
+        reconciliation.definitions(policy.entity("reconciliation"), policy.account),
         operations.definitions(),
     )
     # Freshness per lane from the policy, after merging, so it covers every flow's assets.
