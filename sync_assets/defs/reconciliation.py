@@ -104,7 +104,7 @@ def definitions(policy: EntityPolicy, account: AccountPolicy = AccountPolicy(),
         yield _check_result(result)
 
     job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(reconciliation_findings),
-                              partitions_def=partitions, tags={FLOW_TAG: "reconciliation"},
+                              tags={FLOW_TAG: "reconciliation"},
                               executor_def=dg.in_process_executor,
                               description="One shop-local day of storefront vs NetSuite; re-queues missing orders.")
     # In the real-time lane reconciliation would otherwise run back to back: once per sensor interval is
