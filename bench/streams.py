@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -40,6 +41,8 @@ from latency import percentile  # noqa: E402
 from sync_assets.defs import catalog as catalog_defs  # noqa: E402
 from sync_assets.defs import reconciliation as reconciliation_defs  # noqa: E402
 from sync_assets.defs.lanes import FLOW_TAG, flow_tags  # noqa: E402
+from sync_assets.domain.policy import load_policy  # noqa: E402
+from sync_assets.domain.shop_days import local_day  # noqa: E402
 from sync_assets.devstack import LOCATION, REPOSITORY, DevStack, RunInfo, done_times, undiscounted_order_seeds  # noqa: E402
 
 RATES = (6, 20, 60)
@@ -237,8 +240,11 @@ def launch(stack: DevStack, job: str, entity: str) -> str:
 
     parts = urlsplit(stack.dagster_url)
     client = DagsterGraphQLClient(parts.hostname, port_number=parts.port, timeout=60)
+    tags = flow_tags(entity, "bench")
+    if job == reconciliation_defs.JOB_NAME:  # daily-partitioned: today so far, on the shop's calendar
+        tags["dagster/partition"] = local_day(datetime.now(timezone.utc), load_policy().account.order_date_timezone).isoformat()
     run_id = client.submit_job_execution(job, repository_location_name=LOCATION, repository_name=REPOSITORY,
-                                         tags=flow_tags(entity, "bench"))  # fmt: skip
+                                         tags=tags)  # fmt: skip
     print(f"   launched {job} ({run_id[:8]})", flush=True)
     return run_id
 

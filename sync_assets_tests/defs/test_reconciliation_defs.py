@@ -147,3 +147,16 @@ def test_partitions_start_at_the_policy_start_date_on_the_shop_calendar():
     start = datetime(2026, 3, 1, 6, tzinfo=timezone.utc)  # still Feb 28 in Los Angeles
     partitions = defs_rec.daily_partitions(AccountPolicy(order_date_timezone="America/Los_Angeles", start_date=start))
     assert partitions.get_first_partition_key() == "2026-02-28"
+
+
+def test_moved_to_the_real_time_lane_its_sensor_reconciles_today_in_the_shop_zone(tmp_path):
+    tz = "Pacific/Kiritimati"
+    defs = defs_rec.definitions(EntityPolicy("reconciliation", "realtime", interval_seconds=60),
+                                AccountPolicy(order_date_timezone=tz))  # fmt: skip
+    [sensor] = defs.sensors
+    resources = sandbox_resources("http://127.0.0.1:9", tmp_path)
+    repository = dg.Definitions.merge(defs, dg.Definitions(resources=resources)).get_repository_def()
+    with dg.instance_for_test() as instance, dg.build_sensor_context(
+            instance=instance, resources=resources, repository_def=repository) as context:
+        [request] = sensor.evaluate_tick(context).run_requests
+    assert request.partition_key == local_day(datetime.now(timezone.utc), tz).isoformat()
