@@ -237,7 +237,7 @@ def finding_rows(result: ReconciliationResult, run_id: str) -> list[dict]:
             "netsuite_ids": ",".join(data.get("netsuite_ids") or ()),
             "storefront_total": data.get("storefront_total"), "netsuite_total": data.get("netsuite_total"),
             "requeued": bool(data.get("requeued")), "detail": f.detail, "first_seen_at": f.first_seen_at,
-            "healed_at": f.healed_at, "run_id": run_id, "checked_at": result.checked_at})  # fmt: skip
+            "opened_at": f.opened_at, "healed_at": f.healed_at, "run_id": run_id, "checked_at": result.checked_at})  # fmt: skip
     return rows
 
 
@@ -250,7 +250,7 @@ def land_report(landing: LandingArea, result: ReconciliationResult, run_id: str)
     if not rows:
         return 0
     frame = pd.DataFrame(rows)
-    for column in ("checked_at", "first_seen_at", "healed_at"):
+    for column in ("checked_at", "first_seen_at", "opened_at", "healed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["partition_date"] = pd.to_datetime(frame["partition_date"]).dt.date
     return sum(f.rows for f in landing.land({REPORT_TABLE: frame}, run_id))

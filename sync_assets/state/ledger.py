@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS findings (
     detail TEXT,
     data TEXT,
     first_seen_at TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
     last_seen_at TEXT NOT NULL,
     healed_at TEXT,
     times_seen INTEGER NOT NULL DEFAULT 1,
@@ -202,6 +203,7 @@ class TrackedFinding:
     detail: str | None
     data: Any
     first_seen_at: str
+    opened_at: str  # when it was last opened: first seen, or seen again after it had healed
     last_seen_at: str
     healed_at: str | None
     times_seen: int
@@ -667,11 +669,12 @@ class Ledger:
         with self._transaction() as conn:
             conn.executemany(
                 """INSERT INTO findings (check_name, partition, kind, source_id, status, detail, data, first_seen_at,
-                     last_seen_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)
+                     opened_at, last_seen_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)
                    ON CONFLICT (check_name, partition, kind, source_id) DO UPDATE SET status = 'open',
                      detail = excluded.detail, data = excluded.data, last_seen_at = excluded.last_seen_at,
+                     opened_at = CASE WHEN findings.status = 'healed' THEN excluded.opened_at ELSE findings.opened_at END,
                      healed_at = NULL, times_seen = findings.times_seen + 1""",
-                [(check_name, partition, f.kind, f.source_id, f.detail, json.dumps(f.data, default=str), now, now)
+                [(check_name, partition, f.kind, f.source_id, f.detail, json.dumps(f.data, default=str), now, now, now)
                  for f in seen],
             )
             still_open = conn.execute(

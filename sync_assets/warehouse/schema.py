@@ -135,6 +135,7 @@ RAW_TABLES: dict[str, RawTable] = {
                 ("partition_date", "DATE"),
                 ("status", "VARCHAR"),  # open | healed
                 ("first_seen_at", "TIMESTAMPTZ"),
+                ("opened_at", "TIMESTAMPTZ"),  # a finding seen again after it healed is a new version
                 ("healed_at", "TIMESTAMPTZ"),
             ),
             keys=("partition_date", "kind", "order_id"),

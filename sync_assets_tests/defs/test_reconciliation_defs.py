@@ -15,7 +15,7 @@ from sync_assets.domain.ids import order_external_id
 from sync_assets.domain.policy import AccountPolicy, EntityPolicy
 from sync_assets.domain.shop_days import day_bounds, local_day
 from sync_assets.flows.orders import run_orders_flow
-from sync_assets.flows.reconciliation import CHECK, DUPLICATED, HEALED, MISSING, OPEN, ReconciliationConfig
+from sync_assets.flows.reconciliation import CHECK, DUPLICATED, HEALED, MISSING, OPEN
 from sync_assets.state.ledger import Ledger, SeenFinding
 from sync_assets_tests.defs.test_inventory_defs import sandbox_resources
 from sync_assets_tests.flows.orders_support import (
@@ -30,9 +30,13 @@ from sync_assets_tests.flows.orders_support import (
 POLICY = EntityPolicy("reconciliation", "batch", cron="30 3 * * *", batch_size=1000)
 
 
+# The default grace (15 minutes) would leave every order just placed out; an operator's run config shortens it.
+NO_GRACE = {"ops": {"warehouse__reconciliation_findings": {"config": {"grace_seconds": 0}}}}
+
+
 def _materialize(defs: dg.Definitions, instance, resources, day: str) -> dg.ExecuteInProcessResult:
     job = dg.Definitions.merge(defs, dg.Definitions(resources=resources)).resolve_job_def(defs_rec.JOB_NAME)
-    return job.execute_in_process(instance=instance, partition_key=day)
+    return job.execute_in_process(instance=instance, partition_key=day, run_config=NO_GRACE)
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict:
@@ -61,7 +65,7 @@ def test_a_day_reconciles_while_orders_stream_and_a_rerun_heals_what_was_written
     resources = sandbox_resources(sandbox.url, tmp_path)
     duplicate, gap = _plant_duplicate_and_gap(sandbox, tmp_path)
     day = local_day(duplicate["createdAt"], "UTC").isoformat()
-    defs = defs_rec.definitions(POLICY, AccountPolicy(), ReconciliationConfig(grace_seconds=0))
+    defs = defs_rec.definitions(POLICY, AccountPolicy())
     stop, lane_runs, lane_errors = threading.Event(), [0], []
 
     def real_time_lane() -> None:  # the orders sensor's runs, back to back, while the shop streams

@@ -246,6 +246,9 @@ def test_findings_open_repeat_heal_and_reopen_per_partition(ledger):
     # Seen again after healing: open again, still one row.
     third = ledger.record_findings("rec", "2026-12-06", [gap, dup, slow])
     assert len(third) == 3 and all(f.status == "open" and f.healed_at is None for f in third)
+    reopened = {f.source_id: f for f in third}
+    assert reopened["o1"].opened_at > reopened["o1"].first_seen_at  # a new version for raw
+    assert reopened["o2"].opened_at == reopened["o2"].first_seen_at  # open all along
     assert [f.source_id for f in ledger.findings("rec", partition="2026-12-07")] == ["o1"]
     ledger.record_findings("rec", "2026-12-06", [])
     assert ledger.findings("rec", partition="2026-12-06") == [] and ledger.partitions_with_open_findings("rec") == ["2026-12-07"]
