@@ -84,6 +84,16 @@ def test_missing_orders_are_requeued_written_by_the_orders_flow_and_then_healed(
     land_report(landing_at(tmp_path), third, "rec-3")
     assert _raw(tmp_path, "SELECT count(*) FROM raw.reconciliation_findings")[0][0] == 6
 
+    # Someone deletes one of the sales orders in NetSuite: the next run re-opens that finding (a new version).
+    reopened = sorted(missing)[0]
+    sandbox.control.delete_sales_order(order_external_id(reopened))
+    fourth = reconcile_day(shopify, netsuite, ledger, day, now=_later(), config=NOW_GRACE, run_id="rec-4")
+    assert [(f.kind, f.source_id) for f in fourth.open] == [(MISSING, reopened)]
+    land_report(landing_at(tmp_path), fourth, "rec-4")
+    assert _raw(tmp_path, "SELECT status, opened_at > first_seen_at FROM raw.reconciliation_findings "
+                          f"WHERE order_id = '{reopened}' ORDER BY _landed_at") == [
+        (OPEN, False), (HEALED, False), (OPEN, True)]  # fmt: skip
+
 
 def test_duplicate_from_another_connector_is_found_once_however_often_the_day_is_run(sandbox, tmp_path):
     shopify, netsuite, ledger = shopify_client(sandbox), netsuite_client(sandbox), ledger_at(tmp_path)
