@@ -60,7 +60,7 @@ def defs() -> dg.Definitions:
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_models.definitions(models),
         warehouse_export.definitions(policy.entity("warehouse_export"), models),
-        reconciliation.definitions(policy.entity("reconciliation")),
+        reconciliation.definitions(policy.entity("reconciliation"), policy.account),
         operations.definitions(),
     )
     # Freshness per lane from the policy, after merging, so it covers every flow's assets.

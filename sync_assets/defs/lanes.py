@@ -74,6 +74,9 @@ class Flow:
     probe: Probe
     resource_keys: frozenset[str] = field(default_factory=frozenset)
     description: str = ""
+    # A partitioned job's trigger asks this for the partitions to run (a schedule: a run each, e.g. yesterday
+    # and the days with open findings; a sensor: the last one). Gets the trigger's context.
+    partition_keys: Callable[[Any], list[str]] | None = None
 
 
 def flow_tags(entity: str, trigger: str, fingerprint: str | None = None) -> dict[str, str]:
@@ -136,11 +139,13 @@ def realtime_sensor(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition:
             holder = ledger.launch_lease_holder(flow.entity) or "another trigger"
             return dg.SkipReason(f"{holder} is launching a run for {flow.entity}; it takes what arrived")
         attempt = finished_attempts(context.instance, flow.entity, work.fingerprint)
+        partition = flow.partition_keys(context)[-1:] if flow.partition_keys else []
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
                     run_key=f"{flow.entity}:{work.fingerprint}:{attempt}",
                     tags=flow_tags(flow.entity, SENSOR_TRIGGER, work.fingerprint),
+                    partition_key=partition[0] if partition else None,
                 )
             ],
             cursor=work.summary,
@@ -161,10 +166,32 @@ def batch_schedule(flow_entity: str, job: dg.UnresolvedAssetJobDefinition, polic
     )
 
 
+def partitioned_schedule(flow: Flow, policy: EntityPolicy) -> dg.ScheduleDefinition:
+    """:func:`batch_schedule` for a partitioned job: one run per partition ``flow.partition_keys`` names, keyed
+    by partition and tick so a resumed daemon tick launches none twice."""
+    assert flow.partition_keys is not None
+
+    @dg.schedule(name=f"{flow.entity}_schedule", job=flow.job, cron_schedule=policy.cron,
+                 execution_timezone=policy.timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description=f"Batch lane: {flow.entity} on '{policy.cron}' ({policy.timezone}), a run per partition.",
+                 required_resource_keys=set(flow.resource_keys))  # fmt: skip
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else "now"
+        keys = flow.partition_keys(context)
+        if not keys:
+            return dg.SkipReason(f"no {flow.entity} partition to run")
+        return [dg.RunRequest(run_key=f"{flow.entity}:{key}:{tick}", partition_key=key,
+                              tags=flow_tags(flow.entity, "schedule")) for key in keys]
+
+    return _schedule
+
+
 def trigger_for(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition | dg.ScheduleDefinition:
     """The entity's trigger as its policy says: a sensor in the real-time lane, a schedule in the batch lane."""
     if policy.is_realtime:
         return realtime_sensor(flow, policy)
+    if flow.partition_keys is not None:
+        return partitioned_schedule(flow, policy)
     return batch_schedule(flow.entity, flow.job, policy)
 
 

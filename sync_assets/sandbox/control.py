@@ -26,6 +26,8 @@ gets a 400 ``{"error": "..."}`` that names the field.
 - ``POST netsuite/items/price`` {item, price_level, currency, unit_price}; ``POST netsuite/items/update``
   {item, description, displayname, isinactive}; ``POST netsuite/items/delete`` {item}: a merchandiser's
   edits in NetSuite (``item`` is an internal id or item name); each moves the item's lastmodifieddate
+- ``POST netsuite/sales_orders/delete`` {external_id}: someone deletes a sales order in NetSuite (the gap
+  reconciliation finds: the ledger says it was written)
 - ``GET|POST|DELETE webhooks`` {address, topics, duplicate_rate, reorder}
 """
 
@@ -37,7 +39,7 @@ import flask
 
 from sync_assets.sandbox.faults import FaultConfigError, FaultPlan
 from sync_assets.sandbox.generator import CatalogSpecError
-from sync_assets.sandbox.netsuite import catalog_edits
+from sync_assets.sandbox.netsuite import catalog_edits, transaction_edits
 from sync_assets.sandbox.shopify import UserError
 from sync_assets.sandbox.shopify import customers as shopify_customers
 from sync_assets.sandbox.webhooks import WebhookConfigError, parse_subscription
@@ -236,6 +238,11 @@ def _catalog_edit_routes(bp: flask.Blueprint, sandbox: Sandbox) -> None:
     def item_delete() -> flask.Response:
         body = _only(_body(), "items/delete", ("item",))
         return flask.jsonify(deleted=catalog_edits.delete_item(db, body.get("item")))
+
+    @bp.post("/netsuite/sales_orders/delete")
+    def sales_order_delete() -> flask.Response:
+        body = _only(_body(), "sales_orders/delete", ("external_id",))
+        return flask.jsonify(deleted=transaction_edits.delete_sales_order(db, body.get("external_id")))
 
 
 def _only(body: dict[str, Any], where: str, allowed: tuple[str, ...]) -> dict[str, Any]:

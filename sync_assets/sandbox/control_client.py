@@ -163,6 +163,10 @@ class SandboxControl:
         """Delete an item (a matrix parent with its children); returns the deleted internal ids."""
         return self._call("POST", "netsuite/items/delete", {"item": item})["deleted"]
 
+    def delete_sales_order(self, external_id: str) -> int:
+        """Someone deletes a sales order in NetSuite; returns its internal id."""
+        return self._call("POST", "netsuite/sales_orders/delete", {"external_id": external_id})["deleted"]
+
     def register_webhooks(
         self,
         address: str,

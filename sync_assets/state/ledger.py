@@ -100,6 +100,22 @@ CREATE TABLE IF NOT EXISTS landed_files (
     merged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS landed_files_status ON landed_files (status, id);
+CREATE TABLE IF NOT EXISTS findings (
+    check_name TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'healed')),
+    detail TEXT,
+    data TEXT,
+    first_seen_at TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    healed_at TEXT,
+    times_seen INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (check_name, partition, kind, source_id)
+);
+CREATE INDEX IF NOT EXISTS findings_open ON findings (check_name, status, partition);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
@@ -163,6 +179,34 @@ class LandedFile:
     run_id: str
     rows: int
     id: int | None = None  # set once recorded
+
+
+@dataclass(frozen=True)
+class SeenFinding:
+    """What a check run saw: one (kind, source id) in its partition, with what to show about it."""
+
+    kind: str
+    source_id: str
+    detail: str = ""
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TrackedFinding:
+    """A finding as the ledger keeps it across runs of its partition: ``open`` until a run no longer sees it."""
+
+    check_name: str
+    partition: str
+    kind: str
+    source_id: str
+    status: str  # open | healed
+    detail: str | None
+    data: Any
+    first_seen_at: str
+    opened_at: str  # when it was last opened: first seen, or seen again after it had healed
+    last_seen_at: str
+    healed_at: str | None
+    times_seen: int
 
 
 @dataclass(frozen=True)
@@ -609,6 +653,59 @@ class Ledger:
                 conn.execute("DELETE FROM launch_leases WHERE flow = ?", (flow,))
             else:
                 conn.execute("DELETE FROM launch_leases WHERE flow = ? AND holder = ?", (flow, holder))
+
+    # -- findings (reconciliation) ------------------------------------------------------------------
+
+    def record_findings(
+        self, check_name: str, partition: str, seen: Iterable[SeenFinding], *, not_judged: Iterable[str] = ()
+    ) -> list[TrackedFinding]:
+        """One run of ``check_name`` over ``partition``, in one transaction: what it saw is open (a repeat
+        counts, a healed one re-opens); an open finding it did not see is healed now — unless its source is
+        in ``not_judged`` (the run left it out, e.g. still being written). Returns the partition's findings."""
+        now = _now_iso()
+        seen = list(seen)
+        seen_keys = {(f.kind, f.source_id) for f in seen}
+        skip = set(not_judged)
+        with self._transaction() as conn:
+            conn.executemany(
+                """INSERT INTO findings (check_name, partition, kind, source_id, status, detail, data, first_seen_at,
+                     opened_at, last_seen_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)
+                   ON CONFLICT (check_name, partition, kind, source_id) DO UPDATE SET status = 'open',
+                     detail = excluded.detail, data = excluded.data, last_seen_at = excluded.last_seen_at,
+                     opened_at = CASE WHEN findings.status = 'healed' THEN excluded.opened_at ELSE findings.opened_at END,
+                     healed_at = NULL, times_seen = findings.times_seen + 1""",
+                [(check_name, partition, f.kind, f.source_id, f.detail, json.dumps(f.data, default=str), now, now, now)
+                 for f in seen],
+            )
+            still_open = conn.execute(
+                "SELECT kind, source_id FROM findings WHERE check_name = ? AND partition = ? AND status = 'open'",
+                (check_name, partition),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE findings SET status = 'healed', healed_at = ? WHERE check_name = ? AND partition = ? "
+                "AND kind = ? AND source_id = ?",
+                [(now, check_name, partition, r["kind"], r["source_id"]) for r in still_open
+                 if (r["kind"], r["source_id"]) not in seen_keys and r["source_id"] not in skip],
+            )
+        return self.findings(check_name, partition=partition, status=None)
+
+    def findings(
+        self, check_name: str, *, partition: str | None = None, status: str | None = "open"
+    ) -> list[TrackedFinding]:
+        sql, args = "SELECT * FROM findings WHERE check_name = ?", [check_name]
+        for column, value in (("partition", partition), ("status", status)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        rows = self._connection().execute(sql + " ORDER BY partition, kind, source_id", args).fetchall()
+        return [TrackedFinding(**{**dict(r), "data": json.loads(r["data"]) if r["data"] else None}) for r in rows]
+
+    def partitions_with_open_findings(self, check_name: str) -> list[str]:
+        rows = self._connection().execute(
+            "SELECT DISTINCT partition FROM findings WHERE check_name = ? AND status = 'open' ORDER BY partition",
+            (check_name,),
+        )
+        return [r["partition"] for r in rows]
 
     # -- alerts --------------------------------------------------------------------------------------
 

@@ -112,13 +112,14 @@ RAW_TABLES: dict[str, RawTable] = {
             keys=("sku", "location"),
             has_payload=False,
         ),
-        # Storefront vs NetSuite, per reconciliation run (flows/reconciliation.py).
+        # Storefront vs NetSuite per shop-local day (flows/reconciliation.py): each finding's state as the
+        # ledger tracks it; a re-run that changes nothing adds no version (run_id / checked_at not hashed).
         RawTable(
             name="raw.reconciliation_findings",
             columns=(
                 ("run_id", "VARCHAR"),
                 ("checked_at", "TIMESTAMPTZ NOT NULL"),
-                ("kind", "VARCHAR"),  # missing | duplicated | mismatched
+                ("kind", "VARCHAR"),  # missing | duplicated | mismatched_total
                 ("order_id", "VARCHAR"),
                 ("order_name", "VARCHAR"),
                 ("external_id", "VARCHAR"),
@@ -127,9 +128,16 @@ RAW_TABLES: dict[str, RawTable] = {
                 ("netsuite_total", "DECIMAL(18,4)"),
                 ("requeued", "BOOLEAN NOT NULL"),
                 ("detail", "VARCHAR"),
+                # Added with daily partitions (nullable in files that predate them, see ensure_schema).
+                ("partition_date", "DATE"),
+                ("status", "VARCHAR"),  # open | healed
+                ("first_seen_at", "TIMESTAMPTZ"),
+                ("opened_at", "TIMESTAMPTZ"),  # a finding seen again after it healed is a new version
+                ("healed_at", "TIMESTAMPTZ"),
             ),
-            keys=("run_id", "kind", "order_id"),
+            keys=("partition_date", "kind", "order_id"),
             has_payload=False,
+            hash_exclude=("run_id", "checked_at"),
         ),
         # What the sync did, one row per attempt outcome.
         RawTable(
@@ -174,6 +182,9 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for table in RAW_TABLES.values():
             conn.execute(table.ddl())
+            for name, typ in table.columns:  # columns added to a raw table after files were created with it
+                plain = typ.replace(" NOT NULL", "")
+                conn.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {name} {plain}")
             for name, typ in VERSION_COLUMNS:  # files created before raw kept versions
                 conn.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {name} {typ}")
             conn.execute(f"UPDATE {table.name} SET {CONTENT_HASH} = {table.hash_sql()} WHERE {CONTENT_HASH} IS NULL")

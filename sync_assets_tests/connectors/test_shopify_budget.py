@@ -17,7 +17,8 @@ from sync_assets.connectors.shopify import ShopifyBulkSlotBusy, ShopifyClient, S
 from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_updated_between
 from sync_assets.connectors.shopify.throttle import BATCH, CostBucket, LanePacing
-from sync_assets.flows.reconciliation import ReconciliationConfig, reconcile_orders
+from sync_assets.domain.shop_days import local_day
+from sync_assets.flows.reconciliation import ReconciliationConfig, reconcile_day
 from sync_assets.sandbox import credentials
 from sync_assets.state.ledger import Ledger
 from sync_assets_tests.flows.orders_support import netsuite_client
@@ -118,8 +119,8 @@ def test_a_batch_job_completes_while_the_real_time_lane_keeps_the_bucket_throttl
         # One throttled answer would end a count-based client; the batch lane waits by its deadline instead.
         batch = _client(sandbox, lane=BATCH, shared_state_dir=str(tmp_path), max_throttle_retries=1)
         ledger = Ledger(tmp_path / "ledger.sqlite")
-        result = reconcile_orders(batch, netsuite_client(sandbox), ledger,
-                                  config=ReconciliationConfig(grace_seconds=0, requeue=False))  # fmt: skip
+        result = reconcile_day(batch, netsuite_client(sandbox), ledger, local_day(placed[0]["createdAt"], "UTC"),
+                               config=ReconciliationConfig(grace_seconds=0, requeue=False))  # fmt: skip
     finally:
         stop.set()
         for t in hammers:

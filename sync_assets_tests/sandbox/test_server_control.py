@@ -245,3 +245,24 @@ def test_netsuite_item_edits_move_lastmodifieddate_and_bad_edits_name_the_field(
     assert len(sandbox.control.delete_item(sku)) == 1
     with pytest.raises(SandboxControlError, match="does not exist"):
         sandbox.control.delete_item(sku)
+
+
+def test_a_sales_order_deleted_in_netsuite_is_gone_from_suiteql_and_traced_in_deletedrecord(sandbox):
+    from sync_assets_tests.flows.orders_support import netsuite_client
+
+    netsuite = netsuite_client(sandbox)
+    netsuite.upsert_record("salesOrder", "deleted-by-hand-1", {
+        "entity": {"id": 1}, "item": {"items": [{"item": {"id": _any_item(netsuite)}, "quantity": 1, "rate": 5}]}})
+    rid = sandbox.control.delete_sales_order("deleted-by-hand-1")
+    assert list(netsuite.suiteql("SELECT id FROM transaction WHERE externalid = 'deleted-by-hand-1'")) == []
+    traced = list(netsuite.suiteql(f"SELECT recordtypeid FROM deletedrecord WHERE recordid = {int(rid)}"))
+    assert traced == [{"recordtypeid": "salesorder"}]
+    for external_id, message in [("deleted-by-hand-1", "no sales order has externalId 'deleted-by-hand-1'"),
+                                 ("", "external_id must be a non-empty string")]:  # fmt: skip
+        with pytest.raises(SandboxControlError, match="HTTP 400") as error:
+            sandbox.control.delete_sales_order(external_id)
+        assert message in str(error.value)
+
+
+def _any_item(netsuite) -> int:
+    return int(next(iter(netsuite.suiteql("SELECT id FROM item WHERE itemtype = 'InvtPart' AND isinactive = 'F' AND (matrixtype IS NULL OR matrixtype <> 'PARENT') ORDER BY id")))["id"])

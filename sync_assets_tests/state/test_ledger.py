@@ -224,3 +224,31 @@ def test_mark_done_many_records_all_in_one_go_and_again_changes_nothing_but_the_
     ledger.mark_done_many("catalog", [("a", "gid://1", "h3")])
     assert ledger.done_hashes("catalog", ["a", "b"]) == {"a": "h3", "b": "h2"}
     assert ledger.mark_done_many("catalog", []) == 0
+
+
+def test_findings_open_repeat_heal_and_reopen_per_partition(ledger):
+    from sync_assets.state.ledger import SeenFinding
+
+    gap, dup, slow = (SeenFinding("missing", "o1", "no sales order"), SeenFinding("duplicated", "o2", "2 found"),
+                      SeenFinding("missing", "o3"))  # fmt: skip
+    first = ledger.record_findings("rec", "2026-12-06", [gap, dup, slow])
+    assert [(f.kind, f.source_id, f.status, f.times_seen) for f in first] == [
+        ("duplicated", "o2", "open", 1), ("missing", "o1", "open", 1), ("missing", "o3", "open", 1)]
+    ledger.record_findings("rec", "2026-12-07", [gap])  # another day: its own finding, untouched below
+
+    # The next run of the day: o1 is fixed, o2 still duplicated, o3 not judged (being written right now).
+    second = {(f.kind, f.source_id): f for f in ledger.record_findings("rec", "2026-12-06", [dup], not_judged=["o3"])}
+    assert second[("missing", "o1")].status == "healed" and second[("missing", "o1")].healed_at
+    assert second[("duplicated", "o2")].status == "open" and second[("duplicated", "o2")].times_seen == 2
+    assert second[("missing", "o3")].status == "open" and second[("missing", "o3")].healed_at is None
+    assert ledger.partitions_with_open_findings("rec") == ["2026-12-06", "2026-12-07"]
+
+    # Seen again after healing: open again, still one row.
+    third = ledger.record_findings("rec", "2026-12-06", [gap, dup, slow])
+    assert len(third) == 3 and all(f.status == "open" and f.healed_at is None for f in third)
+    reopened = {f.source_id: f for f in third}
+    assert reopened["o1"].opened_at > reopened["o1"].first_seen_at  # a new version for raw
+    assert reopened["o2"].opened_at == reopened["o2"].first_seen_at  # open all along
+    assert [f.source_id for f in ledger.findings("rec", partition="2026-12-07")] == ["o1"]
+    ledger.record_findings("rec", "2026-12-06", [])
+    assert ledger.findings("rec", partition="2026-12-06") == [] and ledger.partitions_with_open_findings("rec") == ["2026-12-07"]

@@ -21,6 +21,8 @@ from sync_assets.flows import inventory as inventory_flow
 from sync_assets.flows import orders as orders_flow
 from sync_assets.flows import reconciliation as reconciliation_flow
 from sync_assets.domain.policy import EntityPolicy
+from sync_assets.domain.ids import order_external_id
+from sync_assets.domain.shop_days import local_day
 from sync_assets.state.ledger import Ledger
 from sync_assets_tests.flows import orders_support as support
 
@@ -67,10 +69,22 @@ def land_sandbox(sandbox, root: Path) -> Landed:
         inv_policy = EntityPolicy("inventory", "realtime", interval_seconds=1, overlap_seconds=60)
         inventory_flow.run_inventory_flow(shopify, netsuite, ledger, inv_policy, landing=landing,
                                           run_id="inventory-1")
-        report = reconciliation_flow.reconcile_orders(
-            shopify, netsuite, ledger, now=datetime.now(timezone.utc) + timedelta(hours=1),
+        day = local_day(shopify.get_orders([bad])[0]["createdAt"], "UTC")
+        report = reconciliation_flow.reconcile_day(
+            shopify, netsuite, ledger, day, now=datetime.now(timezone.utc) + timedelta(hours=1),
             config=reconciliation_flow.ReconciliationConfig(grace_seconds=0, requeue=False), run_id="rec-1")
         reconciliation_flow.land_report(landing, report, "rec-1")
+        # A sales order total changed in NetSuite (five more), seen by a run, then put back and seen healed.
+        eid = order_external_id(gids[0])
+        lines = [{"item": {"id": line["item"]["id"]}, "quantity": line["quantity"], "rate": line["rate"]}
+                 for line in netsuite.get_record("salesOrder", f"eid:{eid}", expand=True)["item"]["items"]]
+        changed = [{**lines[0], "rate": float(lines[0]["rate"]) + 5.0 / float(lines[0]["quantity"])}, *lines[1:]]
+        for run, body in (("rec-2", changed), ("rec-3", lines)):
+            netsuite.upsert_record("salesOrder", eid, {"item": {"items": body}}, replace=("item",))
+            report = reconciliation_flow.reconcile_day(
+                shopify, netsuite, ledger, day, now=datetime.now(timezone.utc) + timedelta(hours=1),
+                config=reconciliation_flow.ReconciliationConfig(grace_seconds=0, requeue=False), run_id=run)
+            reconciliation_flow.land_report(landing, report, run)
         skus = sandbox.control.catalog()["skus_sample"]
     finally:
         ledger.close()

@@ -85,8 +85,12 @@ def test_fulfillments_dead_letters_sync_health_and_reconciliation(built):
         ("fulfillments", 4), ("orders", 1)]
     assert rows(built, "SELECT records, synced, dead_lettered, failing FROM analytics.sync_health "
                        "WHERE flow = 'orders'") == [(5, 4, 1, 0)]
-    assert rows(built, "SELECT kind, order_id, storefront_total FROM analytics.reconciliation_findings") == [
-        ("missing", built.dead_letter_gid, D("5.00"))]
+    # The dead-lettered order stays missing (an operator owns it); the total changed in NetSuite and put
+    # back is healed. Three runs of the day, one row per finding.
+    assert rows(built, "SELECT kind, order_id, status, is_open, storefront_total, difference, requeued, "
+                       "healed_at IS NOT NULL FROM analytics.reconciliation_findings ORDER BY kind") == [
+        ("mismatched_total", built.order_gids[0], "healed", False, D("10.50"), D("-5.00"), False, True),
+        ("missing", built.dead_letter_gid, "open", True, D("5.00"), None, False, False)]
 
 
 def test_inventory_position_one_row_per_sku_and_location_never_negative(built):

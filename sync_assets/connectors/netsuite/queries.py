@@ -157,6 +157,12 @@ SALES_ORDERS_BY_EXTERNAL_ID = Query("reconciliation: sales orders by external id
                                     _SALES_ORDERS.format("externalid"), {"vals": _NONE})
 SALES_ORDERS_BY_ORDER_NAME = Query("reconciliation: sales orders by order name",
                                    _SALES_ORDERS.format("otherrefnum"), {"vals": _NONE})
+# A day partition's sales orders in one query: the orders flow writes the storefront order's shop-local
+# creation day as tranDate (account.order_date_timezone), so the day's orders have that day's tranDate.
+# Keyset-paged by id (the pager adds "AND id > :last ORDER BY id"): a day may exceed the offset cap.
+SALES_ORDERS_OF_DAY = Query("reconciliation: sales orders of a day",
+                            "SELECT id, tranid, externalid, otherrefnum, foreigntotal, status FROM transaction "
+                            "WHERE type = 'SalesOrd' AND trandate = :day", {"day": _EPOCH.date()})
 
 REGISTRY: tuple[Query, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Query))
 

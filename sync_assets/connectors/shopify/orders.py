@@ -45,10 +45,19 @@ def utc_z(moment: datetime | str) -> str:
 
 def updated_between_query(start: datetime | str, end: datetime | str) -> str:
     """Half-open ``[start, end)`` search. Shopify may treat ``<`` like ``<=``, so callers dedupe on (id, updatedAt)."""
+    return _between_query("updated_at", start, end)
+
+
+def created_between_query(start: datetime | str, end: datetime | str) -> str:
+    """Half-open ``[start, end)`` search on ``created_at``: the orders of a day, whenever they were edited."""
+    return _between_query("created_at", start, end)
+
+
+def _between_query(field: str, start: datetime | str, end: datetime | str) -> str:
     a, b = utc_z(start), utc_z(end)
     if a >= b:
         raise ValueError(f"empty order window: start {a} is not before end {b}")
-    return f"updated_at:>='{a}' AND updated_at:<'{b}'"
+    return f"{field}:>='{a}' AND {field}:<'{b}'"
 
 
 def complete_order(client: ShopifyClient, order: dict[str, Any]) -> dict[str, Any]:
