@@ -51,6 +51,11 @@ def updated_between_query(start: datetime | str, end: datetime | str) -> str:
     return f"updated_at:>='{a}' AND updated_at:<'{b}'"
 
 
+def created_between_query(start: datetime | str, end: datetime | str) -> str:
+    """Half-open ``[start, end)`` on ``created_at``: the orders of a business day (the finance tie-out)."""
+    return updated_between_query(start, end).replace("updated_at", "created_at")
+
+
 def complete_order(client: ShopifyClient, order: dict[str, Any]) -> dict[str, Any]:
     return flatten_nested(client, order, ORDER_FOLLOW_UPS, page_size=FOLLOW_UP_PAGE)
 
@@ -69,6 +74,16 @@ def iter_orders_updated_between(
     the scan moves past ``end`` and is picked up by the next window.
     """
     variables = {"query": updated_between_query(start, end), "nestedFirst": check_page_size(nested_page_size)}
+    for order in paginate(client, docs.ORDERS_PAGE, variables, ("orders",), page_size=page_size):
+        yield complete_order(client, order)
+
+
+def iter_orders_created_between(
+    client: ShopifyClient, start: datetime | str, end: datetime | str, *, page_size: int = DEFAULT_ORDERS_PAGE,
+    nested_page_size: int = DEFAULT_NESTED_PAGE,
+) -> Iterator[dict[str, Any]]:
+    """Complete orders with ``start <= createdAt < end`` (a day's orders, whatever happened to them since)."""
+    variables = {"query": created_between_query(start, end), "nestedFirst": check_page_size(nested_page_size)}
     for order in paginate(client, docs.ORDERS_PAGE, variables, ("orders",), page_size=page_size):
         yield complete_order(client, order)
 
