@@ -6,8 +6,9 @@ What Shopify Payments does with a paid order, in the published shapes (``Shopify
 half up to the cent); every successful refund through it is a ``REFUND`` (negative amount, no fee). The
 transactions of one UTC day and currency are paid out together by one payout, issued the next day at
 10:00 UTC: ``SCHEDULED`` until then, ``PAID`` after; its ``net`` is the sum of the transactions' nets
-and its ``summary`` their gross and fees by kind. Orders paid through another gateway (``manual``, the
-generator's) never reach Shopify Payments, so they have no balance transaction.
+and its ``summary`` their gross and fees by kind. The generator's paid orders go through
+``shopify_payments``; orders paid through another gateway (``manual``, say) never reach Shopify Payments,
+so they have no balance transaction.
 
 Derived at read time from the store (no state of its own), so a refund placed through the control API
 shows up in the next read, and ids are stable: a balance transaction is numbered after the order
