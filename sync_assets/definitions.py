@@ -7,6 +7,7 @@ import dagster as dg
 from sync_assets.defs import (
     catalog,
     customers,
+    finance,
     fulfillments,
     inventory,
     operations,
@@ -57,6 +58,7 @@ def defs() -> dg.Definitions:
         fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),
         catalog.definitions(policy.entity("catalog"), configs["catalog"]),
         customers.definitions(policy.entity("crm"), configs["crm"]),
+        finance.definitions(policy.entity("finance"), policy.account),
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_models.definitions(models),
         warehouse_export.definitions(policy.entity("warehouse_export"), models),

@@ -18,6 +18,7 @@ import dagster as dg
 
 from sync_assets.defs.catalog import RAW_DELETED, RAW_ITEMS, RAW_LOCATIONS, RAW_PRICES
 from sync_assets.defs.customers import RAW_CUSTOMERS, RAW_SHOPIFY_CUSTOMERS
+from sync_assets.defs.finance import RAW_BALANCE_TRANSACTIONS, RAW_PAYOUTS, RAW_REFUND_DEPOSITS, RAW_TRANSACTIONS
 from sync_assets.defs.fulfillments import FULFILLMENTS
 from sync_assets.defs.inventory import SNAPSHOTS
 from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, run_metadata
@@ -34,7 +35,7 @@ GROUP = "warehouse"
 
 # raw table -> the assets whose runs land its files (a table missing here still gets its asset, without deps).
 LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
-    "raw.shopify_orders": (RAW_ORDERS,),
+    "raw.shopify_orders": (RAW_ORDERS, RAW_TRANSACTIONS),  # finance lands the orders of its day too
     "raw.netsuite_items": (RAW_ITEMS,),
     "raw.netsuite_item_prices": (RAW_PRICES,),
     "raw.netsuite_locations": (RAW_LOCATIONS,),
@@ -45,6 +46,10 @@ LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
     "raw.netsuite_fulfillments": (FULFILLMENTS,),
     "raw.inventory_snapshots": (SNAPSHOTS,),
     "raw.reconciliation_findings": (REPORT,),
+    "raw.netsuite_transactions": (RAW_TRANSACTIONS,),
+    "raw.netsuite_refund_deposits": (RAW_REFUND_DEPOSITS,),
+    "raw.shopify_balance_transactions": (RAW_BALANCE_TRANSACTIONS,),
+    "raw.shopify_payouts": (RAW_PAYOUTS,),
     "raw.sync_events": (RAW_ORDERS, FULFILLMENTS, DEAD_LETTERS),
 }
 

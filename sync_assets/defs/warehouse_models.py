@@ -24,6 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "dbt"
 GROUP = "warehouse_models"
 POOL = "warehouse_writer"  # the one DuckDB writer at a time, shared with the loader (limit 1)
 WAREHOUSE_ENV = "SYNC_ASSETS_DBT_WAREHOUSE"  # read by profiles.yml
+SHOP_TIMEZONE_ENV = "SYNC_ASSETS_SHOP_TIMEZONE"  # read by macros/shop_day.sql: the finance marts' day
 
 project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
 
@@ -83,9 +84,18 @@ def ensure_raw(conn) -> None:
     ensure_schema(conn)
 
 
-def dbt_cli(database: str | os.PathLike) -> DbtCliResource:
-    """The dbt CLI pointed at ``database`` (dbt opens the file itself: profiles.yml reads WAREHOUSE_ENV)."""
+def _point_dbt_at(database: str | os.PathLike) -> None:
+    """dbt opens the file itself (profiles.yml reads WAREHOUSE_ENV); the finance marts' shop day is the
+    policy's account.order_date_timezone."""
+    from sync_assets.domain.policy import load_policy
+
     os.environ[WAREHOUSE_ENV] = str(Path(database).resolve())
+    os.environ[SHOP_TIMEZONE_ENV] = load_policy().account.order_date_timezone
+
+
+def dbt_cli(database: str | os.PathLike) -> DbtCliResource:
+    """The dbt CLI pointed at ``database``."""
+    _point_dbt_at(database)
     return DbtCliResource(project_dir=project, profiles_dir=str(PROJECT_DIR))
 
 
@@ -119,7 +129,7 @@ def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
         with warehouse.get_connection() as conn:
             ensure_raw(conn)
         # dbt opens the file itself; the resource says which one (tests and deployments point it elsewhere).
-        os.environ[WAREHOUSE_ENV] = str(Path(warehouse.database).resolve())
+        _point_dbt_at(warehouse.database)
         try:
             yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
         finally:

@@ -313,7 +313,7 @@ class OrderMaker:
         if rng.random() < 0.75:
             order["financialStatus"] = "PAID"
             order["transactions"] = [
-                {"kind": "SALE", "status": "SUCCESS", "gateway": "manual", "amountSet": self._money(total)}
+                {"kind": "SALE", "status": "SUCCESS", "gateway": "shopify_payments", "amountSet": self._money(total)}
             ]
         else:
             order["financialStatus"] = "PENDING"

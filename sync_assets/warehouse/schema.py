@@ -95,6 +95,12 @@ RAW_TABLES: dict[str, RawTable] = {
         _payload_table("raw.netsuite_inventory", "item_id", "location_id"),
         _payload_table("raw.netsuite_customers", "customer_id"),
         _payload_table("raw.netsuite_fulfillments", "fulfillment_id"),
+        # Finance (flows/finance.py): a day's sales orders, customer deposits and refunds with their line
+        # totals, the deposits each refund paid out of, and Shopify Payments payouts and balance transactions.
+        _payload_table("raw.netsuite_transactions", "transaction_id"),
+        _payload_table("raw.netsuite_refund_deposits", "refund_id", "deposit_id"),
+        _payload_table("raw.shopify_payouts", "payout_id"),
+        _payload_table("raw.shopify_balance_transactions", "balance_transaction_id"),
         # Every available-to-sell computation, written or not.
         RawTable(
             name="raw.inventory_snapshots",

@@ -83,8 +83,11 @@ def test_unreadable_file(tmp_path):
         load_policy(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("entity", ["finance"])
-def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_no_flow(entity):
+@pytest.mark.parametrize("entity", ["loyalty"])
+def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_no_flow(entity, monkeypatch):
+    from sync_assets.domain import policy as policy_module
+
+    monkeypatch.setitem(policy_module.NO_FLOW_YET, entity, "loyalty points")
     for body in ("{lane: realtime, interval_seconds: 1}", "{}"):
         with pytest.raises(PolicyError) as error:
             parse_policy(f"entities:\n  {entity}: {body}\n", source="mine.yaml")
@@ -93,6 +96,13 @@ def test_an_entity_without_a_flow_is_refused_naming_file_entity_and_that_it_has_
         assert "remove the entry" in message and "catalog" in message  # and lists what does have a flow
     with pytest.raises(PolicyError, match=f"entities.{entity}: no flow runs"):
         load_policy().entity(entity)
+
+
+def test_finance_is_a_daily_batch_flow_that_can_move_lanes():
+    finance = load_policy().entity("finance")
+    assert (finance.lane, finance.cron, finance.timezone) == ("batch", "0 4 * * *", "UTC")
+    moved = parse_policy("entities:\n  finance: {lane: realtime, interval_seconds: 60}\n").entity("finance")
+    assert (moved.lane, moved.interval_seconds, moved.cron) == ("realtime", 60, None)
 
 
 def test_customers_and_payments_follow_the_orders_entry_and_refuse_a_lane_of_their_own():

@@ -164,6 +164,40 @@ SALES_ORDERS_OF_DAY = Query("reconciliation: sales orders of a day",
                             "SELECT id, tranid, externalid, otherrefnum, foreigntotal, status FROM transaction "
                             "WHERE type = 'SalesOrd' AND trandate = :day", {"day": _EPOCH.date()})
 
+# ------------------------------------------------------------------------------------------ finance
+# One day's transactions as the finance marts need them: sales orders, the customer deposits that pay
+# them and the refunds paid out of those deposits. Headers are keyset-paged; their line totals (tax,
+# discount, shipping, and the sales order a deposit pays) come by id in a second query, since the pager
+# cannot extend a GROUP BY.
+FINANCE_TRANSACTIONS = Query(
+    "finance: transactions of a day",
+    "SELECT t.id, t.tranid, t.type, t.externalid, t.otherrefnum, t.entity, BUILTIN.DF(t.entity) AS entityname, "
+    "t.status, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.foreigntotal, t.currency, "
+    "BUILTIN.DF(t.currency) AS currencyname, t.voided, "
+    f"{ts_column('t.lastmodifieddate', 'lastmodifieddate')} FROM transaction t "
+    "WHERE t.type IN ('SalesOrd', 'CustDep', 'CustRfnd') AND t.trandate = :day",
+    {"day": datetime(2999, 1, 1).date()},
+)
+FINANCE_LINE_TOTALS = Query(
+    "finance: transaction line totals",
+    # Income lines of a sales order are credits (negative); discount lines debits: signs are NetSuite's.
+    "SELECT transaction, "
+    "SUM(CASE WHEN taxline = 'T' THEN -foreignamount ELSE 0 END) AS taxtotal, "
+    "SUM(CASE WHEN itemtype = 'Discount' THEN foreignamount ELSE 0 END) AS discounttotal, "
+    "SUM(CASE WHEN itemtype = 'ShipItem' THEN -foreignamount ELSE 0 END) AS shippingtotal, "
+    "SUM(CASE WHEN mainline = 'F' AND taxline = 'F' AND itemtype = 'InvtPart' THEN -foreignamount ELSE 0 END) "
+    "AS itemtotal, MAX(CASE WHEN mainline = 'T' THEN createdfrom END) AS createdfrom, "
+    "MAX(location) AS location "
+    "FROM transactionline WHERE transaction IN :ids GROUP BY transaction ORDER BY transaction",
+    {"ids": [-1]},
+)
+FINANCE_REFUND_DEPOSITS = Query(
+    "finance: deposits a refund paid out of",
+    "SELECT previousdoc AS deposit, nextdoc AS refund, foreignamount AS amount FROM previoustransactionlinelink "
+    "WHERE nextdoc IN :ids AND previoustype = 'CustDep' AND nexttype = 'CustRfnd' ORDER BY nextdoc, previousdoc",
+    {"ids": [-1]},
+)
+
 REGISTRY: tuple[Query, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Query))
 
 # ------------------------------------------------------------- the doctor's own (not run by the flows)

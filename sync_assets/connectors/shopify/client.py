@@ -27,7 +27,7 @@ from graphql import OperationType, parse
 
 from sync_assets.connectors.http import Backoff, never_sent, parse_retry_after
 
-from . import bulk, catalog, fulfillment, inventory, orders, paging
+from . import bulk, catalog, fulfillment, inventory, orders, paging, payments
 from .auth import TokenProvider, as_token_provider
 from .errors import (
     SHOP_URL_SETTING,
@@ -233,6 +233,15 @@ class ShopifyClient:
         self, start: Any, end: Any, *, page_size: int = orders.DEFAULT_ORDERS_PAGE, nested_page_size: int = orders.DEFAULT_NESTED_PAGE
     ) -> Iterator[dict[str, Any]]:
         return orders.iter_orders_updated_between(self, start, end, page_size=page_size, nested_page_size=nested_page_size)
+
+    def iter_orders_created_between(self, start: Any, end: Any) -> Iterator[dict[str, Any]]:
+        return orders.iter_orders_created_between(self, start, end)
+
+    def iter_balance_transactions(self, start: Any, end: Any) -> Iterator[dict[str, Any]]:
+        return payments.iter_balance_transactions(self, start, end)
+
+    def get_payouts(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        return payments.get_payouts(self, ids)
 
     def get_orders(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         return orders.get_orders(self, ids)

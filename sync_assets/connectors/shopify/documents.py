@@ -55,7 +55,7 @@ _CONNECTION_PAGE = "pageInfo { hasNextPage endCursor }"
 _ORDER_SCALARS = f"""
   id legacyResourceId name createdAt updatedAt processedAt closed closedAt cancelledAt cancelReason test
   displayFinancialStatus displayFulfillmentStatus currencyCode presentmentCurrencyCode
-  email phone note tags discountCodes
+  email phone note tags discountCodes sourceName
   customer {{ id legacyResourceId firstName lastName defaultEmailAddress {{ emailAddress }} }}
   billingAddress {{ {_ADDRESS} }}
   shippingAddress {{ {_ADDRESS} }}
@@ -79,6 +79,37 @@ fragment OrderFields on Order {{{_ORDER_SCALARS}
   lineItems(first: $nestedFirst) {{ {_CONNECTION_PAGE} nodes {{ ...LineItemFields }} }}
 }}
 {_LINE_ITEM_FRAGMENT}{_SHIPPING_LINE_FRAGMENT}
+"""
+
+# --- Shopify Payments (the finance flow) --------------------------------------------------------------------
+
+_MONEY = "amount currencyCode"
+_PAYOUT_FIELDS = f"""
+  id legacyResourceId issuedAt status transactionType net {{ {_MONEY} }}
+  summary {{ chargesGross {{ {_MONEY} }} chargesFee {{ {_MONEY} }} refundsFeeGross {{ {_MONEY} }}
+    refundsFee {{ {_MONEY} }} adjustmentsGross {{ {_MONEY} }} adjustmentsFee {{ {_MONEY} }} }}
+"""
+
+BALANCE_TRANSACTIONS_PAGE = f"""
+query BalanceTransactionsPage($first: Int!, $after: String, $query: String!) {{
+  shopifyPaymentsAccount {{
+    balanceTransactions(first: $first, after: $after, query: $query) {{
+      {_CONNECTION_PAGE}
+      nodes {{
+        id type test transactionDate sourceId sourceType sourceOrderTransactionId
+        amount {{ {_MONEY} }} fee {{ {_MONEY} }} net {{ {_MONEY} }}
+        associatedOrder {{ id name }}
+        associatedPayout {{ id status }}
+      }}
+    }}
+  }}
+}}
+"""
+
+PAYOUTS_BY_ID = f"""
+query PayoutsById($ids: [ID!]!) {{
+  nodes(ids: $ids) {{ __typename id ... on ShopifyPaymentsPayout {{{_PAYOUT_FIELDS}}} }}
+}}
 """
 
 # --- orders -----------------------------------------------------------------------------------------------

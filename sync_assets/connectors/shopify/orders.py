@@ -77,9 +77,21 @@ def iter_orders_updated_between(
     Keep the window fixed while paging (cursors are only valid for the same query); an order updated during
     the scan moves past ``end`` and is picked up by the next window.
     """
-    variables = {"query": updated_between_query(start, end), "nestedFirst": check_page_size(nested_page_size)}
+    return _iter_orders(client, updated_between_query(start, end), page_size, nested_page_size)
+
+
+def _iter_orders(client: ShopifyClient, query: str, page_size: int, nested_page_size: int) -> Iterator[dict[str, Any]]:
+    variables = {"query": query, "nestedFirst": check_page_size(nested_page_size)}
     for order in paginate(client, docs.ORDERS_PAGE, variables, ("orders",), page_size=page_size):
         yield complete_order(client, order)
+
+
+def iter_orders_created_between(
+    client: ShopifyClient, start: datetime | str, end: datetime | str, *, page_size: int = DEFAULT_ORDERS_PAGE,
+    nested_page_size: int = DEFAULT_NESTED_PAGE,
+) -> Iterator[dict[str, Any]]:
+    """Complete orders with ``start <= createdAt < end`` (a day's orders, whatever happened to them since)."""
+    return _iter_orders(client, created_between_query(start, end), page_size, nested_page_size)
 
 
 def get_orders(

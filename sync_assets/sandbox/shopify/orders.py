@@ -242,6 +242,8 @@ def create_order(store: Store, order: dict, options: dict | None) -> tuple[dict,
             "taxLines": order_tax + [t for li in lines for t in li["taxLines"]],
             "discountCodes": discount.codes, "_discount_applications": discount.applications, "transactions": transactions, "_lines": lines, "_shipping": shipping_lines,
             "tags": sorted(set(order.get("tags") or [])), "note": order.get("note"), "test": bool(order.get("test")),
+            # The sales channel; the sandbox's orders are online-store orders unless the input names another.
+            "sourceName": order.get("sourceName") or "web",
             "_fulfillment_orders": [], "_fulfillments": [],
         }
         for line in lines:

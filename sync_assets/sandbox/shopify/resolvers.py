@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from ariadne import InterfaceType, ObjectType, make_executable_schema
 from graphql import GraphQLEnumType, GraphQLError, GraphQLSchema, get_directive_values
 
-from . import inventory, orders, paging, search
-from .store import Store, UserError, parse_gid
+from . import inventory, orders, paging, payouts, search
+from .store import Store, UserError, gid, parse_gid
 
 SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 
@@ -19,6 +19,7 @@ node_iface = InterfaceType("Node")
 order_t, line_t, item_t, level_t, loc_t = (ObjectType(n) for n in ("Order", "LineItem", "InventoryItem", "InventoryLevel", "Location"))
 product_t, variant_t, fo_t, fulfillment_t = (ObjectType(n) for n in ("Product", "ProductVariant", "FulfillmentOrder", "Fulfillment"))
 customer_t = ObjectType("Customer")
+payments_account_t = ObjectType("ShopifyPaymentsAccount")
 
 
 discount_app_iface = InterfaceType("DiscountApplication")
@@ -166,6 +167,27 @@ def resolve_nodes(_, info, ids):
     if len(ids) > 250:
         raise GraphQLError("The maximum number of ids is 250.")
     return [_store(info).node(i) for i in ids]
+
+
+@query.field("shopifyPaymentsAccount")
+def resolve_payments_account(_, info):
+    store = _store(info)
+    return {"__typename": "ShopifyPaymentsAccount", "id": gid("ShopifyPaymentsAccount", 1), "activated": True,
+            "defaultCurrency": store.currency, "country": "US"}
+
+
+def _payments_list(records, fields, date_fields):
+    def resolve(_account, info, **args):
+        s = _search(info, args, set(fields), date_fields)
+        if args.get("sortKey") not in (None, "ID", "PROCESSED_AT", "ISSUED_AT"):
+            raise GraphQLError(f"The sandbox does not support sortKey {args['sortKey']} here.")
+        return _connection(info, _filter(records(_store(info)), s, fields), args, _by_id(), presorted=True)
+    return resolve
+
+
+payments_account_t.set_field("balanceTransactions", _payments_list(
+    payouts.balance_transactions, payouts.BALANCE_FIELDS, {"processed_at"}))
+payments_account_t.set_field("payouts", _payments_list(payouts.payouts, payouts.PAYOUT_FIELDS, {"issued_at"}))
 
 
 @query.field("currentBulkOperation")
@@ -424,7 +446,7 @@ def resolve_webhook_update(_, info, id, webhookSubscription):
 def build_schema() -> GraphQLSchema:
     schema = make_executable_schema(
         SCHEMA_PATH.read_text(encoding="utf-8"), query, mutation, node_iface, discount_app_iface, order_t, line_t, item_t, level_t,
-        loc_t, product_t, variant_t, fo_t, fulfillment_t, customer_t,
+        loc_t, product_t, variant_t, fo_t, fulfillment_t, customer_t, payments_account_t,
     )
     # ariadne 1.1.1 replaces each enum's parse_value with a one-argument function, but graphql-core
     # 3.2.14 passes two when coercing variables ("takes 1 positional argument but 2 were given").

@@ -64,6 +64,7 @@ SUBSET: dict[str, list[str]] = {
         "currentBulkOperation(type)",
         "currentAppInstallation",
         f"webhookSubscriptions({_PAGE} topics uri)",
+        "shopifyPaymentsAccount",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -91,7 +92,7 @@ SUBSET: dict[str, list[str]] = {
         "billingAddress", "totalPriceSet", "subtotalPriceSet", "totalTaxSet", "totalDiscountsSet",
         "totalShippingPriceSet", "currentTotalPriceSet", f"shippingLines({_PAGE})", "taxLines",
         "discountCodes", f"discountApplications({_PAGE})", "transactions(first)", f"lineItems({_PAGE})", "tags", "note", "test",
-        f"fulfillmentOrders({_PAGE})", "fulfillments(first)",
+        f"fulfillmentOrders({_PAGE})", "fulfillments(first)", "sourceName",
     ],
     "OrderConnection": ["edges", "nodes", "pageInfo"],
     "OrderEdge": ["cursor", "node"],
@@ -173,6 +174,22 @@ SUBSET: dict[str, list[str]] = {
     "FulfillmentOrderLineItemEdge": ["cursor", "node"],
     "Fulfillment": ["id", "legacyResourceId", "name", "status", "createdAt", "updatedAt", "order", "trackingInfo(first)"],
     "FulfillmentTrackingInfo": ["company", "number", "url"],
+    # Shopify Payments (sandbox/shopify/payouts.py): what the finance flow lands.
+    "ShopifyPaymentsAccount": ["id", "activated", "defaultCurrency", f"payouts({_PAGE} query sortKey)",
+                               f"balanceTransactions({_PAGE} query sortKey)"],
+    "ShopifyPaymentsPayout": ["id", "legacyResourceId", "issuedAt", "status", "net", "summary", "transactionType"],
+    "ShopifyPaymentsPayoutSummary": ["chargesGross", "chargesFee", "refundsFeeGross", "refundsFee",
+                                     "adjustmentsGross", "adjustmentsFee"],
+    "ShopifyPaymentsPayoutConnection": ["edges", "nodes", "pageInfo"],
+    "ShopifyPaymentsPayoutEdge": ["cursor", "node"],
+    "ShopifyPaymentsBalanceTransaction": [
+        "id", "type", "test", "transactionDate", "amount", "fee", "net", "sourceId", "sourceType",
+        "sourceOrderTransactionId", "associatedOrder", "associatedPayout",
+    ],
+    "ShopifyPaymentsBalanceTransactionConnection": ["edges", "nodes", "pageInfo"],
+    "ShopifyPaymentsBalanceTransactionEdge": ["cursor", "node"],
+    "ShopifyPaymentsAssociatedOrder": ["id", "name"],
+    "ShopifyPaymentsBalanceTransactionAssociatedPayout": ["id", "status"],
     "BulkOperation": [
         "id", "status", "errorCode", "createdAt", "completedAt", "objectCount", "rootObjectCount", "fileSize",
         "url", "partialDataUrl", "query", "type",
@@ -204,7 +221,7 @@ SUBSET: dict[str, list[str]] = {
     "OrderCreateOrderInput": [
         "name", "email", "phone", "currency", "presentmentCurrency", "processedAt", "note", "tags", "test",
         "financialStatus", "customer", "billingAddress", "shippingAddress", "lineItems", "shippingLines",
-        "taxLines", "transactions", "sourceIdentifier", "discountCode",
+        "taxLines", "transactions", "sourceIdentifier", "discountCode", "sourceName",
     ],
     "OrderCreateDiscountCodeInput": ["itemFixedDiscountCode", "itemPercentageDiscountCode", "freeShippingDiscountCode"],
     "OrderCreateFixedDiscountCodeAttributesInput": ["amountSet", "code"],

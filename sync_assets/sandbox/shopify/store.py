@@ -226,6 +226,11 @@ class Store:
         if not isinstance(value, str) or not value.startswith("gid://shopify/"):
             return None
         kind = value[len("gid://shopify/"):].split("/", 1)[0]
+        if kind == "ShopifyPaymentsPayout":
+            from .payouts import payout  # derived from the orders, see payouts.py
+
+            n = parse_gid(value, kind)
+            return payout(self, n) if n is not None else None
         if kind == "InventoryLevel":
             loc = parse_gid(value, "InventoryLevel")
             item = value.rsplit("inventory_item_id=", 1)[-1] if "inventory_item_id=" in value else ""

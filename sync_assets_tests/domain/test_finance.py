@@ -1,0 +1,71 @@
+"""The tie-out as a pure function: which storefront facts must be in NetSuite for a day, and every way they
+can differ (missing, duplicated, another amount or currency, a sales order the storefront lacks)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sync_assets.domain.finance import (
+    AMOUNT_DIFFERS,
+    CURRENCY_DIFFERS,
+    DUPLICATED_IN_NETSUITE,
+    MISSING_IN_NETSUITE,
+    ONLY_IN_NETSUITE,
+    day_window,
+    tie_out,
+)
+
+DAY = date(2026, 12, 6)
+
+
+def _order(n: int, total: str, *, txns=(), currency="USD") -> dict:
+    return {"id": f"gid://shopify/Order/{n}", "name": f"#{n}", "currencyCode": currency,
+            "totalPriceSet": {"shopMoney": {"amount": total, "currencyCode": currency}},
+            "transactions": [{"id": f"gid://shopify/OrderTransaction/{n}{i}", "kind": kind, "status": "SUCCESS",
+                              "processedAt": at, "amountSet": {"shopMoney": {"amount": amt, "currencyCode": currency}}}
+                             for i, (kind, amt, at) in enumerate(txns)]}  # fmt: skip
+
+
+def _ns(type_: str, eid: str, total: str, currency="USD", tranid="X") -> dict:
+    return {"type": type_, "externalid": eid, "foreigntotal": total, "currencyname": currency, "tranid": tranid}
+
+
+def test_a_day_in_a_zone_is_its_local_midnights_in_utc_also_across_dst():
+    assert day_window(DAY, "America/New_York") == (datetime(2026, 12, 6, 5, tzinfo=timezone.utc),
+                                                   datetime(2026, 12, 7, 5, tzinfo=timezone.utc))
+    start, end = day_window(date(2026, 3, 8), "America/New_York")  # spring forward: a 23-hour day
+    assert (end - start).total_seconds() == 23 * 3600
+
+
+def test_matching_documents_tie_out_with_totals_per_kind_and_currency():
+    orders = [_order(1, "21.00", txns=[("SALE", "21.00", "2026-12-06T10:00:00Z"), ("REFUND", "5.00", "2026-12-06T11:00:00Z")]),
+              _order(2, "11.50")]
+    netsuite = [_ns("SalesOrd", "shopify-order-1", "21.00"), _ns("SalesOrd", "shopify-order-2", "11.50"),
+                _ns("CustDep", "shopify-payment-10", "21.00"), _ns("CustRfnd", "shopify-refund-11", "5.00")]
+    result = tie_out(DAY, orders, netsuite, "UTC")
+    assert result.ties_out
+    assert [(r["kind"], r["storefront_amount"], r["netsuite_amount"]) for r in result.total_rows()] == [
+        ("deposit", "21.00", "21.00"), ("refund", "5.00", "5.00"), ("sales_order", "32.50", "32.50")]
+
+
+def test_every_kind_of_difference_is_listed():
+    orders = [_order(1, "21.00", txns=[("SALE", "21.00", "2026-12-06T10:00:00Z")]), _order(2, "11.50"),
+              _order(3, "9.00", currency="CAD"),
+              # paid the next day in the shop's zone: not this day's deposit
+              _order(4, "7.00", txns=[("SALE", "7.00", "2026-12-07T01:00:00Z")])]
+    netsuite = [_ns("SalesOrd", "shopify-order-1", "20.00"),
+                _ns("SalesOrd", "shopify-order-2", "11.50", tranid="SO1"), _ns("SalesOrd", "shopify-order-2", "11.50", tranid="SO2"),
+                _ns("SalesOrd", "shopify-order-3", "9.00", currency="USD"), _ns("SalesOrd", "shopify-order-4", "7.00"),
+                _ns("SalesOrd", "shopify-order-99", "3.00"), _ns("SalesOrd", "other-connector-1", "3.00")]
+    found = {(d.kind, d.problem, d.external_id, d.storefront, d.netsuite)
+             for d in tie_out(DAY, orders, netsuite, "UTC").differences}
+    assert found == {
+        ("sales_order", AMOUNT_DIFFERS, "shopify-order-1", "21.00", "20.00"),
+        ("deposit", MISSING_IN_NETSUITE, "shopify-payment-10", "21.00", None),
+        ("sales_order", DUPLICATED_IN_NETSUITE, "shopify-order-2", "11.50", "SO1, SO2"),
+        ("sales_order", CURRENCY_DIFFERS, "shopify-order-3", "CAD", "USD"),
+        ("sales_order", ONLY_IN_NETSUITE, "shopify-order-99", None, "3.00"),
+    }
+    # In Tokyo the payment of #4 falls on Dec 7 too, but #1's (10:00 UTC = 19:00 JST) stays on Dec 6.
+    tokyo = tie_out(DAY, orders, netsuite, "Asia/Tokyo").differences
+    assert not [d for d in tokyo if d.external_id == "shopify-payment-40"]
