@@ -10,6 +10,7 @@ from sync_assets.defs import (
     fulfillments,
     inventory,
     operations,
+    order_history,
     orders,
     reconciliation,
     warehouse_export,
@@ -56,6 +57,7 @@ def defs() -> dg.Definitions:
         warehouse_load.definitions(policy.entity("warehouse_load")),
         warehouse_export.definitions(policy.entity("warehouse_export")),
         reconciliation.definitions(policy.entity("reconciliation")),
+        order_history.definitions(policy.account),
         operations.definitions(),
     )
     # Freshness per lane from the policy, after merging, so it covers every flow's assets.

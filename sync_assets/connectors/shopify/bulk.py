@@ -41,7 +41,7 @@ from .errors import (
     ShopifyTransientError,
     raise_for_user_errors,
 )
-from .orders import updated_between_query
+from .orders import created_between_query, updated_between_query
 from .throttle import shared_state_file
 
 if TYPE_CHECKING:
@@ -281,8 +281,18 @@ def iter_bulk_orders_updated_between(
     Each order has the shape :func:`.orders.iter_orders_updated_between` gives (same fields; ``lineItems``
     and ``shippingLines`` as complete lists), so the mapping cannot tell which read produced it.
     """
-    query = docs.bulk_orders_query(updated_between_query(start, end))
-    lines = run_bulk_query(client, query, group_objects=True, **kwargs)
+    return _iter_bulk_orders(client, updated_between_query(start, end), **kwargs)
+
+
+def iter_bulk_orders_created_between(
+    client: ShopifyClient, start: datetime | str, end: datetime | str, **kwargs: Any
+) -> Iterator[dict[str, Any]]:
+    """Orders placed in ``[start, end)`` via a bulk operation (a backfill's months), same shape as above."""
+    return _iter_bulk_orders(client, created_between_query(start, end), **kwargs)
+
+
+def _iter_bulk_orders(client: ShopifyClient, search: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    lines = run_bulk_query(client, docs.bulk_orders_query(search), group_objects=True, **kwargs)
     for order in join_children(lines, _ORDER_CHILDREN):
         yield _as_paged_order(order)
 

@@ -51,6 +51,19 @@ def updated_between_query(start: datetime | str, end: datetime | str) -> str:
     return f"updated_at:>='{a}' AND updated_at:<'{b}'"
 
 
+def created_between_query(start: datetime | str, end: datetime | str) -> str:
+    """Half-open ``[start, end)`` search on when orders were placed (a backfill's month)."""
+    a, b = utc_z(start), utc_z(end)
+    if a >= b:
+        raise ValueError(f"empty order window: start {a} is not before end {b}")
+    return f"created_at:>='{a}' AND created_at:<'{b}'"
+
+
+def shop_timezone(client: ShopifyClient) -> str:
+    """The shop's IANA time zone (``shop.ianaTimezone``)."""
+    return client.execute(docs.SHOP_TIMEZONE, {})["shop"]["ianaTimezone"]
+
+
 def complete_order(client: ShopifyClient, order: dict[str, Any]) -> dict[str, Any]:
     return flatten_nested(client, order, ORDER_FOLLOW_UPS, page_size=FOLLOW_UP_PAGE)
 
