@@ -11,7 +11,8 @@ The sandbox's bulk timing model is off (``bulk_seconds`` 0): the figures are our
 storefront's export time. Figures are printed, never asserted.
 
     uv run python bench/backfill.py            # 100,000 and 1,000,000 orders
-    uv run python bench/backfill.py --quick    # 2,000 and 20,000
+    uv run python bench/backfill.py --quick    # 500 and 2,000 (a smoke run)
+    uv run python bench/backfill.py --latency  # order → NetSuite through the daemon, alone vs beside a backfill
     uv run python bench/run.py backfill
 """
 
@@ -35,7 +36,7 @@ for _p in (ROOT, BENCH_DIR):
 from _harness import Context, Figure, Stopwatch  # noqa: E402
 
 BENCH = "backfill"
-FULL, QUICK = (100_000, 1_000_000), (2_000, 20_000)
+FULL, QUICK = (100_000, 1_000_000), (500, 2_000)
 START, END = "2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z"  # two years of history
 CATALOG = {"seed": 5, "products": 200, "variants_per_product": 3, "customers": 500, "locations": 3}
 
@@ -105,15 +106,103 @@ def child(url: str, work: str) -> None:
                       "peak_rss_mib": peak, "dead_lettered": result.dead_lettered}))
 
 
+# -- order placed → NetSuite while a backfill and the catalog run, vs without --------------------------
+
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { invalidOutputName }
+  }
+}
+"""
+BACKFILL_STATUS = """
+query Status($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }
+"""
+HISTORY_MONTHS = [f"2025-{m:02d}-01" for m in range(1, 13)]
+
+
+def latency(orders_per_phase: int, history: int, workdir: Path) -> dict:
+    """Two phases of ``orders_per_phase`` orders through the real daemon (webhooks on): alone, then while
+    a backfill of ``history`` orders (launched as the UI launches one) and the catalog job run."""
+    from latency import percentile
+    from streams import launch
+
+    from sync_assets.defs import catalog as catalog_defs
+    from sync_assets.devstack import DevStack, done_times, undiscounted_order_seeds
+
+    with DevStack(workdir / "stack", webhooks=True) as stack:
+        seeds = undiscounted_order_seeds(stack.catalog)
+        stack.control.configure(bulk_seconds=2, bulk_seconds_per_1000_objects=0)
+        stack.control.seed_order_history(history, "2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z", seed=1)
+        alone = _phase(stack, seeds, orders_per_phase, done_times)
+        answer = stack.graphql(LAUNCH_BACKFILL, {"params": {
+            "partitionNames": HISTORY_MONTHS, "fromFailure": False,
+            "assetSelection": [{"path": ["warehouse", "shopify_order_history"]}]}})["launchPartitionBackfill"]
+        if answer["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"launchPartitionBackfill: {answer}")
+        backfill_id = answer["backfillId"]
+        print(f"   launched backfill {backfill_id} of {len(HISTORY_MONTHS)} months ({history:,} orders)", flush=True)
+        launch(stack, catalog_defs.JOB_NAME, "catalog")
+        busy = _phase(stack, seeds, orders_per_phase, done_times)
+        status, began = None, time.monotonic()
+        while time.monotonic() - began < 900:
+            status = stack.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"].get("status")
+            if status not in ("REQUESTED", "CANCELING", None):
+                break
+            time.sleep(2)
+        history_runs = [r for r in stack.runs() if "dagster/backfill" in r.tags]
+        print(f"   backfill {status}; its runs: {[(r.job_name, r.status) for r in history_runs]}", flush=True)
+    stats = {}
+    for name, values in (("alone", alone), ("busy", busy)):
+        stats[name] = {"p50": percentile(values, 50), "p95": percentile(values, 95), "n": len(values)}
+    stats["backfill_status"] = status
+    return stats
+
+
+def _phase(stack, seeds, count: int, done_times, interval: float = 3.0, give_up: float = 120.0) -> list[float]:
+    ledger = stack.ledger()
+    placed: dict[str, float] = {}
+    for _ in range(count):
+        at = time.time()
+        (order,) = stack.control.place_orders(1, seed=next(seeds))
+        placed[order["id"]] = at
+        time.sleep(interval)
+    deadline = time.monotonic() + give_up
+    done: dict[str, float] = {}
+    while time.monotonic() < deadline and len(done) < len(placed):
+        done.update(done_times(ledger, "orders", set(placed) - set(done)))
+        time.sleep(0.25)
+    return [done[g] - placed[g] for g in done]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("URL", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--latency", action="store_true",
+                        help="order placed → NetSuite through the daemon, alone vs beside a backfill + catalog run")
+    parser.add_argument("--orders", type=int, default=20, help="orders per latency phase")
+    parser.add_argument("--history", type=int, default=100_000, help="orders the latency run's backfill reads")
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return 0
     import tempfile
+
+    if args.latency:
+        with tempfile.TemporaryDirectory(prefix="bench-backfill-latency-") as tmp:
+            stats = latency(5 if args.quick else args.orders, 2_000 if args.quick else args.history, Path(tmp))
+        for name in ("alone", "busy"):
+            s = stats[name]
+            label = "without batch work" if name == "alone" else "beside backfill + catalog"
+            print(f"order placed → NetSuite sales order, {label}: p50 {s['p50']:.2f} s  p95 {s['p95']:.2f} s  "
+                  f"({s['n']} orders)")
+        print(f"backfill status: {stats['backfill_status']}")
+        return 0
 
     from _harness import table
 
