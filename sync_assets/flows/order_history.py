@@ -6,7 +6,7 @@ NetSuite and the orders flow's ledger rows and watermark are left alone.
   orders are re-nested one at a time and landed every ``chunk_rows`` orders as their own run-scoped Parquet
   file, queued for the merge at once. A million orders cost what ``chunk_rows`` of them cost.
 * **Safe to re-run.** The merge appends only content hashes raw does not hold (``warehouse/merge.py``): a
-  re-run of a month, or a month the real-time lane already landed unchanged, adds no row.
+  re-run of a month adds no row (staging takes the latest version per order id either way).
 * **Beside the real-time lane.** The client is a batch-lane one: it queues for the shop's one bulk slot
   (our file lock, then resubmitting) and paces its few calls with the batch reserve of the shared bucket;
   the real-time orders flow never waits on the slot (it pages).
@@ -123,9 +123,8 @@ def run_order_history_backfill(
                 result.errors.append(reason)
             continue
         # As text at once: a chunk of strings is a tenth of the memory of the parsed orders. Serialised as
-        # the landing serialises a dict (the same content hash as the real-time lane's copy of an unchanged
-        # order), but not scrubbed here: the landing scrubs text in SQL, only where a secret-like key
-        # appears, where the Python walk of every value cost four fifths of the backfill's time.
+        # the landing serialises a dict, but not scrubbed here: the landing scrubs text in SQL, only where a
+        # secret-like key appears, where the Python walk of every value cost four fifths of the time.
         chunk.append({"key": order["id"], "updated_at": order["updatedAt"],
                       "payload": json.dumps(order, ensure_ascii=False, default=str)})
         result.orders_landed += 1
