@@ -261,6 +261,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_dictionary(args: argparse.Namespace) -> int:
+    from sync_assets.warehouse.dictionary import write
+
+    print(f"wrote {write()}")
+    return 0
+
+
 def cmd_webhooks_register(argv: list[str]) -> int:
     from sync_assets.webhooks.register import main as register_main
 
@@ -314,6 +321,9 @@ def _main(argv: list[str] | None) -> int:
 
     st = sub.add_parser("settings", help="show every setting and where its value came from")
     st.set_defaults(func=cmd_settings)
+
+    dd = sub.add_parser("data-dictionary", help="regenerate docs/data_dictionary.md from the dbt project's YAML")
+    dd.set_defaults(func=cmd_data_dictionary)
 
     from sync_assets import doctor
 

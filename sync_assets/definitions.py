@@ -15,6 +15,7 @@ from sync_assets.defs import (
     reconciliation,
     warehouse_export,
     warehouse_load,
+    warehouse_models,
 )
 from sync_assets.defs.freshness import with_lane_freshness
 from sync_assets.defs.resources import build_resources
@@ -43,6 +44,7 @@ def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
 @dg.definitions
 def defs() -> dg.Definitions:
     policy = load_policy()
+    models = warehouse_models.build_dbt_assets()
     configs = account_configs(policy.account, policy.entity("catalog").batch_size)
     merged = dg.Definitions.merge(
         # Runs print their events to the terminal of `sync-assets dev` (the run worker's): from INFO up, the
@@ -55,7 +57,8 @@ def defs() -> dg.Definitions:
         catalog.definitions(policy.entity("catalog"), configs["catalog"]),
         customers.definitions(policy.entity("crm")),
         warehouse_load.definitions(policy.entity("warehouse_load")),
-        warehouse_export.definitions(policy.entity("warehouse_export")),
+        warehouse_models.definitions(models),
+        warehouse_export.definitions(policy.entity("warehouse_export"), models),
         reconciliation.definitions(policy.entity("reconciliation")),
         order_history.definitions(policy.account),
         operations.definitions(),

@@ -11,6 +11,7 @@ import dagster as dg
 from sync_assets import settings
 from sync_assets.defs.lanes import FLOW_TAG, Flow, flow_definitions, lane_group, run_metadata, time_slot_probe
 from sync_assets.domain.policy import EntityPolicy
+from sync_assets.defs.warehouse_models import mart_keys
 from sync_assets.warehouse import export_snapshot
 
 JOB_NAME = "warehouse_export"
@@ -23,9 +24,13 @@ class SnapshotConfig(dg.Config):
     lock_timeout_seconds: float = 60.0
 
 
-def definitions(policy: EntityPolicy) -> dg.Definitions:
+def definitions(policy: EntityPolicy, models: dg.AssetsDefinition) -> dg.Definitions:
+    """``models``: the dbt marts (defs/warehouse_models.py); each export builds and tests them first, so a
+    failing blocking dbt test stops the export and the previous snapshot stays current."""
+    marts = mart_keys(models)
+
     @dg.asset(
-        key=SNAPSHOT, group_name=lane_group(policy), kinds={"duckdb", "parquet"},
+        key=SNAPSHOT, group_name=lane_group(policy), kinds={"duckdb", "parquet"}, deps=marts,
         required_resource_keys={"warehouse"},
         description="Analysts' snapshot: <WAREHOUSE_SNAPSHOT_DIR>/current → a version folder holding warehouse.duckdb "
                     "(raw, staging and analytics as tables), parquet/analytics.<mart>.parquet and manifest.json.",
@@ -47,8 +52,8 @@ def definitions(policy: EntityPolicy) -> dg.Definitions:
         })  # fmt: skip
 
     job = dg.define_asset_job(
-        JOB_NAME, selection=dg.AssetSelection.assets(analyst_snapshot), tags={FLOW_TAG: "warehouse_export"},
-        executor_def=dg.in_process_executor, description="Export the analysts' warehouse snapshot.",
+        JOB_NAME, selection=dg.AssetSelection.assets(analyst_snapshot, models), tags={FLOW_TAG: "warehouse_export"},
+        executor_def=dg.in_process_executor, description="Build and test the marts (dbt), then export the analysts' warehouse snapshot.",
     )
     # Real-time export makes little sense; if asked for, export once per sensor interval, at most once a minute.
     flow = Flow(entity="warehouse_export", job=job, probe=time_slot_probe("export"),

@@ -1,5 +1,9 @@
 """The warehouse's one writer: job ``warehouse_load`` merges landed Parquet files into ``raw``.
 
+Every raw table is an asset (``warehouse/raw/<table>``) downstream of the flows' assets that land it, and
+upstream of the dbt staging models that read it (:mod:`sync_assets.defs.warehouse_models`): the asset graph
+reads landing → raw → staging → marts → analysts' snapshot. One merge materialises them all.
+
 Sync runs never open the DuckDB file: they land what they saw in the landing area and queue it in the
 ledger (:mod:`sync_assets.warehouse.landing_area`). This asset takes everything queued, in pool
 ``warehouse_writer`` (limit 1, ``dagster_instance.yaml``), and holds the write lock for the merge only.
@@ -12,7 +16,7 @@ ledger's queue), through :mod:`sync_assets.defs.lanes` like every flow.
 
 import dagster as dg
 
-from sync_assets.defs.catalog import RAW_ITEMS, RAW_PRICES
+from sync_assets.defs.catalog import RAW_DELETED, RAW_ITEMS, RAW_LOCATIONS, RAW_PRICES
 from sync_assets.defs.customers import RAW_CUSTOMERS
 from sync_assets.defs.fulfillments import FULFILLMENTS
 from sync_assets.defs.inventory import SNAPSHOTS
@@ -22,12 +26,39 @@ from sync_assets.defs.orders import RAW_ORDERS
 from sync_assets.defs.reconciliation import REPORT
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.warehouse.merge import DEFAULT_LOCK_WAIT_S, merge_pending
+from sync_assets.warehouse.schema import RAW_TABLES
 
 JOB_NAME = "warehouse_load"
-RAW = dg.AssetKey(["warehouse", "raw"])
 POOL = "warehouse_writer"
 GROUP = "warehouse"
-LANDED = [RAW_ORDERS, FULFILLMENTS, SNAPSHOTS, RAW_ITEMS, RAW_PRICES, RAW_CUSTOMERS, REPORT, DEAD_LETTERS]
+
+# raw table -> the assets whose runs land its files (a table missing here still gets its asset, without deps).
+LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
+    "raw.shopify_orders": (RAW_ORDERS,),
+    "raw.netsuite_items": (RAW_ITEMS,),
+    "raw.netsuite_item_prices": (RAW_PRICES,),
+    "raw.netsuite_locations": (RAW_LOCATIONS,),
+    "raw.netsuite_deleted_items": (RAW_DELETED,),
+    "raw.netsuite_inventory": (SNAPSHOTS,),
+    "raw.netsuite_customers": (RAW_CUSTOMERS,),
+    "raw.netsuite_fulfillments": (FULFILLMENTS,),
+    "raw.inventory_snapshots": (SNAPSHOTS,),
+    "raw.reconciliation_findings": (REPORT,),
+    "raw.sync_events": (RAW_ORDERS, FULFILLMENTS, DEAD_LETTERS),
+}
+
+
+def raw_table_key(table: str) -> dg.AssetKey:
+    """``raw.shopify_orders`` -> ``warehouse/raw/shopify_orders``."""
+    return dg.AssetKey(["warehouse", *table.split(".", 1)])
+
+
+def raw_specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(raw_table_key(table), group_name=GROUP, kinds={"duckdb"}, deps=LANDERS.get(table, ()),
+                     description=f"{table}: landed files merged, one row per new version (content hash).")
+        for table in RAW_TABLES
+    ]  # fmt: skip
 
 
 class LoadConfig(dg.Config):
@@ -43,25 +74,28 @@ def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> Pending
 
 
 def definitions(policy: EntityPolicy) -> dg.Definitions:
-    @dg.asset(
-        key=RAW, group_name=GROUP, kinds={"duckdb"}, deps=LANDED, pool=POOL,
-        required_resource_keys={"warehouse", "ledger"},
+    @dg.multi_asset(
+        name="warehouse__raw", specs=raw_specs(), pool=POOL, required_resource_keys={"warehouse", "ledger"},
         description="The warehouse's raw schema: landed files merged, one row per new version (content hash).",
     )  # fmt: skip
-    def raw(context, config: LoadConfig) -> dg.MaterializeResult:
+    def raw(context, config: LoadConfig):
         result = merge_pending(context.resources.warehouse.database, context.resources.ledger.get_ledger(),
                                lock_wait_s=config.lock_wait_seconds)
         if result.deferred:
             context.log.warning("merge deferred, files stay queued for the next run: %s", result.deferred)
         if result.missing:
             context.log.error("landed files gone before the merge (alert recorded): %s", result.missing[:5])
-        appended = {f"appended_{t.removeprefix('raw.')}": n for t, n in sorted(result.appended.items())}
-        return dg.MaterializeResult(metadata=run_metadata(
+        merge = run_metadata(
             files_merged=result.files, landed_rows=result.landed_rows, appended_rows=result.appended_rows,
             unchanged_rows=result.duplicate_rows, files_missing=len(result.missing), deferred=int(bool(result.deferred)),
             files_pending=result.pending_after, lock_wait_seconds=result.lock_wait_seconds,
-            lock_held_seconds=result.merge_seconds, **appended,
-        ))  # fmt: skip
+            lock_held_seconds=result.merge_seconds,
+            **{f"appended_{t.removeprefix('raw.')}": n for t, n in sorted(result.appended.items())},
+        )  # fmt: skip
+        for table in RAW_TABLES:
+            # Every key gets the same numeric keys each run (zero when nothing new), so the UI's plots have no gaps.
+            yield dg.MaterializeResult(asset_key=raw_table_key(table), metadata={
+                **merge, **run_metadata(new_versions=result.appended.get(table, 0))})
 
     job = dg.define_asset_job(
         JOB_NAME, selection=dg.AssetSelection.assets(raw), tags={FLOW_TAG: "warehouse_load"},

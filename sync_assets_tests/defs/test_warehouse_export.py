@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from sync_assets.defs import warehouse_export
+from sync_assets.defs import warehouse_export, warehouse_models
 from sync_assets.domain.policy import load_policy
 from sync_assets.warehouse import append_frame, ensure_schema, open_current
 from sync_assets_tests.warehouse.conftest import orders_frame
@@ -19,22 +19,30 @@ from sync_assets_tests.warehouse.conftest import orders_frame
 NODE = "warehouse__analyst_snapshot"
 
 
-def _export(asset, live, root):
+def _export(asset, live, root, models=None):
+    """One real export run; with ``models``, the dbt build and tests first, as the warehouse_export job runs."""
+    resources = {"warehouse": DuckDBResource(database=str(live))}
+    if models is not None:
+        resources |= warehouse_models.definitions(models).resources
     return dg.materialize(
-        [asset], resources={"warehouse": DuckDBResource(database=str(live))},
+        [asset] if models is None else [models, asset], resources=resources,
         run_config={"ops": {NODE: {"config": {"snapshot_dir": str(root), "grace_seconds": 3600}}}},
     )  # fmt: skip
 
 
+MODELS = warehouse_models.build_dbt_assets()
+
+
 def _asset():
-    d = warehouse_export.definitions(load_policy().entity("warehouse_export"))
-    return d, next(iter(d.assets))
+    d = warehouse_export.definitions(load_policy().entity("warehouse_export"), MODELS)
+    return d, next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
 
 
-def test_snapshot_asset_exports_a_complete_set_and_switches_current(tmp_path):
+def test_export_builds_the_marts_then_exports_a_complete_set_of_a_fresh_warehouse(tmp_path):
     d, asset = _asset()
     root = tmp_path / "snap"
-    result = _export(asset, tmp_path / "live.duckdb", root)  # a fresh install: the live file does not exist yet
+    # a fresh install: the live file does not exist yet
+    result = _export(asset, tmp_path / "live.duckdb", root, models=MODELS)
     assert result.success
     meta = result.asset_materializations_for_node(NODE)[0].metadata
     assert meta["parquet_files"].value >= 1 and meta["lock_held_seconds"].value >= 0
@@ -42,6 +50,7 @@ def test_snapshot_asset_exports_a_complete_set_and_switches_current(tmp_path):
     assert manifest["version"] == meta["version"].value
     with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM main.snapshot_info").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM analytics.daily_sales").fetchone()[0] == 0  # empty, complete
     assert [s.name for s in d.schedules] == ["warehouse_export_schedule"]
 
 
@@ -78,6 +87,7 @@ READER = textwrap.dedent(
 def test_reader_opening_the_documented_path_during_real_export_runs_always_gets_a_whole_set(tmp_path):
     _, asset = _asset()
     live, root, stop = tmp_path / "live.duckdb", tmp_path / "snap", tmp_path / "stop"
+    warehouse_models.run_dbt(live, "run")  # the marts, as views; each export below materialises them
     with duckdb.connect(str(live)) as conn:
         ensure_schema(conn)
         append_frame(conn, "raw.shopify_orders", orders_frame(ns=[0]), "r0")

@@ -52,8 +52,15 @@ class Catalog:
                 for level in data["inventoryItem"]["inventoryLevels"]["nodes"]]
 
     def warehouse(self, sql: str, params=()):
-        """Merge what the runs landed (as the warehouse_load job does), then query the warehouse."""
-        with duckdb.connect(str(merge_at(self.tmp_path))) as conn:
+        """Merge what the runs landed (as the warehouse_load job does), then query the warehouse (staging and
+        the marts are the dbt project's views, created on the first query)."""
+        path = merge_at(self.tmp_path)
+        if not getattr(self, "_models_built", False):
+            from sync_assets.defs.warehouse_models import run_dbt
+
+            run_dbt(path, "run", "--select", "staging analytics__products")
+            self._models_built = True
+        with duckdb.connect(str(path)) as conn:
             return conn.execute(sql, params).fetchall()
 
 
@@ -88,7 +95,7 @@ def test_a_price_and_a_description_changed_in_netsuite_push_exactly_those_two_pr
     # every price level and currency reaches the warehouse, the new price as the latest version
     assert cat.warehouse("SELECT unit_price FROM staging.item_prices p JOIN staging.items i USING (item_id) "
                          "WHERE i.sku = ? AND p.price_level_name = 'Base Price'", [sku]) == [(Decimal("123.45"),)]
-    assert cat.warehouse("SELECT DISTINCT currency_name FROM staging.item_prices") == [("USD",)]
+    assert cat.warehouse("SELECT DISTINCT currency FROM staging.item_prices") == [("USD",)]
     assert cat.warehouse("SELECT count(*) FROM staging.locations")[0][0] == 3
 
     third = cat.run("r3")
@@ -104,7 +111,7 @@ def test_a_price_in_another_currency_lands_but_does_not_change_the_storefront(sa
     result = cat.run("r2")
     assert result.push.changed == 0 and cat.product_sets() == 0
     assert cat.warehouse("SELECT p.unit_price FROM staging.item_prices p JOIN staging.items i USING (item_id) "
-                         "WHERE i.sku = ? AND p.currency_name = 'CAD'", [sku]) == [(Decimal("88.00"),)]
+                         "WHERE i.sku = ? AND p.currency = 'CAD'", [sku]) == [(Decimal("88.00"),)]
 
 
 def test_an_inactive_child_keeps_its_variant_with_stock_zeroed_and_an_all_inactive_product_is_archived(sandbox, tmp_path):
@@ -186,7 +193,7 @@ def test_items_deleted_in_netsuite_archive_the_product_or_zero_the_variant(sandb
     assert set(cat.available(after[deleted_sku])) == {0}
     assert cat.ledger.get_entry(FLOW, gone).payload_hash == ARCHIVED_HASH
     assert cat.warehouse("SELECT count(*) FROM staging.deleted_items")[0][0] == 5
-    assert cat.warehouse("SELECT count(*) FROM analytics.catalog WHERE is_deleted")[0][0] >= 5
+    assert cat.warehouse("SELECT count(*) FROM analytics.products WHERE is_deleted")[0][0] >= 5
 
     third = cat.run("r3")  # archived once: not again
     assert third.push.archived == 0 and third.push.pushed == 0 and cat.product_sets() == 0

@@ -31,9 +31,15 @@ def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp
     assert result.extract.prices == 60 * 3
     merge_at(tmp_path)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
-        assert conn.execute("SELECT count(*) FROM staging.items").fetchone()[0] == 80
-        assert conn.execute("SELECT count(DISTINCT price_level_name) FROM staging.item_prices").fetchone()[0] == 3
-        assert conn.execute("SELECT count(*) FROM analytics.catalog WHERE unit_price IS NULL").fetchone()[0] == 20
+        # staging and the marts are dbt's (sync_assets_tests/warehouse/test_marts.py); here, what landed
+        assert conn.execute("SELECT count(DISTINCT item_id) FROM raw.netsuite_items").fetchone()[0] == 80
+        assert conn.execute("SELECT count(DISTINCT payload->>'pricelevelname') FROM raw.netsuite_item_prices"
+                            ).fetchone()[0] == 3
+        # the ISO code beside NetSuite's internal currency id
+        assert conn.execute("SELECT DISTINCT currency, payload->>'currencyname' FROM raw.netsuite_item_prices"
+                            ).fetchall() == [("1", "USD")]
+        assert conn.execute("SELECT count(DISTINCT item_id) FROM raw.netsuite_items WHERE item_id NOT IN "
+                            "(SELECT item_id FROM raw.netsuite_item_prices)").fetchone()[0] == 20  # unpriced parents
     push = result.push
     assert push.first_run and push.desired == 20
     assert push.already_in_sync == 20 and push.pushed == 0 and push.changed == 0

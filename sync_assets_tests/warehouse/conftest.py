@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -126,9 +129,21 @@ def netsuite_frames() -> dict[str, pd.DataFrame]:
     }
 
 
+@pytest.fixture(scope="session")
+def empty_warehouse(tmp_path_factory) -> Path:
+    """A warehouse with every raw table and the dbt models (views) but no rows: dbt runs once per session."""
+    from sync_assets.defs.warehouse_models import run_dbt
+
+    path = tmp_path_factory.mktemp("empty_warehouse") / "warehouse.duckdb"
+    run_dbt(path, "run")
+    return path
+
+
 @pytest.fixture
-def wh_path(tmp_path):
-    return tmp_path / "warehouse.duckdb"
+def wh_path(tmp_path, empty_warehouse):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(empty_warehouse, path)
+    return path
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from sync_assets.warehouse import RAW_TABLES, VIEWS, WarehouseLoadError, append_frame, ensure_schema, upsert_frame
+from sync_assets.warehouse import RAW_TABLES, WarehouseLoadError, append_frame, ensure_schema, upsert_frame
 
 from .conftest import netsuite_frames, orders_frame, ts
 
@@ -15,75 +15,16 @@ def q(conn, sql, *params):
     return conn.execute(sql, list(params)).fetchall()
 
 
-def load_everything(conn, run_id="run-1"):
-    append_frame(conn, "raw.shopify_orders", orders_frame(), run_id)
-    for table, df in netsuite_frames().items():
-        append_frame(conn, table, df, run_id)
-
-
-def visible_state(conn) -> dict[str, list]:
-    """Everything analysts can see, minus load stamps (which legitimately differ between reloads)."""
-    out = {}
-    for view in VIEWS:
-        cols = [r[0] for r in q(conn, f"DESCRIBE {view}") if r[0] not in ("_loaded_at", "_run_id")]
-        out[view] = sorted(map(repr, q(conn, f"SELECT {', '.join(cols)} FROM {view}")))
-    return out
-
-
-def test_ensure_schema_is_idempotent_and_creates_everything(conn, wh_path):
+def test_ensure_schema_is_idempotent_and_creates_every_raw_table(conn, wh_path):
     ensure_schema(conn)
     conn.close()
     with duckdb.connect(str(wh_path)) as again:
         ensure_schema(again)
         names = {f"{s}.{t}" for s, t in q(again, "SELECT table_schema, table_name FROM information_schema.tables")}
-    assert set(RAW_TABLES) | set(VIEWS) <= names
+    assert set(RAW_TABLES) <= names
 
 
-def test_loading_the_same_batch_twice_changes_nothing_downstream_of_raw(conn):
-    load_everything(conn, "run-1")
-    before = visible_state(conn)
-    load_everything(conn, "run-2")
-    assert visible_state(conn) == before
-    # raw keeps both loads
-    assert q(conn, "SELECT count(*) FROM raw.shopify_orders") == [(6,)]
-    assert q(conn, "SELECT count(DISTINCT _run_id) FROM raw.sync_events") == [(2,)]
-    assert q(conn, "SELECT count(*) FROM staging.orders") == [(3,)]
-    assert q(conn, "SELECT count(*) FROM staging.order_lines") == [(6,)]
-
-
-def test_latest_source_version_wins_even_when_it_landed_first(conn):
-    append_frame(conn, "raw.shopify_orders", orders_frame(ns=[1], updated=120, total="200.0"), "new")
-    append_frame(conn, "raw.shopify_orders", orders_frame(ns=[1], updated=60, total="100.0"), "late-old")
-    assert q(conn, "SELECT total_price::VARCHAR, _run_id FROM staging.orders") == [("200.0000", "new")]
-
-
-def test_marts(conn):
-    load_everything(conn)
-    orders = {r[0]: r[1:] for r in q(conn, """
-        SELECT order_id, sync_status, netsuite_sales_order_id, latency_seconds, sync_attempts, sync_error
-        FROM analytics.orders""")}
-    assert orders["gid://shopify/Order/1"] == ("synced", "SO-1", 2.0, 1, None)
-    assert orders["gid://shopify/Order/2"] == ("synced", "SO-2", 4.0, 2, None)
-    assert orders["gid://shopify/Order/3"] == ("dead_lettered", None, None, 1, "unknown SKU 'X'")
-
-    assert q(conn, "SELECT day::VARCHAR, currency, location, orders, units, total::VARCHAR FROM analytics.daily_sales") == [
-        ("2025-09-20", "USD", "online", 3, 9, "435.0000")
-    ]
-    assert q(conn, """SELECT flow, records, synced, dead_lettered, failing, failed_attempts,
-                             latency_p50_seconds, latency_p95_seconds FROM analytics.sync_health""") == [
-        ("orders", 3, 2, 1, 0, 1, 3.0, pytest.approx(3.9))
-    ]
-    assert q(conn, """SELECT sku, location, computed_available, storefront_available, storefront_drift,
-                             last_computation_written, last_written_at, netsuite_on_hand
-                      FROM analytics.inventory_position""") == [
-        ("SKU-1", "1", 13, 14, 1, False, ts(10).to_pydatetime(), 20)
-    ]
-    assert q(conn, "SELECT sku, price_level_name, unit_price::VARCHAR, is_inactive FROM analytics.catalog ORDER BY 1, 2") == [
-        ('SKU-"2"', "Base Price", "47.0000", True),
-        ("SKU-1", "Base Price", "49.0000", False),
-        ("SKU-1", "Wholesale", "39.2000", False),
-    ]
-    assert q(conn, "SELECT tracking_numbers, sales_order_id FROM staging.fulfillments") == [(["1Z999", "1Z998"], "SO-1")]
+# staging and the marts are dbt models, tested on what the flows really land: test_marts.py.
 
 
 def test_non_ascii_and_huge_payloads_round_trip(conn):

@@ -40,7 +40,7 @@ def test_snapshot_is_a_whole_version_made_current_with_parquet_that_agrees(conn,
     conn.close()
     root = tmp_path / "snap"
     result = export_snapshot(wh_path, root)
-    assert result.row_counts["staging.orders"] == 3 and result.row_counts["analytics.catalog"] == 3
+    assert result.row_counts["staging.orders"] == 3 and result.row_counts["analytics.item_prices"] == 3
     folder, manifest = open_current(root)
     assert folder == result.path.parent and manifest["version"] == result.version
     assert manifest["tables"] == result.row_counts

@@ -1,0 +1,4 @@
+-- Re-landing a batch must not double-count, so identical events collapse to one.
+SELECT flow, source_id, target_id, status, reason, event_at, source_updated_at, min(_loaded_at) AS _loaded_at
+FROM {{ source('raw', 'sync_events') }}
+GROUP BY ALL

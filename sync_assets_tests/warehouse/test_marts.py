@@ -1,0 +1,204 @@
+"""The marts on what the flows really land: catalog, orders (twice: the second run re-reads the same
+orders), fulfillments, inventory and reconciliation run against the sandbox into one DuckDB file, then
+`dbt build` (its tests included) — once per module; every assertion below is an exact value.
+
+Also: the analysts' recipe queries (docs/analyst_recipes.md) on that warehouse, newer and older raw
+versions, the generated data dictionary, the column schema Dagster shows, and a planted bad row whose
+failing blocking dbt check stops the snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from sync_assets.defs import warehouse_export, warehouse_models
+from sync_assets.domain.policy import load_policy
+from sync_assets.warehouse import dictionary
+from sync_assets_tests.warehouse.landed import land_sandbox
+
+RECIPES = Path(__file__).resolve().parents[2] / "docs" / "analyst_recipes.md"
+
+
+@pytest.fixture(scope="module")
+def built(sandbox_server, tmp_path_factory):
+    from sync_assets.sandbox.control_client import SandboxControl
+    from sync_assets_tests.conftest import SandboxHandle
+
+    handle = SandboxHandle(sandbox_server.url, SandboxControl(sandbox_server.url), sandbox_server.data_dir)
+    landed = land_sandbox(handle, tmp_path_factory.mktemp("landed"))
+    warehouse_models.run_dbt(landed.path, "build")  # raises if any dbt test fails
+    return landed
+
+
+def rows(landed, sql, *params):
+    with landed.connect() as conn:
+        return conn.execute(sql, list(params)).fetchall()
+
+
+D = Decimal
+
+
+def test_orders_mart_counts_attempts_not_re_reads(built):
+    got = rows(built, "SELECT order_id, order_number, total_price, units, sync_status, sync_attempts, "
+                      "netsuite_sales_order_id IS NOT NULL, currency FROM analytics.orders ORDER BY order_number")
+    placed = [(gid, f"#{1001 + n}", D(f"{10 + n}.50") * (1 + n % 2), 1 + n % 2, "synced", 1, True, "USD")
+              for n, gid in enumerate(built.order_gids)]
+    assert got == placed + [(built.dead_letter_gid, "#1005", D("5.00"), 1, "dead_lettered", 1, False, "USD")]
+    # the second run re-read every order: raw has the skipped outcomes, the mart does not count them
+    assert rows(built, "SELECT count(*) FROM raw.sync_events WHERE flow = 'orders' AND status = 'skipped'") == [(5,)]
+
+
+def test_order_lines_and_daily_sales_read_line_items_as_landed(built):
+    lines = rows(built, "SELECT order_number, line_number, sku, quantity, unit_price, line_total "
+                        "FROM analytics.order_lines ORDER BY order_number")
+    expected = [(f"#{1001 + n}", 1, built.skus[n % len(built.skus)], 1 + n % 2, D(f"{10 + n}.50"),
+                 D(f"{10 + n}.50") * (1 + n % 2)) for n in range(4)]
+    assert lines == expected + [("#1005", 1, "NO-SUCH-SKU", 1, D("5.00"), D("5.00"))]
+    assert rows(built, "SELECT currency, location, orders, units, total FROM analytics.daily_sales") == [
+        ("USD", "online", 5, 7, D("78.00"))]
+
+
+def test_customers_payments_products_and_prices(built):
+    assert rows(built, "SELECT email, orders, total_spent, is_repeat FROM analytics.customers ORDER BY email") == [
+        ("buyer0@example.com", 2, D("37.50"), True), ("buyer1@example.com", 1, D("23.00"), False),
+        ("buyer2@example.com", 1, D("12.50"), False), ("nobody@example.com", 1, D("5.00"), False)]
+    assert rows(built, "SELECT order_number, kind, status, net_amount FROM analytics.payments ORDER BY 1") == [
+        ("#1001", "SALE", "SUCCESS", D("10.50")), ("#1003", "SALE", "SUCCESS", D("12.50"))]
+    # ISO codes, not NetSuite's internal currency id
+    assert rows(built, "SELECT DISTINCT currency, currency_id FROM analytics.item_prices") == [("USD", "1")]
+    priced = rows(built, "SELECT count(*), count(DISTINCT sku) FROM analytics.products WHERE base_price IS NOT NULL")
+    assert priced == [(8, 8)]
+    assert rows(built, "SELECT DISTINCT currency FROM analytics.products WHERE base_price IS NOT NULL") == [("USD",)]
+
+
+def test_fulfillments_dead_letters_sync_health_and_reconciliation(built):
+    assert rows(built, "SELECT count(*), sum(units), count(order_number) FROM analytics.fulfillments") == [(4, 6, 4)]
+    assert rows(built, "SELECT flow, count(*) FROM analytics.dead_letters GROUP BY ALL ORDER BY 1") == [
+        ("fulfillments", 4), ("orders", 1)]
+    assert rows(built, "SELECT records, synced, dead_lettered, failing FROM analytics.sync_health "
+                       "WHERE flow = 'orders'") == [(5, 4, 1, 0)]
+    assert rows(built, "SELECT kind, order_id, storefront_total FROM analytics.reconciliation_findings") == [
+        ("missing", built.dead_letter_gid, D("5.00"))]
+
+
+def test_inventory_position_one_row_per_sku_and_location_never_negative(built):
+    [(n, keys, negative)] = rows(built, "SELECT count(*), count(DISTINCT (sku, location)), "
+                                        "count(*) FILTER (WHERE computed_available < 0) FROM analytics.inventory_position")
+    assert n == keys == rows(built, "SELECT count(DISTINCT (sku, location)) FROM raw.inventory_snapshots")[0][0] > 0
+    assert negative == 0
+    sold = dict(rows(built, "SELECT sku, max(units_sold_7d) FROM analytics.inventory_position GROUP BY sku"))
+    assert {built.skus[n]: sold.get(built.skus[n]) for n in range(4)} == {built.skus[n]: 1 + n % 2 for n in range(4)}
+
+
+def _recipes() -> dict[str, str]:
+    text = RECIPES.read_text(encoding="utf-8")
+    return dict(re.findall(r"<!-- query: (\w+) -->\n```sql\n(.*?)```", text, flags=re.S))
+
+
+def test_every_recipe_query_answers_on_the_built_warehouse(built):
+    q = _recipes()
+    assert set(q) == {"revenue_by_day_and_currency", "top_skus", "repeat_customers", "stock_running_out",
+                      "orders_latency_per_hour", "dead_letters"}
+    [(_, currency, orders, units, revenue)] = rows(built, q["revenue_by_day_and_currency"])
+    assert (currency, orders, units, revenue) == ("USD", 5, 7, D("78.00"))
+    s = built.skus
+    assert [r[:3] for r in rows(built, q["top_skus"])] == [
+        (s[3], 2, D("27.00")), (s[1], 2, D("23.00")), (s[2], 1, D("12.50")), (s[0], 1, D("10.50")),
+        ("NO-SUCH-SKU", 1, D("5.00"))]
+    assert [r[:5] for r in rows(built, q["repeat_customers"])] == [("buyer0@example.com", "Buyer", "N0", 2, D("37.50"))]
+    running_out = rows(built, q["stock_running_out"])
+    stock = dict(((r[0], r[1]), r[2]) for r in rows(built, "SELECT location, sku, storefront_available, units_sold_7d "
+                                                              "FROM analytics.inventory_position "
+                                                              "WHERE units_sold_7d > storefront_available"))
+    assert {(r[0], r[1]): r[2] for r in running_out} == stock
+    [(_, orders, in_netsuite, held_back, p50, worst)] = rows(built, q["orders_latency_per_hour"])
+    assert (orders, in_netsuite, held_back) == (5, 4, 1) and 0 <= p50 <= worst < 600
+    assert len(rows(built, q["dead_letters"])) == 5
+
+
+def test_latest_version_wins_whatever_order_versions_land_in(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    gid = built.order_gids[0]
+    with duckdb.connect(str(path)) as conn:
+        # a newer version (as tomorrow's content-hash landing appends it), then an older one landing late
+        for run, shift, total in (("newer", "1 hour", "99.00"), ("late-old", "-1 hour", "1.00")):
+            conn.execute(
+                "INSERT INTO raw.shopify_orders (order_id, source_updated_at, payload, _loaded_at, _run_id) "
+                f"SELECT order_id, source_updated_at + INTERVAL '{shift}', "
+                "json_merge_patch(payload, json_object('totalPriceSet', json_object('shopMoney', "
+                "json_object('amount', ?, 'currencyCode', 'USD')))), now(), ? "
+                "FROM raw.shopify_orders WHERE order_id = ? LIMIT 1", [total, run, gid])
+        got = conn.execute("SELECT total_price, units FROM analytics.orders WHERE order_id = ?", [gid]).fetchall()
+        assert got == [(D("99.00"), 1)]
+        assert conn.execute("SELECT count(*) FROM analytics.order_lines WHERE order_id = ?", [gid]).fetchall() == [(1,)]
+
+
+def test_data_dictionary_is_generated_from_the_dbt_yaml_and_covers_every_mart_column(built):
+    committed = dictionary.DICTIONARY.read_text(encoding="utf-8")
+    assert committed == dictionary.render(), "docs/data_dictionary.md is stale: run `sync-assets data-dictionary`"
+    built_columns = rows(built, "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'analytics'")
+    undocumented = [f"analytics.{t}.{c}" for t, c in built_columns if f"| `{c}` |" not in
+                    committed.split(f"### `analytics.{t}`", 1)[-1].split("### ", 1)[0]]
+    assert undocumented == []
+
+
+def test_column_descriptions_reach_dagster_as_column_schema():
+    models = warehouse_models.build_dbt_assets()
+    spec = models.specs_by_key[dg.AssetKey(["warehouse", "analytics", "orders"])]
+    schema = spec.metadata["dagster/column_schema"]
+    columns = {c.name: c.description for c in schema.columns}
+    assert columns["sync_attempts"].startswith("Attempts to write the order")
+    blocking = {c.name: c.blocking for c in models.check_specs if c.asset_key == spec.key}
+    assert blocking["accepted_values_analytics__orders_sync_status__pending__synced__failed__dead_lettered"] is True
+
+
+def test_a_failing_blocking_dbt_check_stops_the_snapshot(built, tmp_path):
+    live = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, live)
+    with duckdb.connect(str(live)) as conn:  # a planted bad row: a negative available-to-sell
+        conn.execute("INSERT INTO raw.inventory_snapshots (sku, location, netsuite_available, unsynced_qty, "
+                     "safety_stock, computed, previous_storefront, written, computed_at, _loaded_at, _run_id) "
+                     "SELECT 'SKU-BAD', 'gid://shopify/Location/1', 0, 3, 0, -3, 0, false, now(), now(), 'planted'")
+    models = warehouse_models.build_dbt_assets()
+    d = warehouse_export.definitions(load_policy().entity("warehouse_export"), models)
+    snapshot = next(a for a in d.assets if warehouse_export.SNAPSHOT in a.keys)
+    target = tmp_path / "snap"
+    result = dg.materialize(
+        [models, snapshot], raise_on_error=False,
+        resources={"warehouse": DuckDBResource(database=str(live)), **warehouse_models.definitions(models).resources},
+        run_config={"ops": {"warehouse__analyst_snapshot": {"config": {"snapshot_dir": str(target)}}}},
+    )  # fmt: skip
+    failed = {e.asset_check_key.name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert any(name.startswith("at_least_analytics__inventory_position_computed_available") for name in failed), failed
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert warehouse_export.SNAPSHOT not in materialized
+    assert not target.exists()
+
+
+def test_every_raw_table_is_a_dbt_source_read_by_a_staging_model_and_an_asset_with_its_landers():
+    import json
+
+    from sync_assets.defs import warehouse_load
+    from sync_assets.warehouse.schema import RAW_TABLES
+
+    manifest = json.loads(warehouse_models.prepare().read_text())
+    sources = {f"{s['schema']}.{s['name']}": uid for uid, s in manifest["sources"].items()}
+    assert set(sources) == set(RAW_TABLES)
+    read = {dep for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"].startswith("staging__")
+            for dep in n["depends_on"]["nodes"]}
+    assert sorted(t for t, uid in sources.items() if uid not in read) == []
+    models = warehouse_models.build_dbt_assets()
+    loader = next(iter(warehouse_load.definitions(load_policy().entity("warehouse_load")).assets))
+    for table in RAW_TABLES:
+        key = warehouse_load.raw_table_key(table)
+        assert key in loader.keys and warehouse_load.LANDERS.get(table), table  # merged, and landed by a flow
+        assert any(key in deps for deps in models.asset_deps.values()), table  # read by a staging model
