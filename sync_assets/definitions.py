@@ -11,6 +11,7 @@ from sync_assets.defs import (
     fulfillments,
     inventory,
     operations,
+    order_history,
     orders,
     reconciliation,
     warehouse_export,
@@ -63,6 +64,7 @@ def defs() -> dg.Definitions:
         warehouse_models.definitions(models),
         warehouse_export.definitions(policy.entity("warehouse_export"), models),
         reconciliation.definitions(policy.entity("reconciliation"), policy.account),
+        order_history.definitions(policy.account),
         operations.definitions(),
     )
     # Freshness per lane from the policy, after merging, so it covers every flow's assets.

@@ -173,11 +173,26 @@ def policy_checks(netsuite, shopify, policy: SyncPolicy) -> list[Check]:
                             "storefront location (GID or name as the store shows it)"))
     except ConnectorError as exc:
         checks.append(Check("location map", False, _short(exc), "fix the credentials checks above first"))
+    if shopify is not None:
+        checks.append(_shop_timezone_check(shopify, account.shop_timezone, where))
     checks.append(_exists(f"price level {account.price_level!r}",
                           lambda: {r.get("name") for r in netsuite.suiteql(Q.PRICE_LEVELS.sql)} & {account.price_level},
                           f"{where}: account.price_level: name an active price level (Setup > Accounting > "
                           "Accounting Lists > Price Level)"))
     return checks
+
+
+def _shop_timezone_check(shopify, configured: str, where: str) -> Check:
+    """The order-history backfill's months are the shop's: the policy's zone must be the shop's."""
+    from sync_assets.connectors.shopify.orders import shop_timezone
+
+    fix = f"{where}: account.shop_timezone: set it to the shop's time zone (Shopify admin: Settings > General)"
+    try:
+        actual = shop_timezone(shopify)
+    except ConnectorError as exc:
+        return Check("policy: shop time zone", False, _short(exc), "fix the credentials checks above first")
+    return Check(f"policy: shop time zone {configured}", actual == configured,
+                 "the shop's" if actual == configured else f"the shop's is {actual}", fix)
 
 
 def _subsidiary_check(netsuite, configured: str | None, where: str) -> Check:

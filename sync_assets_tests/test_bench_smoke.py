@@ -71,3 +71,15 @@ def test_a_short_stream_runs_through_the_daemon_and_prints_every_figure(tmp_path
                   "inventory receipt → storefront", "NetSuite peak admitted in flight", "targets at 20/min"):  # fmt: skip
         assert label in out, f"no {label!r} in:\n{out}"
     assert re.search(r"batch catalog\s+\w+", out) and re.search(r"batch reconciliation\s+\w+", out), out
+
+
+def test_quick_backfill_benchmark_lands_every_order_and_prints_its_figures():
+    command = [sys.executable, "bench/run.py", "--quick", "--repeats", "1", "--no-json", "backfill"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"bench/run.py failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert "500 orders: 500 landed" in done.stdout and "2,000 orders: 2,000 landed" in done.stdout, done.stdout
+    assert "2,000 rows appended" in done.stdout, done.stdout
+    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in done.stdout.splitlines()
+            if line.startswith("backfill  ")}
+    for name in ("500 orders: peak RSS", "2,000 orders: peak RSS", "2,000 orders: backfill wall time"):
+        assert re.fullmatch(r"[\d,]+(\.\d+)?", rows[name][2]), rows.get(name)

@@ -102,7 +102,10 @@ class AccountPolicy:
     is the internal id of the bank or cash account customer deposits post to (unset: Undeposited Funds);
     ``payment_methods`` maps a storefront payment gateway to a NetSuite payment method id,
     ``shipping_methods`` a shipping line title to a NetSuite shipping item id, and ``carriers`` a NetSuite
-    ship method name to the tracking company the storefront shows.
+    ship method name to the tracking company the storefront shows. ``shop_timezone`` is the storefront's
+    time zone (Shopify admin: Settings > General; the API's ``shop.ianaTimezone``): the order-history
+    backfill's months are the shop's, and its runs refuse to land if the shop says otherwise.
+    ``history_start`` is the first month the backfill offers as a partition.
     """
 
     subsidiary: str | None = None
@@ -114,10 +117,15 @@ class AccountPolicy:
     payment_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     shipping_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     carriers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The storefront's calendar: its time zone (Shopify's shop.ianaTimezone; backfill runs check it) and the
+    # first month of order history the backfill offers.
+    shop_timezone: str = "UTC"
+    history_start: date = date(2024, 1, 1)
 
 
 _ACCOUNT_KEYS = frozenset({"subsidiary", "netsuite_timezone", "order_date_timezone", "start_date", "price_level",
-                           "deposit_account", "payment_methods", "shipping_methods", "carriers"})
+                           "deposit_account", "payment_methods", "shipping_methods", "carriers", "shop_timezone",
+                           "history_start"})
 
 
 @dataclass(frozen=True)
@@ -229,7 +237,21 @@ def _account(source: str, raw: Any) -> AccountPolicy:
         payment_methods=_text_map(where, "payment_methods", raw.get("payment_methods")),
         shipping_methods=_text_map(where, "shipping_methods", raw.get("shipping_methods")),
         carriers=_text_map(where, "carriers", raw.get("carriers")),
+        shop_timezone=_zone(where, "shop_timezone", raw.get("shop_timezone", "UTC")),
+        history_start=_month(where, "history_start", raw.get("history_start", date(2024, 1, 1))),
     )
+
+
+def _month(where: str, key: str, value: Any) -> date:
+    """The first day of a month, from a date or 'YYYY-MM' / 'YYYY-MM-DD' text."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value if len(value.strip()) > 7 else f"{value.strip()}-01")
+        except ValueError:
+            raise PolicyError(f"{where}.{key}: {value!r} is not a month (2024-01) or a date (2024-01-01)") from None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise PolicyError(f"{where}.{key}: must be a month (2024-01) or a date, got {value!r}")
+    return value.replace(day=1)
 
 
 def _internal_id(where: str, key: str, value: Any, whose: str) -> str | None:

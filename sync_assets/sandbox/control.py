@@ -16,6 +16,10 @@ gets a 400 ``{"error": "..."}`` that names the field.
   newer version, as Shopify falls forward)}
 - ``GET|POST stream`` {orders_per_minute, inventory_receipts_per_minute, fulfillment_delay_seconds}
 - ``POST orders`` {count, seed}: place orders now through the Shopify backend
+- ``POST shopify/history`` {count, start, end, seed, malformed}: the shop took ``count`` orders, evenly spread
+  over [start, end) (ISO timestamps with an offset, end not in the future), before the sandbox started;
+  generated on demand and served to bulk queries only (sandbox/shopify/history.py); ``malformed`` of them carry
+  a corrupt ``createdAt``. Config ``shopify_timezone`` is the shop's ``ianaTimezone``
 - ``POST shopify/refund`` {order_id, amount, parent_transaction_id, unchecked}: refund part of a paid order
   (a REFUND transaction; ``orders/updated`` fires). ``unchecked`` allows more than Shopify would refund
 - ``POST shopify/customers`` {email, firstName, lastName, tags, state, marketingState}: a customer created in
@@ -160,6 +164,12 @@ def control_blueprint(sandbox: Sandbox) -> flask.Blueprint:
         return flask.jsonify(order_id=order["id"], updated_at=order["updatedAt"],
                              financial_status=order["displayFinancialStatus"],
                              refund_id=order["transactions"][-1]["id"])
+
+    @bp.post("/shopify/history")
+    def history() -> flask.Response:
+        """An order history older than the sandbox (history.py): what a backfill reads through bulk queries."""
+        return flask.jsonify(sandbox.seed_history(_only(_body(), "history", ("count", "start", "end", "seed",
+                                                                               "malformed"))))
 
     @bp.post("/shopify/available")
     def storefront_available() -> flask.Response:

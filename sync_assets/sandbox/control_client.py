@@ -132,6 +132,13 @@ class SandboxControl:
             body["corrupt"] = corrupt
         return self._call("POST", "shopify/customers/update", body)
 
+    def seed_order_history(self, count: int, start: str, end: str, *, seed: int = 0,
+                           malformed: int = 0) -> dict[str, Any]:
+        """The shop took ``count`` orders evenly over [start, end) before now (ISO timestamps with offsets);
+        bulk queries serve them. Returns the spec as the sandbox understood it."""
+        return self._call("POST", "shopify/history", {"count": count, "start": start, "end": end, "seed": seed,
+                                                      "malformed": malformed})
+
     def storefront_available(self, pairs: list[tuple[str, str]]) -> list[int]:
         """The storefront's available of each (sku, location_key), read free of API cost."""
         return self._call("POST", "shopify/available", {"items": [list(p) for p in pairs]})["available"]

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from sync_assets.sandbox.generator import LivingShop, OrderMaker, StreamSettings
 from sync_assets.sandbox.model import Catalog, Counters
 from sync_assets.sandbox.netsuite import NetSuiteBackend
 from sync_assets.sandbox.shopify import ShopifyBackend, UserError
+from sync_assets.sandbox.shopify.history import HistorySpecError
+from sync_assets.sandbox.shopify.history import parse_spec as parse_history_spec
 from sync_assets.sandbox.webhooks import WebhookDispatcher
 
 log = logging.getLogger("sync_assets.sandbox")
@@ -70,6 +73,7 @@ class Sandbox:
         "netsuite_denied_tables",
         "shopify_access_scopes",
         "shopify_retired_versions",
+        "shopify_timezone",
     )
     STREAM_FIELDS = ("orders_per_minute", "inventory_receipts_per_minute", "fulfillment_delay_seconds")
 
@@ -110,6 +114,7 @@ class Sandbox:
             "netsuite_denied_tables": [],
             "shopify_access_scopes": list(REQUIRED_SCOPES),
             "shopify_retired_versions": [],
+            "shopify_timezone": "UTC",
             **SHOPIFY_DEFAULTS,
         }
         self.catalog: Catalog | None = None
@@ -218,7 +223,10 @@ class Sandbox:
             "token_lifetime": number("shopify_token_lifetime", float, 1),
             "access_scopes": _text_list(settings, "shopify_access_scopes"),
             "retired_versions": _text_list(settings, "shopify_retired_versions"),
+            "timezone": settings.get("shopify_timezone"),
         }
+        if shopify["timezone"] is not None and not isinstance(shopify["timezone"], str):
+            raise ControlError(f"config: shopify_timezone must be an IANA zone name, got {shopify['timezone']!r}")
         timezone, oneworld = settings.get("netsuite_timezone"), settings.get("netsuite_oneworld")
         if timezone is not None and not isinstance(timezone, str):
             raise ControlError(f"config: netsuite_timezone must be an IANA zone name, got {timezone!r}")
@@ -288,6 +296,17 @@ class Sandbox:
                     raise ControlError(f"orders: the shop refused order {len(created) + 1}: {error.as_dict()}") from error
         self.counters.incr("control.orders_placed", count)
         return [{k: order[k] for k in _ORDER_SUMMARY if k in order} for order in created]
+
+    def seed_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Give the shop an order history of ``count`` orders placed between ``start`` and ``end`` (served by
+        bulk queries, generated on demand: see sandbox/shopify/history.py)."""
+        with self._lock:
+            catalog = self._require_catalog()
+            try:
+                spec = parse_history_spec(body, datetime.now(timezone.utc))
+            except HistorySpecError as error:
+                raise ControlError(str(error)) from None
+            return self.shopify.seed_history(spec, catalog)
 
     def catalog_summary(self, sample: int = 10) -> dict[str, Any]:
         catalog = self._require_catalog()

@@ -105,6 +105,16 @@ def test_a_policy_naming_what_the_account_lacks(registered):
     assert "Nowhere" in failed["location map"].detail
 
 
+def test_a_shop_time_zone_other_than_the_shops_is_named(registered):
+    registered.control.configure(shopify_timezone="America/New_York")
+    failed = _failed(_run(registered, parse_policy("account: {shop_timezone: Europe/Paris}", source="mine.yaml"))[0])
+    check = failed["policy: shop time zone Europe/Paris"]
+    assert check.detail == "the shop's is America/New_York"
+    assert check.fix.startswith("mine.yaml: account.shop_timezone")
+    assert not any(name.startswith("policy: shop time zone") for name in _failed(_run(
+        registered, parse_policy("account: {shop_timezone: America/New_York}"))[0]))
+
+
 def test_bad_credentials_on_both_sides(registered):
     shopify = ShopifyClient(registered.url, "shpat_wrong", api_version=C.SHOPIFY_API_VERSION, backoff=FAST)
     auth = TokenBasedAuth(C.NETSUITE_ACCOUNT_ID, C.NETSUITE_CONSUMER_KEY, C.NETSUITE_CONSUMER_SECRET,

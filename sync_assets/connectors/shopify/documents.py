@@ -477,3 +477,10 @@ query WebhookSubscriptions($first: Int!) {
   webhookSubscriptions(first: $first) { nodes { id topic uri } }
 }
 """
+
+# The shop's calendar (the order-history backfill's months are the shop's: Settings > General > Time zone).
+SHOP_TIMEZONE = """
+query ShopTimezone {
+  shop { ianaTimezone }
+}
+"""

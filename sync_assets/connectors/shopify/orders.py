@@ -60,6 +60,11 @@ def _between_query(field: str, start: datetime | str, end: datetime | str) -> st
     return f"{field}:>='{a}' AND {field}:<'{b}'"
 
 
+def shop_timezone(client: ShopifyClient) -> str:
+    """The shop's IANA time zone (``shop.ianaTimezone``)."""
+    return client.execute(docs.SHOP_TIMEZONE, {})["shop"]["ianaTimezone"]
+
+
 def complete_order(client: ShopifyClient, order: dict[str, Any]) -> dict[str, Any]:
     return flatten_nested(client, order, ORDER_FOLLOW_UPS, page_size=FOLLOW_UP_PAGE)
 

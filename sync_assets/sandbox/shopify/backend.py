@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import flask
 from graphql import GraphQLError, execute, parse, validate
@@ -22,7 +23,8 @@ from . import orders, rest
 from .bulk import BulkRunner
 from .cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from .resolvers import build_schema
-from .store import Store
+from .history import History, HistorySpec
+from .store import Store, gid, iso
 from sync_assets.connectors.shopify.scopes import REQUIRED_SCOPES
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,14 @@ class ShopifyBackend:
 
     def configure(self, *, bucket_size=None, restore_rate=None, throttle_status: int | None = None,
                   bulk_seconds=None, bulk_seconds_per_1000_objects=None, token_lifetime=None, access_scopes=None,
-                  retired_versions=None) -> None:
+                  retired_versions=None, timezone=None) -> None:
+        if timezone is not None:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"shopify_timezone: {timezone!r} is not an IANA time zone") from None
+            with self.store.lock:
+                self.store.timezone = timezone
         if token_lifetime is not None:
             self.token_lifetime = float(token_lifetime)
         if access_scopes is not None:
@@ -150,6 +159,13 @@ class ShopifyBackend:
         self.counters.incr("shopify.writes")
         self._emit(events)
         return record
+
+    def seed_history(self, spec: HistorySpec, catalog: Catalog) -> dict:
+        """Give the shop ``spec``'s order history (generated on demand, see history.py)."""
+        with self.store.lock:
+            self.store.history = History(spec, catalog, self.store)
+        return {"count": spec.count, "start": iso(spec.start), "end": iso(spec.end), "seed": spec.seed,
+                "malformed": spec.malformed, "first_id": gid("Order", spec.first_order_number)}
 
     def refund_order(self, order_id: str, amount, parent_id: str | None = None, unchecked: bool = False) -> dict:
         """Refund part of a paid order (see :func:`orders.refund_order`). Raises UserError on bad input."""

@@ -22,6 +22,8 @@ import time
 
 from graphql import GraphQLSchema, execute, parse, validate, GraphQLError
 
+from . import search
+from .resolvers import ORDER_DATE_FIELDS, ORDER_SEARCH_FIELDS
 from .store import Store, UserError, gid, iso, now_dt
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,27 @@ def _flatten(node: dict, parent_id: str | None, out) -> int:
         for child in items:
             count += _flatten(child, line["id"], out)
     return count
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def doc_root(doc):
+    """The one top-level field of a validated bulk query document."""
+    (op,) = [d for d in doc.definitions if d.kind == "operation_definition"]
+    return op.selection_set.selections[0]
+
+
+def root_search(doc) -> search.Search:
+    """The root ``orders`` field's ``query:`` argument, parsed as the resolver parses it (bulk queries take no
+    variables, so it is a literal)."""
+    text = next((a.value.value for a in doc_root(doc).arguments if a.name.value == "query"), None)
+    return search.parse(text, ORDER_SEARCH_FIELDS, ORDER_DATE_FIELDS)
 
 
 class BulkRunner:
@@ -97,6 +120,19 @@ class BulkRunner:
                          name=f"shopify-bulk-{n}").start()
         return snapshot
 
+    def _render(self, doc, schema: GraphQLSchema, record: dict) -> list[str]:
+        """The JSONL lines the document makes of one order (a seeded history order, not in the store)."""
+        ctx = {"store": self.store, "bulk": {"records": [record], "page_size": PAGE}, "search": [], "events": [],
+               "writes": 0}
+        result = execute(schema, doc, context_value=ctx)
+        if result.errors:
+            raise result.errors[0]
+        (conn,) = result.data.values()
+        out = _Lines()
+        for item in conn.get("nodes") if "nodes" in conn else [e["node"] for e in conn.get("edges") or []]:
+            _flatten(item, None, out)
+        return out.lines
+
     def _update(self, op: dict, **changes) -> None:
         with self.store.lock:
             current = self.store.bulk_operations.get(op["_n"])
@@ -110,6 +146,10 @@ class BulkRunner:
         count = roots = 0
         try:
             with open(path, "w", encoding="utf-8") as out:
+                history = self.store.history
+                if history is not None and doc_root(doc).name.value == "orders":
+                    lines, orders = history.write_bulk(root_search(doc), lambda r: self._render(doc, schema, r), out)
+                    count, roots = count + lines, roots + orders
                 ctx = {"store": self.store, "bulk": {"page_size": PAGE, "after": None, "has_more": True},
                        "search": [], "events": [], "writes": 0}
                 while ctx["bulk"]["has_more"]:

@@ -65,6 +65,7 @@ SUBSET: dict[str, list[str]] = {
         "currentAppInstallation",
         f"webhookSubscriptions({_PAGE} topics uri)",
         "shopifyPaymentsAccount",
+        "shop",
     ],
     "Mutation": [
         "orderCreate(order options)",
@@ -80,6 +81,8 @@ SUBSET: dict[str, list[str]] = {
     ],
     "Node": ["id"],
     "AppInstallation": ["id", "accessScopes"],
+    # The shop's calendar: the order-history backfill partitions by month in the shop's zone.
+    "Shop": ["id", "name", "ianaTimezone", "timezoneAbbreviation", "timezoneOffsetMinutes", "currencyCode"],
     "AccessScope": ["handle", "description"],
     "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
     "MoneyBag": ["shopMoney", "presentmentMoney"],

@@ -97,6 +97,8 @@ class Store:
         with self.lock:
             self._seq = {k: itertools.count(v + 1) for k, v in _ID_BASE.items()}
             self.currency = "USD"
+            self.timezone = "UTC"  # the shop's ianaTimezone (Settings > General > Time zone)
+            self.history = None  # a seeded order history (history.History), served to bulk queries only
             self.locations: dict[int, dict] = {}
             self.location_by_key: dict[str, int] = {}
             self.products: dict[int, dict] = {}
