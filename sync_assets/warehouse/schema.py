@@ -84,6 +84,8 @@ RAW_TABLES: dict[str, RawTable] = {
     for t in (
         # Shopify Admin GraphQL Order node (docs/data_dictionary.md lists the fields staging reads).
         _payload_table("raw.shopify_orders", "order_id"),
+        # Shopify Location nodes as the inventory flow read them, plus the NetSuite location each maps to.
+        _payload_table("raw.shopify_locations", "location_id"),
         # NetSuite SuiteQL rows (lowercase column names, as SuiteQL returns them).
         _payload_table("raw.netsuite_items", "item_id"),
         _payload_table("raw.netsuite_item_prices", "item_id", "price_level", "currency"),
