@@ -53,7 +53,8 @@ def definitions(policy: EntityPolicy, config: InventoryFlowConfig = InventoryFlo
                                      "storefront orders − safety stock, written compare-and-set."),
             dg.AssetSpec(SNAPSHOTS, group_name=group, kinds={"parquet"},
                          description="Landed for raw.inventory_snapshots (every computation, written or not) and "
-                                     "raw.netsuite_inventory (the NetSuite balances read); merged by warehouse_load."),
+                                     "raw.netsuite_inventory (the NetSuite balances read) and raw.shopify_locations (the storefront "
+                                     "locations by name); merged by warehouse_load."),
         ],  # fmt: skip
         check_specs=[
             dg.AssetCheckSpec(NON_NEGATIVE_CHECK, asset=LEVELS, blocking=True,

@@ -2,7 +2,9 @@
 
 Every raw table is an asset (``warehouse/raw/<table>``) downstream of the flows' assets that land it, and
 upstream of the dbt staging models that read it (:mod:`sync_assets.defs.warehouse_models`): the asset graph
-reads landing → raw → staging → marts → analysts' snapshot. One merge materialises them all.
+reads landing → raw → staging → marts → analysts' snapshot (and the flows' checked assets sit upstream of
+the raw tables their runs land, so their blocking checks guard the marts: :mod:`sync_assets.defs.guards`).
+One merge materialises them all.
 
 Sync runs never open the DuckDB file: they land what they saw in the landing area and queue it in the
 ledger (:mod:`sync_assets.warehouse.landing_area`). This asset takes everything queued, in pool
@@ -18,12 +20,24 @@ import dagster as dg
 
 from sync_assets.defs.catalog import RAW_DELETED, RAW_ITEMS, RAW_LOCATIONS, RAW_PRICES
 from sync_assets.defs.customers import RAW_CUSTOMERS, RAW_SHOPIFY_CUSTOMERS
-from sync_assets.defs.finance import RAW_BALANCE_TRANSACTIONS, RAW_PAYOUTS, RAW_REFUND_DEPOSITS, RAW_TRANSACTIONS
+from sync_assets.defs.finance import (
+    RAW_BALANCE_TRANSACTIONS,
+    RAW_PAYOUTS,
+    RAW_REFUND_DEPOSITS,
+    RAW_TRANSACTIONS,
+)
 from sync_assets.defs.fulfillments import FULFILLMENTS
-from sync_assets.defs.inventory import SNAPSHOTS
-from sync_assets.defs.lanes import FLOW_TAG, Flow, PendingWork, flow_definitions, run_metadata
+from sync_assets.defs.inventory import LEVELS, SNAPSHOTS
+from sync_assets.defs.lanes import (
+    FLOW_TAG,
+    Flow,
+    PendingWork,
+    flow_definitions,
+    run_metadata,
+)
 from sync_assets.defs.operations import DEAD_LETTERS
-from sync_assets.defs.orders import RAW_ORDERS
+from sync_assets.defs.order_history import ORDER_HISTORY
+from sync_assets.defs.orders import RAW_ORDERS, SALES_ORDERS
 from sync_assets.defs.reconciliation import REPORT
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.warehouse.merge import DEFAULT_LOCK_WAIT_S, merge_pending
@@ -35,7 +49,9 @@ GROUP = "warehouse"
 
 # raw table -> the assets whose runs land its files (a table missing here still gets its asset, without deps).
 LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
-    "raw.shopify_orders": (RAW_ORDERS, RAW_TRANSACTIONS),  # finance lands the orders of its day too
+    # finance lands the orders of its day too, the history backfill its months
+    "raw.shopify_orders": (RAW_ORDERS, RAW_TRANSACTIONS, ORDER_HISTORY),
+    "raw.shopify_locations": (SNAPSHOTS,),
     "raw.netsuite_items": (RAW_ITEMS,),
     "raw.netsuite_item_prices": (RAW_PRICES,),
     "raw.netsuite_locations": (RAW_LOCATIONS,),
@@ -44,13 +60,13 @@ LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
     "raw.netsuite_customers": (RAW_CUSTOMERS,),
     "raw.shopify_customers": (RAW_SHOPIFY_CUSTOMERS,),
     "raw.netsuite_fulfillments": (FULFILLMENTS,),
-    "raw.inventory_snapshots": (SNAPSHOTS,),
+    "raw.inventory_snapshots": (SNAPSHOTS, LEVELS),  # LEVELS carries the no-negative-available check
     "raw.reconciliation_findings": (REPORT,),
     "raw.netsuite_transactions": (RAW_TRANSACTIONS,),
     "raw.netsuite_refund_deposits": (RAW_REFUND_DEPOSITS,),
     "raw.shopify_balance_transactions": (RAW_BALANCE_TRANSACTIONS,),
     "raw.shopify_payouts": (RAW_PAYOUTS,),
-    "raw.sync_events": (RAW_ORDERS, FULFILLMENTS, DEAD_LETTERS),
+    "raw.sync_events": (RAW_ORDERS, SALES_ORDERS, FULFILLMENTS, DEAD_LETTERS),  # SALES_ORDERS: the totals check
 }
 
 

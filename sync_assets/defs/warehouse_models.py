@@ -1,7 +1,8 @@
 """The warehouse's dbt project (``sync_assets/warehouse/dbt``) as Dagster assets: every staging view and mart
 is an asset with lineage from the raw landing assets, its dbt tests are asset checks (``error`` severity
 = blocking, so a failing test stops the marts and the snapshot after it), and its column descriptions,
-written once in the dbt YAML, are the asset's column schema.
+written once in the dbt YAML, are the asset's column schema. The flows' blocking checks upstream (other
+runs) stop the build too (:mod:`sync_assets.defs.guards`).
 
 The manifest is built at load when missing or older than the project's files (``dbt parse``, a few
 seconds, guarded against concurrent loads by dagster-dbt), so a fresh clone needs no prepare step.
@@ -18,6 +19,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from sync_assets.defs.guards import refuse_if_guards_fail
 from sync_assets.defs.warehouse_load import raw_table_key
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "warehouse" / "dbt"
@@ -126,6 +128,7 @@ def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
         name="warehouse_models", pool=POOL,
     )  # fmt: skip
     def warehouse_models(context, dbt: DbtCliResource, warehouse: DuckDBResource):
+        refuse_if_guards_fail(context)  # the flows' blocking checks, other runs
         with warehouse.get_connection() as conn:
             ensure_raw(conn)
         # dbt opens the file itself; the resource says which one (tests and deployments point it elsewhere).

@@ -121,6 +121,8 @@ class Pending:
 class InventoryRunResult:
     snapshots: list[dict] = field(default_factory=list)
     balances: list[dict] = field(default_factory=list)  # NetSuite inventoryitemlocations rows read
+    # Storefront locations read (with the NetSuite location each maps to), so the warehouse can name them.
+    storefront_locations: list[dict] = field(default_factory=list)
     written: int = 0
     unchanged: int = 0
     dead_lettered: list[str] = field(default_factory=list)
@@ -261,7 +263,7 @@ def run_inventory_flow(
 
 def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: InventoryFlowConfig, pending: Pending,
           result: InventoryRunResult, now: datetime) -> None:
-    location_map = resolve_location_map(shopify, netsuite, policy.location_map)
+    location_map = resolve_location_map(shopify, netsuite, policy.location_map, result.storefront_locations)
     if not location_map:
         raise ValueError(
             "inventory: no storefront location maps to a NetSuite location: set entities.inventory.location_map "
@@ -375,9 +377,19 @@ def _advance(ledger: Ledger, pending: Pending, failed: set[str], config: Invento
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def resolve_location_map(shopify, netsuite, configured: Mapping[str, str]) -> dict[str, str]:
-    """Storefront location GID → NetSuite location id, from the policy (GIDs or names), else by name."""
+def resolve_location_map(shopify, netsuite, configured: Mapping[str, str],
+                         locations_out: list[dict] | None = None) -> dict[str, str]:
+    """Storefront location GID → NetSuite location id, from the policy (GIDs or names), else by name.
+
+    ``locations_out`` receives every storefront location read, with ``netsuite_location_id`` (for the warehouse)."""
     locations = list(shopify.iter_locations())
+    resolved = _resolve_location_map(netsuite, configured, locations)
+    if locations_out is not None:
+        locations_out.extend({**loc, "netsuite_location_id": resolved.get(loc["id"])} for loc in locations)
+    return resolved
+
+
+def _resolve_location_map(netsuite, configured: Mapping[str, str], locations: list[dict]) -> dict[str, str]:
     by_name = {str(loc.get("name") or "").strip().lower(): loc["id"] for loc in locations}
     gids = {loc["id"] for loc in locations}
     if configured:
@@ -585,6 +597,10 @@ def _landing_frames(result: InventoryRunResult) -> dict:
                                            "payload": b} for b in result.balances])  # fmt: skip
         frame.insert(1, "location_id", [str(b["location"]) for b in result.balances])
         frames["raw.netsuite_inventory"] = frame
+    if result.storefront_locations:
+        # No updatedAt on a Location: a location that did not change lands the same content (no new version).
+        frames["raw.shopify_locations"] = payload_frame(
+            "location_id", [{"key": loc["id"], "payload": loc} for loc in result.storefront_locations])
     return frames
 
 

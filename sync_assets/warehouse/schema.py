@@ -86,6 +86,8 @@ RAW_TABLES: dict[str, RawTable] = {
         _payload_table("raw.shopify_orders", "order_id"),
         # Shopify Admin GraphQL Customer node (flows/customers.py: documents._CUSTOMER_FIELDS).
         _payload_table("raw.shopify_customers", "customer_id"),
+        # Shopify Location nodes as the inventory flow read them, plus the NetSuite location each maps to.
+        _payload_table("raw.shopify_locations", "location_id"),
         # NetSuite SuiteQL rows (lowercase column names, as SuiteQL returns them).
         _payload_table("raw.netsuite_items", "item_id"),
         _payload_table("raw.netsuite_item_prices", "item_id", "price_level", "currency"),

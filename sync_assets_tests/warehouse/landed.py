@@ -36,6 +36,7 @@ class Landed:
     order_gids: list[str]
     dead_letter_gid: str
     skus: list[str]
+    storefront_locations: dict[str, str]  # GID -> name, as the store lists them
 
     def connect(self):
         return duckdb.connect(str(self.path), read_only=True)
@@ -86,6 +87,7 @@ def land_sandbox(sandbox, root: Path) -> Landed:
                 config=reconciliation_flow.ReconciliationConfig(grace_seconds=0, requeue=False), run_id=run)
             reconciliation_flow.land_report(landing, report, run)
         skus = sandbox.control.catalog()["skus_sample"]
+        locations = {loc["id"]: loc["name"] for loc in shopify.iter_locations()}
     finally:
         ledger.close()
-    return Landed(support.merge_at(root), gids, bad, skus)
+    return Landed(support.merge_at(root), gids, bad, skus, locations)

@@ -94,8 +94,23 @@ def test_fulfillments_dead_letters_sync_health_and_reconciliation(built):
         ("missing", built.dead_letter_gid, "open", True, D("5.00"), None, False, False)]
 
 
+def test_inventory_position_names_storefront_and_netsuite_locations(built):
+    named = rows(built, "SELECT DISTINCT location_id, location, netsuite_location FROM analytics.inventory_position")
+    ns_names = dict(rows(built, "SELECT location_id, name FROM analytics.locations"))
+    mapped = dict(rows(built, "SELECT location_id, netsuite_location_id FROM staging.storefront_locations"))
+    assert named and {gid: name for gid, name, _ in named} == {gid: built.storefront_locations[gid] for gid, *_ in named}
+    assert all(ns == ns_names[mapped[gid]] for gid, _, ns in named)  # e.g. the storefront's and NetSuite's name
+    assert not any(name.startswith("gid://") for _, name, _ in named)
+    # NetSuite's own balance at the mapped location, for every SKU NetSuite stocks there
+    [(with_balance, unbalanced_stock)] = rows(
+        built, "SELECT count(netsuite_on_hand), count(*) FILTER (WHERE netsuite_on_hand IS NULL AND netsuite_available <> 0) "
+               "FROM analytics.inventory_position")
+    assert with_balance > 0 and unbalanced_stock == 0  # no balance row there means nothing NetSuite could sell
+    assert rows(built, "SELECT count(*) FROM analytics.inventory_snapshots WHERE location LIKE 'gid://%'") == [(0,)]
+
+
 def test_inventory_position_one_row_per_sku_and_location_never_negative(built):
-    [(n, keys, negative)] = rows(built, "SELECT count(*), count(DISTINCT (sku, location)), "
+    [(n, keys, negative)] = rows(built, "SELECT count(*), count(DISTINCT (sku, location_id)), "
                                         "count(*) FILTER (WHERE computed_available < 0) FROM analytics.inventory_position")
     assert n == keys == rows(built, "SELECT count(DISTINCT (sku, location)) FROM raw.inventory_snapshots")[0][0] > 0
     assert negative == 0

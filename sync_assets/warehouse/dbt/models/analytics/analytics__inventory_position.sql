@@ -11,10 +11,18 @@ WITH latest AS (
   WHERE NOT is_excluded_from_sales
     AND created_at >= (SELECT max(created_at) FROM {{ ref('staging__orders') }}) - INTERVAL 7 DAY
   GROUP BY sku
+), ns AS (
+  -- NetSuite's own balance of the SKU at the location this storefront location maps to.
+  SELECT i.sku, inv.location_id AS netsuite_location_id, inv.quantity_on_hand, inv.quantity_committed,
+         inv.updated_at
+  FROM {{ ref('staging__inventory') }} inv
+  JOIN {{ ref('staging__items') }} i USING (item_id)
 )
 SELECT
   latest.sku,
-  latest.location,
+  coalesce(sl.name, latest.location) AS location,
+  latest.location AS location_id,
+  nl.name AS netsuite_location,
   latest.netsuite_available,
   latest.unsynced_qty,
   latest.safety_stock,
@@ -25,7 +33,13 @@ SELECT
   latest.written AS last_computation_written,
   latest.computed_at,
   last_write.last_written_at,
+  ns.quantity_on_hand AS netsuite_on_hand,
+  ns.quantity_committed AS netsuite_committed,
+  ns.updated_at AS netsuite_updated_at,
   coalesce(sold.units_7d, 0) AS units_sold_7d
 FROM latest
 LEFT JOIN last_write USING (sku, location)
 LEFT JOIN sold USING (sku)
+LEFT JOIN {{ ref('staging__storefront_locations') }} sl ON sl.location_id = latest.location
+LEFT JOIN {{ ref('staging__locations') }} nl ON nl.location_id = sl.netsuite_location_id
+LEFT JOIN ns ON ns.sku = latest.sku AND ns.netsuite_location_id = sl.netsuite_location_id
