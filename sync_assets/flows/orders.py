@@ -130,8 +130,11 @@ class OrdersFlowConfig:
     # and the next to be launched (the real-time lane's latency tail). 0: one batch per run. Bounded well
     # inside the real-time freshness warning (5 min: the run's materialization comes at its end), and past
     # webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn. Each
-    # hand-over to the next run costs the orders arriving meanwhile a launch, so longer is faster.
-    drain_seconds: float = 120.0
+    # hand-over to the next run costs the orders arriving meanwhile a launch, so longer is faster; but the
+    # run's SUCCESS (and its materialization) comes only at its end, which operators and tests wait for.
+    # Off by default for now: with 30 s, test_quick_start (first orders_sync SUCCESS within 180 s) failed at
+    # load 20 on the shared machine; it is not yet known whether the drain or the load did it.
+    drain_seconds: float = 0.0
     # ...and, once webhooks are flowing (the run has taken some), it waits this long for the next one
     # before ending: under a steady stream the next order is handled by the warm run within a moment.
     drain_linger_seconds: float = 3.0

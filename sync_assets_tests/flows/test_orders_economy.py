@@ -200,7 +200,8 @@ def _mid_run_setup(sandbox, tmp_path):
 def test_a_run_in_flight_takes_the_webhooks_that_arrive_meanwhile(sandbox, tmp_path):
     """One run in flight per flow, and an order arriving while it works is not left for the next run."""
     ledger, netsuite, shopify, first, second = _mid_run_setup(sandbox, tmp_path)
-    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=replace(CONFIG, drain_seconds=60.0),
+                               trigger=WEBHOOK_TRIGGER)  # fmt: skip
     assert shopify.delivered
     assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first, second}
     assert result.inbox_events == 2 and result.inbox_acked == 2
@@ -216,7 +217,8 @@ def test_without_a_drain_budget_the_late_webhook_waits_for_the_next_run(sandbox,
                                trigger=WEBHOOK_TRIGGER)  # fmt: skip
     assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first}
     assert ledger.inbox_counts("orders/create").get("new") == 1
-    later = drain_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    later = drain_orders_flow(shopify, netsuite, ledger, policy(), config=replace(CONFIG, drain_seconds=60.0),
+                              trigger=WEBHOOK_TRIGGER)  # fmt: skip
     assert {g for g, o in later.outcomes.items() if o.status == SYNCED} == {second}
     assert_exactly_once(netsuite, [first, second])
 
@@ -239,7 +241,7 @@ def test_a_run_that_took_webhooks_waits_a_moment_for_the_next(sandbox, tmp_path)
 
     late = threading.Thread(target=deliver_after_the_first_batch)
     late.start()
-    config = replace(CONFIG, drain_linger_seconds=5.0)
+    config = replace(CONFIG, drain_seconds=60.0, drain_linger_seconds=5.0)
     result = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger=WEBHOOK_TRIGGER)
     late.join()
     assert {g for g, o in result.outcomes.items() if o.status == SYNCED} == {first, second}
