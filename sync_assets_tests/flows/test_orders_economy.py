@@ -17,6 +17,7 @@ from sync_assets.connectors.shopify.bulk import run_bulk_query
 from sync_assets.connectors.shopify.orders import updated_between_query
 from sync_assets.connectors.shopify.throttle import BATCH
 from sync_assets.flows.orders import SKIPPED, SYNCED, WEBHOOK_TRIGGER, drain_orders_flow, run_orders_flow
+from sync_assets.flows.orders_probe import probe_orders
 from sync_assets_tests.flows.orders_support import (
     CONFIG, assert_exactly_once, ledger_at, netsuite_client, place_orders, policy, shopify_client,
 )  # fmt: skip
@@ -250,3 +251,37 @@ def test_a_run_that_took_webhooks_waits_a_moment_for_the_next(sandbox, tmp_path)
     began = time.monotonic()
     idle = drain_orders_flow(shopify, netsuite, ledger, policy(), config=config, trigger="sensor")
     assert idle.inbox_events == 0 and time.monotonic() - began < config.drain_linger_seconds
+
+
+def test_the_probe_pages_only_keys_newer_than_its_last_quiet_tick(sandbox, tmp_path):
+    """Webhook runs leave the watermark behind; the sensor's probe must not page those done keys every tick."""
+    ledger, netsuite, shopify = ledger_at(tmp_path), netsuite_client(sandbox), shopify_client(sandbox)
+    run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG)  # the watermark, before the orders
+    time.sleep(1.1)
+    gids = place_orders(sandbox, 6)
+    for n, order in enumerate(shopify.get_orders(gids)):
+        ledger.inbox_put(f"evt-{n}", "orders/create", _event(order["id"], order["updatedAt"]))
+    time.sleep(1.1)  # read a second after their stamps: the versions count as handled
+    hooked = run_orders_flow(shopify, netsuite, ledger, policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    assert hooked.count(SYNCED) == 6 and hooked.window is None  # the watermark stayed behind them
+
+    sandbox.control.reset_counters()
+    assert probe_orders(shopify, ledger, policy(), config=CONFIG) is None  # six done keys paged, once
+    assert _spent(sandbox)[KEYS] >= 2 + 6
+    time.sleep(1.1)
+    sandbox.control.reset_counters()
+    assert probe_orders(shopify, ledger, policy(), config=CONFIG) is None
+    assert _spent(sandbox)[KEYS] <= 2  # from its cursor: no key to page again
+
+    (new,) = place_orders(sandbox, 1)  # past the cursor: seen at once
+    pending = probe_orders(shopify, ledger, policy(), config=CONFIG)
+    assert pending is not None and [gid for gid, _ in pending.keys] == [new]
+    # Once a poll period has passed, a tick reads from the watermark again: the safety net's full look.
+    sandbox.control.reset_counters()
+    later = datetime.now(timezone.utc) + timedelta(seconds=CONFIG.webhook_poll_after_seconds + 1)
+    assert [gid for gid, _ in probe_orders(shopify, ledger, policy(), config=CONFIG, now=later).keys] == [new]
+    assert _spent(sandbox)[KEYS] >= 2 + 7
+    # An order behind the cursor that becomes work again comes through the inbox, which every tick counts.
+    ledger.requeue("orders", gids[0], "reconciliation: missing in NetSuite")
+    ledger.inbox_put("requeue-0", "orders/updated", {"admin_graphql_api_id": gids[0]})
+    assert probe_orders(shopify, ledger, policy(), config=CONFIG).inbox_events == 1

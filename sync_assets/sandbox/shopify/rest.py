@@ -48,8 +48,19 @@ def order_payload(o: dict) -> dict:
         } for li in o["_lines"]],
         "shipping_lines": [{"id": s["_n"], "title": s["title"], "code": s["code"],
                             "price": s["originalPriceSet"]["shopMoney"]["amount"]} for s in o["_shipping"]],
-        "discount_applications": [], "refunds": [], "fulfillments": [],
+        "current_total_price": o["currentTotalPriceSet"]["shopMoney"]["amount"],
+        "discount_applications": [], "refunds": _refunds(o), "fulfillments": [],
     }
+
+
+def _refunds(o: dict) -> list[dict]:
+    """Each REFUND transaction as a refund with its one transaction (the REST ``refunds`` list)."""
+    return [{"id": int(t["id"].rsplit("/", 1)[1]), "created_at": t["processedAt"],
+             "transactions": [{"id": int(t["id"].rsplit("/", 1)[1]), "kind": "refund", "status": t["status"].lower(),
+                               "amount": t["amountSet"]["shopMoney"]["amount"],
+                               "parent_id": int(t["parentTransaction"]["id"].rsplit("/", 1)[1])
+                               if t.get("parentTransaction") else None}]}
+            for t in o.get("transactions") or () if t["kind"] == "REFUND"]
 
 
 def level_payload(store: Store, lv: Level) -> dict:
