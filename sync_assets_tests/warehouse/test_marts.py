@@ -126,7 +126,7 @@ def _recipes() -> dict[str, str]:
 def test_every_recipe_query_answers_on_the_built_warehouse(built):
     q = _recipes()
     assert set(q) - FINANCE_RECIPES == {"revenue_by_day_and_currency", "top_skus", "repeat_customers", "stock_running_out",
-                                        "orders_latency_per_hour", "dead_letters",
+                                        "inventory_trouble", "orders_latency_per_hour", "dead_letters",
                                         "crm_repeat_customers", "crm_at_risk_customers", "crm_segments"}  # test_crm_mart.py
     [(_, currency, orders, units, revenue)] = rows(built, q["revenue_by_day_and_currency"])
     assert (currency, orders, units, revenue) == ("USD", 5, 7, D("78.00"))
@@ -139,7 +139,10 @@ def test_every_recipe_query_answers_on_the_built_warehouse(built):
     stock = dict(((r[0], r[1]), r[2]) for r in rows(built, "SELECT location, sku, storefront_available, units_sold_7d "
                                                               "FROM analytics.inventory_position "
                                                               "WHERE units_sold_7d > storefront_available"))
-    assert {(r[0], r[1]): r[2] for r in running_out} == stock
+    assert {(r[0], r[1]): r[2] for r in running_out} == stock and all(r[4] < 7 for r in running_out)
+    trouble = rows(built, q["inventory_trouble"])
+    everything = rows(built, "SELECT count(*) FROM analytics.inventory_health")[0][0]
+    assert everything > 0 and all(r[2] or r[5] > 0 or r[7] != 0 for r in trouble)  # stocked out, oversold, drifting
     [(_, orders, in_netsuite, held_back, p50, worst)] = rows(built, q["orders_latency_per_hour"])
     assert (orders, in_netsuite, held_back) == (5, 4, 1) and 0 <= p50 <= worst < 600
     assert len(rows(built, q["dead_letters"])) == 5
@@ -223,3 +226,42 @@ def test_every_raw_table_is_a_dbt_source_read_by_a_staging_model_and_an_asset_wi
         key = warehouse_load.raw_table_key(table)
         assert key in loader.keys and warehouse_load.LANDERS.get(table), table  # merged, and landed by a flow
         assert any(key in deps for deps in models.asset_deps.values()), table  # read by a staging model
+
+
+def test_inventory_health_counts_stock_outs_oversells_cover_and_drift(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    short, drifting = "gid://shopify/Location/9901", "gid://shopify/Location/9902"
+    with duckdb.connect(str(path)) as conn:
+        (sku, units), = conn.execute("SELECT sku, units_sold_7d FROM analytics.inventory_position "
+                                     "ORDER BY units_sold_7d DESC, sku LIMIT 1").fetchall()
+        assert units > 0
+        series = [  # location, minute, computed, netsuite available, unsynced, previous storefront, written
+            (short, 0, 5, 5, 0, None, True),
+            (short, 1, 0, 2, 3, 5, True),  # out of stock, and 3 units of orders against 2 in NetSuite
+            (short, 2, 4, 4, 0, 0, True),
+            (short, 3, 0, 0, 0, 4, True),  # out again
+            (short, 4, 0, 1, 2, 0, False),  # still out (nothing to write), oversold by one
+            (drifting, 0, 3, 3, 0, None, True),
+            (drifting, 1, 6, 6, 0, 3, False),  # the write did not happen: the storefront still shows 3
+            (drifting, 2, 6, 6, 0, 3, False),
+        ]
+        for location, minute, computed, ns, unsynced, previous, written in series:
+            conn.execute(
+                "INSERT INTO raw.inventory_snapshots (sku, location, netsuite_available, unsynced_qty, safety_stock, "
+                "computed, previous_storefront, written, computed_at, _loaded_at, _run_id) VALUES (?, ?, ?, ?, 0, ?, ?, ?, "
+                "TIMESTAMPTZ '2026-12-01 10:00:00+00' + to_minutes(?::BIGINT), now(), 'health-test')",
+                [sku, location, ns, unsynced, computed, previous, written, minute])
+        got = conn.execute(
+            "SELECT location_id, stocked_out, stocked_out_since, stock_outs, oversell_incidents, last_oversell_at, "
+            "max_units_oversold, storefront_available, storefront_drift, drifting_since, days_of_cover "
+            "FROM analytics.inventory_health WHERE sku = ? AND location_id IN (?, ?) ORDER BY location_id",
+            [sku, short, drifting]).fetchall()
+    at = [r[2] for r in got]
+    minute = lambda m: f"2026-12-01 10:{m:02d}:00+00:00"  # noqa: E731
+    assert [(r[0], r[1], str(r[2]) if r[2] else None, *r[3:5], str(r[5]) if r[5] else None, *r[6:9]) for r in got] == [
+        (short, True, minute(3), 2, 2, minute(4), 1, 0, 0),
+        (drifting, False, None, 0, 0, None, 0, 3, -3),
+    ], at
+    assert str(got[1][9]) == minute(1) and got[0][9] is None
+    assert got[0][10] == 0 and got[1][10] == round(3 / (units / 7.0), 1)  # days of cover: shown ÷ daily sales
