@@ -265,3 +265,23 @@ def test_inventory_health_counts_stock_outs_oversells_cover_and_drift(built, tmp
     ], at
     assert str(got[1][9]) == minute(1) and got[0][9] is None
     assert got[0][10] == 0 and got[1][10] == round(3 / (units / 7.0), 1)  # days of cover: shown ÷ daily sales
+
+
+def test_sync_health_per_hour_counts_what_moved_failed_and_lagged(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        # flow "probe-test": a synced record 2 s and one 10 s after their change, a failure then its success
+        # in the next hour, a dead letter, and a skipped re-read (not counted).
+        for source, status, at, lag in (("a", "synced", "10:05", 2), ("b", "synced", "10:20", 10),
+                                        ("c", "failed", "10:40", None), ("c", "synced", "11:01", 61),
+                                        ("d", "dead_lettered", "11:30", None), ("a", "skipped", "11:45", 2)):
+            conn.execute(
+                "INSERT INTO raw.sync_events (flow, source_id, status, event_at, source_updated_at, _loaded_at, _run_id) "
+                "VALUES ('probe-test', ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ - to_seconds(?::BIGINT), now(), 'hourly-test')",
+                [source, status, f"2026-12-01 {at}:00+00", f"2026-12-01 {at}:00+00", lag or 0])
+        got = conn.execute(
+            "SELECT hour(hour_utc), records_synced, distinct_records_synced, failed_attempts, dead_lettered, "
+            "lag_p50_seconds, lag_p95_seconds, lag_max_seconds FROM analytics.sync_health_hourly "
+            "WHERE flow = 'probe-test' ORDER BY hour_utc").fetchall()
+    assert got == [(10, 2, 2, 1, 0, 6.0, 9.6, 10.0), (11, 1, 1, 0, 1, 61.0, 61.0, 61.0)]
