@@ -3,40 +3,67 @@
 Dagster stops an asset's downstream *within one run* when a blocking check fails. The checks that guard
 the warehouse's data run elsewhere, in the flows' own runs: sales-order totals (``orders_sync``), no
 negative available (``inventory_sync``), one storefront fulfillment per NetSuite fulfillment
-(``fulfillments_sync``); the export job builds the marts in a run of its own. So the marts' build asks the
-instance for the latest evaluation of each of these guards (all upstream of the marts in the asset graph)
-and refuses to go on while one of them failed: the marts are not rebuilt and the snapshot keeps its
-current version until a later run of that flow passes the check.
+(``fulfillments_sync``), and each day's reconciliation verdict (``reconciliation``, one evaluation per day
+partition); the export job builds the marts in a run of its own. So the marts' build asks the instance for
+the latest evaluation of each of these guards (all upstream of the marts in the asset graph) — of a
+partitioned check, the latest evaluation of every partition — and refuses to go on while one of them
+failed: the marts are not rebuilt and the snapshot keeps its current version until a later run of that
+flow (of that day) passes the check.
 """
 
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecord,
+    AssetCheckExecutionRecordStatus,
+)
 
 
 def _guards() -> list[dg.AssetCheckKey]:
     # Imported here: the flows' modules import this one's users. A test keeps the list true to the graph
     # (each is a blocking check on an asset upstream of the marts), so a new guard is one line here.
-    from sync_assets.defs import fulfillments, inventory, orders
+    from sync_assets.defs import fulfillments, inventory, orders, reconciliation
 
     return [dg.AssetCheckKey(orders.SALES_ORDERS, orders.TOTALS_CHECK),
             dg.AssetCheckKey(inventory.LEVELS, inventory.NON_NEGATIVE_CHECK),
-            dg.AssetCheckKey(fulfillments.FULFILLMENTS, fulfillments.ONCE_CHECK)]
+            dg.AssetCheckKey(fulfillments.FULFILLMENTS, fulfillments.ONCE_CHECK),
+            dg.AssetCheckKey(reconciliation.REPORT, reconciliation.RECONCILES)]
+
+
+FAILED = AssetCheckExecutionRecordStatus.FAILED
+
+
+def _latest_records(storage, check: dg.AssetCheckKey, record: AssetCheckExecutionRecord):
+    """``(partition, record)`` of the check's latest evaluation — of every partition's, when it is partitioned
+    (only the failed ones: the caller keeps failures only)."""
+    evaluation = record.event.asset_check_evaluation if record.event is not None else None
+    if evaluation is None or evaluation.partition is None:
+        yield None, record
+        return
+    for info in storage.get_asset_check_partition_info([check]):
+        if info.partition_key is not None and info.latest_execution_status is FAILED:
+            latest = storage.get_latest_asset_check_execution_by_key(
+                [check], partition_filter=PartitionKeyFilter(key=info.partition_key))  # fmt: skip
+            if check in latest:
+                yield info.partition_key, latest[check]
 
 
 def failing_upstream_checks(instance: dg.DagsterInstance) -> list[str]:
-    """The guards whose latest evaluation failed with ERROR severity, named with their run and reason."""
+    """The guards whose latest evaluation (of any partition) failed with ERROR severity, named with their
+    partition, run and reason."""
+    storage = instance.event_log_storage
     failing = []
-    for check, record in sorted(instance.event_log_storage.get_latest_asset_check_execution_by_key(_guards()).items(),
+    for check, latest in sorted(storage.get_latest_asset_check_execution_by_key(_guards()).items(),
                                 key=lambda item: item[0].to_user_string()):  # fmt: skip
-        evaluation = record.event.asset_check_evaluation if record.event is not None else None
-        if record.status is not AssetCheckExecutionRecordStatus.FAILED or evaluation is None:
-            continue
-        if evaluation.severity == dg.AssetCheckSeverity.WARN:
-            continue
-        detail = f": {evaluation.description}" if evaluation.description else ""
-        failing.append(f"{check.to_user_string()} failed in run {record.run_id or '(reported)'}{detail}")
+        for partition, record in _latest_records(storage, check, latest):
+            evaluation = record.event.asset_check_evaluation if record.event is not None else None
+            if record.status is not FAILED or evaluation is None or evaluation.severity == dg.AssetCheckSeverity.WARN:
+                continue
+            where = f" for {partition}" if partition else ""
+            detail = f": {evaluation.description}" if evaluation.description else ""
+            failing.append(f"{check.to_user_string()} failed{where} in run {record.run_id or '(reported)'}{detail}")
     return failing
 
 

@@ -27,6 +27,7 @@ GROUP = "warehouse_models"
 POOL = "warehouse_writer"  # the one DuckDB writer at a time, shared with the loader (limit 1)
 WAREHOUSE_ENV = "SYNC_ASSETS_DBT_WAREHOUSE"  # read by profiles.yml
 SHOP_TIMEZONE_ENV = "SYNC_ASSETS_SHOP_TIMEZONE"  # read by macros/shop_day.sql: the finance marts' day
+NETSUITE_TIMEZONE_ENV = "SYNC_ASSETS_NETSUITE_TIMEZONE"  # read by macros/payload.sql netsuite_ts: SuiteQL's zone
 
 project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
 
@@ -87,12 +88,14 @@ def ensure_raw(conn) -> None:
 
 
 def _point_dbt_at(database: str | os.PathLike) -> None:
-    """dbt opens the file itself (profiles.yml reads WAREHOUSE_ENV); the finance marts' shop day is the
-    policy's account.order_date_timezone."""
+    """dbt opens the file itself (profiles.yml reads WAREHOUSE_ENV); the marts' shop day is the policy's
+    account.order_date_timezone, NetSuite's datetimes are read in account.netsuite_timezone."""
     from sync_assets.domain.policy import load_policy
 
+    account = load_policy().account
     os.environ[WAREHOUSE_ENV] = str(Path(database).resolve())
-    os.environ[SHOP_TIMEZONE_ENV] = load_policy().account.order_date_timezone
+    os.environ[SHOP_TIMEZONE_ENV] = account.order_date_timezone
+    os.environ[NETSUITE_TIMEZONE_ENV] = account.netsuite_timezone
 
 
 def dbt_cli(database: str | os.PathLike) -> DbtCliResource:

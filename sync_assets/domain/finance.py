@@ -8,8 +8,10 @@ What ties out, per day:
 
 * every storefront order created that day has exactly one NetSuite sales order dated that day, with the
   same total and currency, and every NetSuite sales order of ours dated that day is one of those orders;
-* every successful storefront payment (sale, capture) and refund of those orders processed that day has its
-  NetSuite customer deposit or customer refund, dated that day, for the same amount.
+* every successful storefront payment (sale, capture) and refund processed that day — of any order, placed
+  that day or before: the **transactions of the day**, the definition the ``analytics.finance_tieout`` mart
+  uses too — has its NetSuite customer deposit or customer refund, dated that day (the orders flow dates
+  them on the shop's day), for the same amount.
 
 Test orders and cancelled orders are storefront facts too: the orders flow syncs them, so they are compared
 like any other. Each difference names the order, what differs and both sides' values.
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sync_assets.domain.ids import order_external_id, payment_external_id
 from sync_assets.domain.payments import refund_external_id, successful_payments, successful_refunds
+from sync_assets.domain.shop_days import day_bounds as day_window  # the finance flow's name for it
+from sync_assets.domain.shop_days import local_day
 
 MISSING_IN_NETSUITE = "missing_in_netsuite"
 ONLY_IN_NETSUITE = "only_in_netsuite"
@@ -36,19 +39,9 @@ ORDER_PREFIX = "shopify-order-"
 _KINDS = {"SalesOrd": "sales_order", "CustDep": "deposit", "CustRfnd": "refund"}
 
 
-def day_window(day: date, tz_name: str) -> tuple[datetime, datetime]:
-    """``[start, end)`` of ``day`` in zone ``tz_name``, in UTC (23 or 25 hours long across a DST change)."""
-    zone = ZoneInfo(tz_name)
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-
-
-def local_day(stamp: str | None, tz_name: str) -> date | None:
-    if not stamp:
-        return None
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return moment.astimezone(ZoneInfo(tz_name)).date()
+def _processed_day(txn: Mapping, order: Mapping, tz_name: str) -> date | None:
+    stamp = txn.get("processedAt") or order.get("processedAt")
+    return local_day(stamp, tz_name) if stamp else None
 
 
 def amount(value: Any) -> Decimal | None:
@@ -107,19 +100,23 @@ class TieOut:
                 for (k, c), (sc, sa, nc, na) in sorted(self.totals.items())]
 
 
-def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str) -> list[Expected]:
-    """What NetSuite must hold for ``day``: a sales order per order, a deposit or refund per transaction
-    of those orders processed that day."""
+def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str,
+                       others: Iterable[Mapping] = ()) -> list[Expected]:
+    """What NetSuite must hold for ``day``: a sales order per order created that day (``orders``), a deposit
+    or refund per transaction processed that day, of those orders or of ``others`` (orders placed before
+    that may have a transaction of the day: updated since it began). An order given twice counts once."""
     out: list[Expected] = []
-    for order in orders:
+    created = {o["id"]: o for o in orders}
+    for order in [*created.values(), *{o["id"]: o for o in others if o["id"] not in created}.values()]:
         name = str(order.get("name") or order.get("id"))
-        total = (order.get("totalPriceSet") or {}).get("shopMoney") or {}
-        out.append(Expected("sales_order", order_external_id(order["id"]), name, amount(total.get("amount")),
-                            total.get("currencyCode") or order.get("currencyCode")))
+        if order["id"] in created:
+            total = (order.get("totalPriceSet") or {}).get("shopMoney") or {}
+            out.append(Expected("sales_order", order_external_id(order["id"]), name, amount(total.get("amount")),
+                                total.get("currencyCode") or order.get("currencyCode")))
         for kind, pairs, eid in (("deposit", successful_payments(order), payment_external_id),
                                  ("refund", successful_refunds(order), refund_external_id)):
             for index, txn in pairs:
-                if local_day(txn.get("processedAt") or order.get("processedAt"), tz_name) != day:
+                if _processed_day(txn, order, tz_name) != day:
                     continue
                 shop = (txn.get("amountSet") or {}).get("shopMoney") or {}
                 out.append(Expected(kind, eid(txn["id"], f"transactions[{index}].id"), name,
@@ -127,8 +124,10 @@ def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str) -> li
     return out
 
 
-def tie_out(day: date, orders: Iterable[Mapping], netsuite_rows: Iterable[Mapping], tz_name: str) -> TieOut:
-    """Compare the day's storefront orders with the day's NetSuite transactions (``FINANCE_TRANSACTIONS`` rows)."""
+def tie_out(day: date, orders: Iterable[Mapping], netsuite_rows: Iterable[Mapping], tz_name: str,
+            others: Iterable[Mapping] = ()) -> TieOut:
+    """Compare the day's storefront orders and transactions (see :func:`expected_documents`) with the day's
+    NetSuite transactions (``FINANCE_TRANSACTIONS`` rows)."""
     result = TieOut(day)
     booked: dict[str, list[Mapping]] = {}
     for row in netsuite_rows:
@@ -138,7 +137,7 @@ def tie_out(day: date, orders: Iterable[Mapping], netsuite_rows: Iterable[Mappin
         if row.get("externalid"):
             booked.setdefault(str(row["externalid"]), []).append(row)
         result._add(2, kind, row.get("currencyname"), amount(row.get("foreigntotal")))
-    expected = expected_documents(orders, day, tz_name)
+    expected = expected_documents(orders, day, tz_name, others)
     seen = set()
     for doc in expected:
         seen.add(doc.external_id)

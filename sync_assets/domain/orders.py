@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import legacy_id, order_external_id
 from sync_assets.domain.money import cents, money_bag, nodes, payload_hash, rate_number, truncate
+from sync_assets.domain.shop_days import shop_date
 
 # NetSuite text-field lengths. Only tranId's 45 is documented in the record browser (salesOrder.json);
 # the others are the UI limits commonly reported for these fields, kept conservative on purpose: a value
@@ -275,20 +274,7 @@ def _tax_total(order: Mapping, currency: str) -> Decimal:
 
 
 def _tran_date(order: Mapping, tz_name: str) -> str:
-    created = order.get("createdAt")
-    if not isinstance(created, str):
-        raise MappingError(f"createdAt must be an ISO timestamp, got {created!r}", "createdAt")
-    try:
-        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        raise MappingError(f"createdAt {created!r} is not an ISO timestamp", "createdAt") from None
-    if moment.tzinfo is None:
-        raise MappingError(f"createdAt {created!r} has no timezone", "createdAt")
-    try:
-        zone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise MappingError(f"unknown tran_date_timezone {tz_name!r}", "createdAt") from None
-    return moment.astimezone(zone).date().isoformat()
+    return shop_date(order.get("createdAt"), tz_name, "createdAt")
 
 
 def _location_id(order: Mapping, ctx: MappingContext) -> str | None:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 
 from sync_assets.domain.errors import MappingError
 from sync_assets.domain.ids import checked_external_id, legacy_id, payment_external_id
 from sync_assets.domain.money import cents, nodes, parse_amount, payload_hash
+from sync_assets.domain.shop_days import shop_date
 
 PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
 REFUND_KIND = "REFUND"
@@ -32,6 +32,7 @@ class PaymentContext:
     sales_order_id: str | None = None  # link the deposit to the SO when it is already known
     payment_method_map: Mapping[str, str] = field(default_factory=dict)  # gateway → paymentOption id
     account_id: str | None = None  # None: post to Undeposited Funds
+    tran_date_timezone: str = "UTC"  # account.order_date_timezone: a deposit or refund is dated on the shop's day
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _refund(order: Mapping, txn: Mapping, path: str, ctx: PaymentContext, left: 
         "externalId": external_id,
         "customer": {"id": ctx.customer_id},
         "currency": {"id": ctx.currency_ids[currency]},
-        "tranDate": _date(txn.get("processedAt") or order.get("processedAt") or order.get("createdAt"), path),
+        "tranDate": _date(txn, order, path, ctx.tran_date_timezone),
         "memo": f"Shopify {order.get('name') or order.get('id')} refund via {txn.get('gateway') or 'unknown gateway'}"[:999],
         "deposit": {"items": [{"doc": {"id": deposit_ids[deposit]}, "apply": True, "amount": cents(amount)}]},
     }
@@ -171,7 +172,7 @@ def deposits_for_order(order: Mapping, ctx: PaymentContext) -> list[DepositDraft
             "customer": {"id": ctx.customer_id},
             "payment": cents(amount),
             "currency": {"id": ctx.currency_ids[currency]},
-            "tranDate": _date(txn.get("processedAt") or order.get("processedAt") or order.get("createdAt"), path),
+            "tranDate": _date(txn, order, path, ctx.tran_date_timezone),
             "memo": f"Shopify {order.get('name') or order_id} via {txn.get('gateway') or 'unknown gateway'}"[:999],
         }
         if ctx.sales_order_id:
@@ -191,10 +192,7 @@ def _decimal_cents(value: float) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
-def _date(value: object, path: str) -> str:
-    if not isinstance(value, str):
-        raise MappingError(f"payment has no timestamp ({value!r})", f"{path}.processedAt")
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        raise MappingError(f"timestamp {value!r} is not ISO 8601", f"{path}.processedAt") from None
+def _date(txn: Mapping, order: Mapping, path: str, tz_name: str) -> str:
+    """The shop-local day the money moved (the transaction's, else the order's processing or creation)."""
+    value = txn.get("processedAt") or order.get("processedAt") or order.get("createdAt")
+    return shop_date(value, tz_name, f"{path}.processedAt")

@@ -9,7 +9,9 @@ bounds come from the zone, never from adding 24 hours.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sync_assets.domain.errors import MappingError
 
 PARTITION_FORMAT = "%Y-%m-%d"  # Dagster's DailyPartitionsDefinition keys
 
@@ -40,4 +42,23 @@ def local_day(moment: datetime | str, tz_name: str) -> date:
     return moment.astimezone(ZoneInfo(tz_name)).date()
 
 
-__all__ = ["PARTITION_FORMAT", "day_bounds", "local_day", "parse_day"]
+def shop_date(value: object, tz_name: str, field_path: str) -> str:
+    """``YYYY-MM-DD`` of an ISO timestamp on the shop's calendar: a NetSuite ``tranDate`` (sales orders,
+    deposits and refunds alike, so a day's documents in NetSuite are the shop's day's, not UTC's). Bad input
+    is a :class:`MappingError` naming ``field_path``."""
+    if not isinstance(value, str):
+        raise MappingError(f"expected an ISO timestamp, got {value!r}", field_path)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MappingError(f"timestamp {value!r} is not ISO 8601", field_path) from None
+    if moment.tzinfo is None:
+        raise MappingError(f"timestamp {value!r} has no timezone", field_path)
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise MappingError(f"unknown time zone {tz_name!r} (account.order_date_timezone)", field_path) from None
+    return moment.astimezone(zone).date().isoformat()
+
+
+__all__ = ["PARTITION_FORMAT", "day_bounds", "local_day", "parse_day", "shop_date"]

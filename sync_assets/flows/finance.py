@@ -6,13 +6,19 @@ For a day (a calendar day in ``account.order_date_timezone``) a run lands, throu
   keyset-paged), each with its line totals (tax, discount, shipping, items; the sales order a deposit
   pays; the location);
 * ``raw.netsuite_refund_deposits``: which deposits each of those refunds paid out of;
-* ``raw.shopify_orders``: the storefront orders created that day (the same Order shape the orders flow
-  lands, so a version both flows saw is stored once);
+* ``raw.shopify_orders``: the storefront orders created that day, and those updated from the day's start
+  until :data:`UPDATED_LOOKAHEAD` after its end (or now), which is where the day's payments and refunds of
+  older orders are (a refund updates its order); the same Order shape the orders flow lands, so a version
+  both flows saw is stored once;
 * ``raw.shopify_balance_transactions`` and ``raw.shopify_payouts``: the Shopify Payments balance
   transactions processed that day and the payouts they belong to.
 
-It then compares the day's storefront orders with the NetSuite transactions it read
-(:func:`sync_assets.domain.finance.tie_out`). Everything it lands is keyed and content-hashed, so re-running
+It then compares the day's storefront orders and transactions with the NetSuite transactions it read
+(:func:`sync_assets.domain.finance.tie_out`): the deposits and refunds of a day are the storefront
+transactions *processed* that shop day, of any order — the definition ``analytics.finance_tieout`` uses.
+An older order refunded on the day and updated again more than :data:`UPDATED_LOOKAHEAD` after it is
+not read by a late re-run of that day (its refund is then in the mart's side only, the check does not
+fail on it). Everything it lands is keyed and content-hashed, so re-running
 a day (a backfill, a retry) adds only what changed: a payout that went from SCHEDULED to PAID, a refund
 booked since. The day is the whole unit of work, so there is no watermark: files are queued as landed.
 
@@ -22,7 +28,7 @@ Plain Python over the two clients and a landing area: no Dagster here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.netsuite import queries as q
@@ -41,6 +47,9 @@ ORDERS = "raw.shopify_orders"
 BALANCE_TRANSACTIONS = "raw.shopify_balance_transactions"
 PAYOUTS = "raw.shopify_payouts"
 ID_CHUNK = 1000  # NetSuite's IN-list limit
+# How long after a day's end an order updated that day is still looked for: covers the scheduled run (the
+# next night) whatever else happened to the order meanwhile; bounds what a backfill of an old day reads.
+UPDATED_LOOKAHEAD = timedelta(days=2)
 
 
 @dataclass
@@ -111,14 +120,18 @@ def run_finance_flow(shopify, netsuite, landing: LandingArea, day: date, *, shop
     start, end = day_window(day, shop_timezone)
     rows, links = netsuite_transactions(netsuite, day, page_size)
     orders = list(shopify.iter_orders_created_between(start, end))
+    created = {o["id"] for o in orders}
+    updated_until = min(end + UPDATED_LOOKAHEAD, datetime.now(timezone.utc))
+    others = ([o for o in shopify.iter_orders_updated_between(start, updated_until) if o["id"] not in created]
+              if updated_until > start else [])  # a day not begun yet has no transactions
     balance = list(shopify.iter_balance_transactions(start, end))
     payout_ids = {b["associatedPayout"]["id"] for b in balance if (b.get("associatedPayout") or {}).get("id")}
     payouts = shopify.get_payouts(payout_ids) if payout_ids else []
-    result.examined = len(rows) + len(links) + len(orders) + len(balance) + len(payouts)
-    files = landing.land(_frames(rows, links, orders, balance, payouts, netsuite_timezone), run_id)
+    result.examined = len(rows) + len(links) + len(orders) + len(others) + len(balance) + len(payouts)
+    files = landing.land(_frames(rows, links, orders + others, balance, payouts, netsuite_timezone), run_id)
     result.landed = {t: landed_rows(files, t) for t in (TRANSACTIONS, REFUND_DEPOSITS, ORDERS, BALANCE_TRANSACTIONS,
                                                           PAYOUTS)}
-    result.tieout = tie_out(day, orders, rows, shop_timezone)
+    result.tieout = tie_out(day, orders, rows, shop_timezone, others)
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), s_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), n_before)
     return result

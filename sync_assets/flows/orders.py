@@ -693,6 +693,7 @@ def _mapping_context(skus, currencies, policy: EntityPolicy, config: OrdersFlowC
 
 def _payment_context(config: OrdersFlowConfig, customer_id: str, currencies, sales_order_id: str | None = None):
     return PaymentContext(customer_id, currencies, sales_order_id, payment_method_map=config.payment_method_map,
+                          tran_date_timezone=config.tran_date_timezone,
                           account_id=config.deposit_account_id)
 
 

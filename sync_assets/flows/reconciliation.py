@@ -26,6 +26,14 @@ whatever the watermark says. Orders with an open dead letter are reported, not r
 them. Orders updated within ``grace_seconds`` are not judged yet (the real-time lane may be writing them),
 and their open findings are not healed either.
 
+The day's **verdict** (:func:`verdict`) splits its open findings in two. *Healing*: a missing order this
+reconciliation re-queued, opened less than ``healing_seconds`` ago — the real-time lane writes it within
+seconds, so it does not fail the day (holding every mart and the analysts' snapshot until the day is
+reconciled again, the next night, for an order already on its way would punish the analysts for the
+connector doing its job). *Blocking*: everything else open — a duplicate, a total that differs, an order
+that is dead-lettered or was not re-queued, and a re-queued order still missing after ``healing_seconds``
+(the real-time lane did not heal it: someone must look). The day reconciles when nothing blocks.
+
 Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
 
@@ -64,6 +72,7 @@ class ReconciliationConfig:
     timezone: str = "UTC"  # whose calendar the day partitions follow: the policy's account.order_date_timezone
     grace_seconds: float = 900.0
     requeue: bool = True
+    healing_seconds: float = 3600.0  # how long a re-queued missing order counts as being healed, not failing
     bulk_poll_interval: float = 1.0
     bulk_timeout_seconds: float = 3600.0
 
@@ -115,6 +124,32 @@ class ReconciliationResult:
                 "requeued": requeued, "open_findings": len(self.open), "healed_findings": len(self.healed_now),
                 # Synced: the orders it put back on the real-time lane's queue.
                 **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.orders_checked, synced=requeued)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A day's open findings, split by whether they fail the day (see the module docstring)."""
+
+    blocking: list[TrackedFinding]
+    healing: list[TrackedFinding]
+
+    @property
+    def reconciles(self) -> bool:
+        return not self.blocking
+
+
+def is_healing(finding: TrackedFinding, now: datetime, healing_seconds: float) -> bool:
+    """A missing order re-queued for the real-time lane, open for less than ``healing_seconds``."""
+    data = finding.data or {}
+    return (finding.kind == MISSING and bool(data.get("requeued"))
+            and parse_ts(finding.opened_at) > now - timedelta(seconds=healing_seconds))  # fmt: skip
+
+
+def verdict(result: ReconciliationResult, healing_seconds: float) -> Verdict:
+    """The day's verdict as of the run that produced ``result``."""
+    now = result.checked_at or datetime.now(timezone.utc)
+    healing = [f for f in result.open if is_healing(f, now, healing_seconds)]
+    return Verdict(blocking=[f for f in result.open if f not in healing], healing=healing)
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -257,4 +292,4 @@ def land_report(landing: LandingArea, result: ReconciliationResult, run_id: str)
 
 
 __all__ = ["DUPLICATED", "HEALED", "MISMATCHED", "MISSING", "OPEN", "Finding", "ReconciliationConfig",
-           "ReconciliationResult", "finding_rows", "land_report", "reconcile_day"]
+           "ReconciliationResult", "Verdict", "finding_rows", "is_healing", "land_report", "reconcile_day", "verdict"]

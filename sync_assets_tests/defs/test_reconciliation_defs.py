@@ -1,6 +1,6 @@
 """Reconciliation through Dagster's own APIs against the sandbox: a day partition materialized while the
 living shop streams orders and the real-time lane (the orders flow, in a thread) writes them; its findings
-as table metadata, the WARN check listing what is open; a re-run of the same day heals what the orders flow
+as table metadata, the blocking check listing what is open; a re-run of the same day heals what the orders flow
 wrote meanwhile; the schedule asks for yesterday in the shop's zone plus the recent days with open findings."""
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ from sync_assets_tests.flows.orders_support import (
 POLICY = EntityPolicy("reconciliation", "batch", cron="30 3 * * *", batch_size=1000)
 
 
-# The default grace (15 minutes) would leave every order just placed out; an operator's run config shortens it.
-NO_GRACE = {"ops": {"warehouse__reconciliation_findings": {"config": {"grace_seconds": 0}}}}
+# The default grace (15 minutes) would leave every order just placed out; an operator's run config shortens it
+# (grace_seconds=0 in every run below).
 
 
-def _materialize(defs: dg.Definitions, instance, resources, day: str) -> dg.ExecuteInProcessResult:
+def _materialize(defs: dg.Definitions, instance, resources, day: str, **config) -> dg.ExecuteInProcessResult:
+    """The day's run; a failing verdict fails it (a blocking check), so errors are returned, not raised."""
     job = dg.Definitions.merge(defs, dg.Definitions(resources=resources)).resolve_job_def(defs_rec.JOB_NAME)
-    return job.execute_in_process(instance=instance, partition_key=day, run_config=NO_GRACE)
+    run_config = {"ops": {"warehouse__reconciliation_findings": {"config": {"grace_seconds": 0, **config}}}}
+    return job.execute_in_process(instance=instance, partition_key=day, run_config=run_config, raise_on_error=False)
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict:
@@ -99,7 +101,8 @@ def test_a_day_reconciles_while_orders_stream_and_a_rerun_heals_what_was_written
         sandbox.control.stop_stream()
         stop.set()
 
-    assert during.success and after.success and runs_during >= 1
+    # The duplicate fails the day (a blocking check): both runs fail, after landing and showing their findings.
+    assert not during.success and not after.success and runs_during >= 1
     first = _metadata(during)
     assert first["orders_checked"].value >= 1 and first["shopify_cost_points"].value > 0
     rows = first["findings"].value.records
@@ -107,7 +110,8 @@ def test_a_day_reconciles_while_orders_stream_and_a_rerun_heals_what_was_written
     assert DUPLICATED in kinds and kinds <= {DUPLICATED, "missing"}  # missing: the gap, and streamed ones not written yet
     assert (MISSING, gap["id"]) in {(r.data["kind"], r.data["order_id"]) for r in rows}
     [check] = during.get_asset_check_evaluations()
-    assert not check.passed and check.metadata["open_duplicated"].value == 1
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["open_duplicated"].value == 1 and check.partition == day
 
     second = _metadata(after)
     ledger = Ledger(tmp_path / "ledger.sqlite")

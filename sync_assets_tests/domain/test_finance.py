@@ -69,3 +69,50 @@ def test_every_kind_of_difference_is_listed():
     # In Tokyo the payment of #4 falls on Dec 7 too, but #1's (10:00 UTC = 19:00 JST) stays on Dec 6.
     tokyo = tie_out(DAY, orders, netsuite, "Asia/Tokyo").differences
     assert not [d for d in tokyo if d.external_id == "shopify-payment-40"]
+
+
+def test_deposits_and_refunds_near_midnight_are_dated_and_tied_out_on_the_shop_day():
+    """Los Angeles (UTC-8): a refund at 07:30 UTC on Dec 7 is 23:30 on Dec 6 there. The orders flow dates its
+    NetSuite customer refund Dec 6, and the tie-out counts it among Dec 6's refunds — as a transaction of
+    that day, although its order was placed on Dec 5 (not an order of the day)."""
+    from sync_assets.domain.payments import PaymentContext, deposits_for_order, refunds_for_order
+
+    la, auckland = "America/Los_Angeles", "Pacific/Auckland"
+    order = {**_order(5, "30.00", txns=[("SALE", "30.00", "2026-12-05T18:00:00Z"),
+                                        ("REFUND", "4.00", "2026-12-07T07:30:00Z")]),
+             "createdAt": "2026-12-05T17:59:00Z"}  # fmt: skip
+    [deposit] = deposits_for_order(order, PaymentContext("107", {"USD": "1"}, tran_date_timezone=la))
+    [refund], _ = refunds_for_order(order, PaymentContext("107", {"USD": "1"}, tran_date_timezone=la),
+                                    {deposit.external_id: "9"})
+    assert (deposit.body["tranDate"], refund.body["tranDate"]) == ("2026-12-05", "2026-12-06")
+    [utc_refund], _ = refunds_for_order(order, PaymentContext("107", {"USD": "1"}), {deposit.external_id: "9"})
+    assert utc_refund.body["tranDate"] == "2026-12-07"  # what UTC would have said
+    # Auckland (UTC+13 in December): 18:00 UTC on Dec 5 is 07:00 on Dec 6 there.
+    [east] = deposits_for_order(order, PaymentContext("107", {"USD": "1"}, tran_date_timezone=auckland))
+    assert east.body["tranDate"] == "2026-12-06"
+
+    booked = [_ns("CustRfnd", refund.external_id, "4.00")]
+    dec6 = tie_out(date(2026, 12, 6), [], booked, la, others=[order])
+    assert dec6.ties_out and [(r["kind"], r["storefront_count"], r["netsuite_count"]) for r in dec6.total_rows()] == [
+        ("refund", 1, 1)]
+    dec7 = tie_out(date(2026, 12, 7), [], [], la, others=[order])
+    assert dec7.ties_out and dec7.total_rows() == []
+    # An order of the day given again among the others counts once (one sales order expected).
+    once = tie_out(date(2026, 12, 5), [order], [_ns("SalesOrd", "shopify-order-5", "30.00"),
+                                                 _ns("CustDep", deposit.external_id, "30.00")], la, others=[order])
+    assert once.ties_out, [d.as_dict() for d in once.differences]
+
+
+def test_a_bad_timestamp_or_zone_names_the_field():
+    import pytest
+
+    from sync_assets.domain.errors import MappingError
+    from sync_assets.domain.payments import PaymentContext, deposits_for_order
+
+    order = _order(6, "5.00", txns=[("SALE", "5.00", "yesterday")])
+    with pytest.raises(MappingError, match="not ISO 8601") as bad:
+        deposits_for_order(order, PaymentContext("107", {"USD": "1"}))
+    assert bad.value.field_path == "transactions[0].processedAt"
+    order = _order(6, "5.00", txns=[("SALE", "5.00", "2026-12-06T10:00:00Z")])
+    with pytest.raises(MappingError, match="unknown time zone 'Mars/Olympus'"):
+        deposits_for_order(order, PaymentContext("107", {"USD": "1"}, tran_date_timezone="Mars/Olympus"))

@@ -133,3 +133,30 @@ def test_the_crm_recipes_answer_with_exact_values(crm, later):
                                                           ("promising", 1, 2, 0)]
     [at_risk] = rows(later, _recipe("crm_at_risk_customers"))
     assert at_risk[:5] == ("buyer0@example.com", "Buyer", "N0", 2, D("37.50")) and at_risk[-2:] == (200, "221")
+
+
+def test_netsuite_creation_times_are_read_in_the_account_zone(sandbox, tmp_path, monkeypatch):
+    """SuiteQL shows datecreated in the integration user's zone: at UTC+14 a customer created just now reads
+    14 hours ahead as UTC. staging.customers.created_at reads it in account.netsuite_timezone."""
+    from sync_assets.domain.policy import BUNDLED_POLICY, ENV_VAR
+
+    zone = "Pacific/Kiritimati"
+    policy_file = tmp_path / "sync_policy.yaml"
+    policy_file.write_text(BUNDLED_POLICY.read_text().replace("netsuite_timezone: UTC", f"netsuite_timezone: {zone}"))
+    monkeypatch.setenv(ENV_VAR, str(policy_file))
+    sandbox.control.configure(netsuite_timezone=zone)
+    netsuite, ledger, landing = support.netsuite_client(sandbox), Ledger(tmp_path / "ledger.sqlite"), support.landing_at(tmp_path)
+    try:
+        netsuite.upsert_record("customer", "crm-zone-1", {"isPerson": True, "firstName": "Zed", "email": "zed@example.com"})
+        customers_flow.run_customers_flow(netsuite, ledger, landing, run_id="crm-1",
+                                          config=customers_flow.CrmConfig(netsuite_timezone=zone))  # fmt: skip
+    finally:
+        ledger.close()
+    path = support.merge_at(tmp_path)
+    warehouse_models.run_dbt(path, "run", "--select", "staging__customers")
+    [(created, shown)] = rows(path, "SELECT created_at, json_extract_string(payload, '$.datecreated') FROM "
+                                    "staging.customers JOIN raw.netsuite_customers USING (customer_id) "
+                                    "WHERE external_id = 'crm-zone-1' QUALIFY row_number() OVER () = 1")
+    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 600, (created, shown)
+    local = datetime.fromisoformat(shown).replace(tzinfo=timezone.utc)  # what reading it as UTC would say
+    assert abs((local - created).total_seconds() - 14 * 3600) < 60

@@ -111,3 +111,51 @@ def test_the_finance_recipes_answer_and_show_a_deposit_netsuite_lacks(built, tmp
     [line] = rows(planted, q["payout_lines_not_in_netsuite"])
     assert (line[0:2], line[3:8], line[-1]) == ((line[0], "SCHEDULED"), (placed[0]["name"], "CHARGE", D("21.00"),
                                                                        D("0.91"), D("20.09")), "unmatched")
+
+
+def test_a_shop_far_from_utc_has_its_sales_refunds_and_tie_out_on_its_own_day(sandbox, tmp_path, monkeypatch):
+    """Orders placed, paid and partly refunded now, in a shop whose calendar day is not UTC's right now (UTC+14
+    from 10:00 UTC, else UTC-11): the orders flow dates the sales order, the deposit and the refund on the
+    shop's day; the finance partition of that day ties out (check and mart count the same refund) and
+    the UTC day holds none of it; daily_sales and finance_daily_sales agree on the day."""
+    import time
+    from dataclasses import replace
+
+    from sync_assets.domain.policy import BUNDLED_POLICY, ENV_VAR
+    from sync_assets.domain.shop_days import local_day
+    from sync_assets.flows.orders import run_orders_flow
+    from sync_assets_tests.flows.orders_support import CONFIG, ledger_at, netsuite_client, policy, shopify_client
+    from sync_assets_tests.flows.test_finance_flow import place_known_orders
+
+    now = datetime.now(timezone.utc)
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Pacific/Pago_Pago"
+    day, utc_day = local_day(now, zone), now.date()
+    assert day != utc_day
+    shop_policy = tmp_path / "sync_policy.yaml"
+    shop_policy.write_text(BUNDLED_POLICY.read_text().replace("order_date_timezone: UTC", f"order_date_timezone: {zone}"))
+    monkeypatch.setenv(ENV_VAR, str(shop_policy))  # what the dbt build reads the shop's day from
+    shopify, netsuite, ledger = shopify_client(sandbox), netsuite_client(sandbox), ledger_at(tmp_path)
+    in_zone = replace(CONFIG, tran_date_timezone=zone)
+    placed = place_known_orders(sandbox)
+    run_orders_flow(shopify, netsuite, ledger, policy(), run_id="orders-1", config=in_zone)
+    time.sleep(1.1)  # whole-second stamps: the refund after the run's watermark
+    sandbox.control.refund_order(placed[0]["id"], "5.00")
+    run_orders_flow(shopify, netsuite, ledger, policy(), run_id="orders-2", config=in_zone)
+
+    finance = run_finance_flow(shopify, netsuite, landing_at(tmp_path), day, shop_timezone=zone, run_id="fin-1")
+    assert finance.tieout.ties_out, [d.as_dict() for d in finance.tieout.differences]
+    assert [(r["kind"], r["storefront_count"], r["netsuite_count"]) for r in finance.tieout.total_rows()] == [
+        ("deposit", 1, 1), ("refund", 1, 1), ("sales_order", 2, 2)]
+    elsewhere = run_finance_flow(shopify, netsuite, landing_at(tmp_path), utc_day, shop_timezone=zone, run_id="fin-2")
+    assert elsewhere.tieout.ties_out and elsewhere.tieout.total_rows() == []
+
+    path = merge_at(tmp_path)
+    warehouse_models.run_dbt(path, "build")
+    on = (path, placed, day)
+    assert rows(on, "SELECT DISTINCT day FROM analytics.daily_sales") == [(day,)]
+    assert rows(on, "SELECT DISTINCT day FROM analytics.finance_daily_sales") == [(day,)]
+    assert rows(on, "SELECT refund_day, netsuite_date, match_status FROM analytics.finance_refunds") == [
+        (day, day, "matched")]
+    assert rows(on, "SELECT day, kind, storefront_count, netsuite_count, ties_out FROM analytics.finance_tieout "
+                    "ORDER BY kind") == [(day, "deposit", 1, 1, True), (day, "refund", 1, 1, True),
+                                         (day, "sales_order", 2, 2, True)]  # fmt: skip

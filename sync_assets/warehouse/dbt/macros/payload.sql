@@ -25,3 +25,10 @@
   CASE WHEN json_type({{ col }}, '$.{{ path }}') = 'ARRAY' THEN json_extract({{ col }}, '$.{{ path }}')
        ELSE json_extract({{ col }}, '$.{{ path }}.nodes') END
 {%- endmacro %}
+
+{# A NetSuite datetime as SuiteQL renders it (`TO_CHAR(..., 'YYYY-MM-DD HH24:MI:SS')`): wall-clock time in the
+   integration user's zone (the policy's account.netsuite_timezone, passed by the dbt asset as
+   SYNC_ASSETS_NETSUITE_TIMEZONE), made an instant. Read as UTC it would be hours off for most accounts. #}
+{% macro netsuite_ts(path, col='payload') -%}
+  timezone('{{ env_var("SYNC_ASSETS_NETSUITE_TIMEZONE", "UTC") }}', {{ j(path, 'TIMESTAMP', col) }})
+{%- endmacro %}

@@ -1,8 +1,8 @@
--- Totals that tie out: per day and currency, daily_sales holds exactly the orders' money and units
+-- Totals that tie out: per shop day and currency, daily_sales holds exactly the orders' money and units
 -- (test and cancelled orders left out). Any row returned is a difference.
 {{ config(meta={'dagster': {'ref': {'name': 'analytics__daily_sales'}}}) }}
 WITH o AS (
-  SELECT CAST(created_at AT TIME ZONE 'UTC' AS DATE) AS day, currency, count(*) AS orders,
+  SELECT {{ shop_day('created_at') }} AS day, currency, count(*) AS orders,
          sum(total_price) AS total, sum(units) AS units
   FROM {{ ref('analytics__orders') }}
   WHERE NOT is_test AND cancelled_at IS NULL AND created_at IS NOT NULL

@@ -30,10 +30,10 @@ WITH s AS (
   SELECT person_key, count(*) AS netsuite_records FROM n_keyed GROUP BY ALL
 ), o AS (
   SELECT * FROM {{ ref('staging__crm_orders') }}
-), guests AS (
+), guests AS (  -- as their latest order names them: guests, and buyers whose customer record has not landed yet
   SELECT person_key, arg_max(customer_email, created_at) AS email, arg_max(customer_first_name, created_at) AS first_name,
          arg_max(customer_last_name, created_at) AS last_name
-  FROM o WHERE person_key LIKE 'email:%' GROUP BY ALL
+  FROM o GROUP BY ALL
 ), revenue AS (
   SELECT person_key, currency, orders, revenue, last_order_at FROM {{ ref('analytics__crm_revenue_by_currency') }}
 ), main_currency AS (  -- a person's amounts are in the currency they last bought in
@@ -86,24 +86,9 @@ WITH s AS (
   LEFT JOIN revenue r ON r.person_key = p.person_key AND r.currency = mc.currency
 ), rfm AS (
   SELECT *,
-    CASE WHEN orders = 0 THEN NULL
-         WHEN days_since_last_order <= {{ var('crm_recency_days', [30, 90, 180, 365])[0] }} THEN 5
-         WHEN days_since_last_order <= {{ var('crm_recency_days', [30, 90, 180, 365])[1] }} THEN 4
-         WHEN days_since_last_order <= {{ var('crm_recency_days', [30, 90, 180, 365])[2] }} THEN 3
-         WHEN days_since_last_order <= {{ var('crm_recency_days', [30, 90, 180, 365])[3] }} THEN 2
-         ELSE 1 END AS recency_score,
-    CASE WHEN orders = 0 THEN NULL
-         WHEN orders >= {{ var('crm_frequency_orders', [2, 3, 5, 10])[3] }} THEN 5
-         WHEN orders >= {{ var('crm_frequency_orders', [2, 3, 5, 10])[2] }} THEN 4
-         WHEN orders >= {{ var('crm_frequency_orders', [2, 3, 5, 10])[1] }} THEN 3
-         WHEN orders >= {{ var('crm_frequency_orders', [2, 3, 5, 10])[0] }} THEN 2
-         ELSE 1 END AS frequency_score,
-    CASE WHEN orders = 0 THEN NULL
-         WHEN revenue >= {{ var('crm_monetary_revenue', [50, 200, 500, 1000])[3] }} THEN 5
-         WHEN revenue >= {{ var('crm_monetary_revenue', [50, 200, 500, 1000])[2] }} THEN 4
-         WHEN revenue >= {{ var('crm_monetary_revenue', [50, 200, 500, 1000])[1] }} THEN 3
-         WHEN revenue >= {{ var('crm_monetary_revenue', [50, 200, 500, 1000])[0] }} THEN 2
-         ELSE 1 END AS monetary_score
+    {{ rfm_score('days_since_last_order', 'crm_recency_days', lower_is_better=true) }} AS recency_score,
+    {{ rfm_score('orders', 'crm_frequency_orders') }} AS frequency_score,
+    {{ rfm_score('revenue', 'crm_monetary_revenue') }} AS monetary_score
   FROM scored
 )
 SELECT *,

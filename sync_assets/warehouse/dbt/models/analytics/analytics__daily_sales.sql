@@ -2,7 +2,7 @@ WITH lines AS (
   SELECT order_id, sum(quantity)::BIGINT AS units FROM {{ ref('staging__order_lines') }} GROUP BY order_id
 )
 SELECT
-  CAST(o.created_at AT TIME ZONE 'UTC' AS DATE) AS day,
+  {{ shop_day('o.created_at') }} AS day,
   o.currency,
   o.location,
   count(*) AS orders,

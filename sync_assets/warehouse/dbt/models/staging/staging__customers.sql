@@ -8,7 +8,7 @@ SELECT
   {{ j('companyname') }} AS company_name,
   {{ flag('isperson') }} AS is_person,
   {{ flag('isinactive') }} AS is_inactive,
-  {{ j('datecreated', 'TIMESTAMPTZ') }} AS created_at,
+  {{ netsuite_ts('datecreated') }} AS created_at,
   source_updated_at AS updated_at,
   _loaded_at
 FROM ({{ latest(source('raw', 'netsuite_customers'), 'customer_id') }})
