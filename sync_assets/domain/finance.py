@@ -27,7 +27,7 @@ from typing import Any
 
 from sync_assets.domain.ids import order_external_id, payment_external_id
 from sync_assets.domain.payments import refund_external_id, successful_payments, successful_refunds
-from sync_assets.domain.shop_days import day_bounds as day_window  # the finance flow's name for it
+from sync_assets.domain.shop_days import day_bounds as day_window  # noqa: F401 - the finance flow's name for it
 from sync_assets.domain.shop_days import local_day
 
 MISSING_IN_NETSUITE = "missing_in_netsuite"

@@ -51,7 +51,7 @@ def test_polling_never_loses_an_update(updates, polls, batch):
     """Each update becomes visible within the lag (delay ≤ 8 s < lag 10 s); every version must be processed."""
     lag, overlap = 10, 30
     events = [(i, T0 + timedelta(seconds=t), T0 + timedelta(seconds=t + d)) for i, t, d in updates]
-    watermark, processed, now = None, set(), T0
+    watermark, processed = None, set()
     clock = T0
     for step in polls + [3000] * 40:  # then let time run out so everything is due
         clock += timedelta(seconds=step)

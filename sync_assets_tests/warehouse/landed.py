@@ -8,7 +8,7 @@ tests can assert exact values. Built once per test module: a dbt build takes sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 

@@ -8,7 +8,7 @@ import pytest
 
 from sync_assets.warehouse import RAW_TABLES, WarehouseLoadError, append_frame, ensure_schema, upsert_frame
 
-from .conftest import netsuite_frames, orders_frame, ts
+from .conftest import orders_frame
 
 
 def q(conn, sql, *params):
