@@ -32,16 +32,6 @@ class SandboxHandle:
     data_dir: Path  # holds NetSuite's M2M key pair (netsuite/)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The suite runs on two xdist workers (``--dist loadgroup``, pyproject addopts), grouped so that a
-    module's tests share a worker (its module-scoped warehouse is built once) and the tests that start a
-    real Dagster daemon and stack run on one worker, one after another, never two stacks at once."""
-    for item in items:
-        group = "daemon" if item.get_closest_marker("daemon") else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """The real server as a subprocess (``python -m sync_assets.sandbox``), once per session or xdist worker."""

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = (
@@ -60,7 +58,6 @@ def test_quick_catalog_benchmark_pushes_only_the_changed_products():
     assert "productSet calls counted by the sandbox: 2" in rows["1% changed: products pushed"][-1]
 
 
-@pytest.mark.daemon  # a real daemon and stack, like the e2e tests
 def test_a_short_stream_runs_through_the_daemon_and_prints_every_figure(tmp_path):
     """bench/streams.py end to end at toy size: one 20-a-minute stream of 20 s, the batch jobs launched."""
     command = [sys.executable, "bench/streams.py", "--rates", "20", "--minutes", "0.34"]
