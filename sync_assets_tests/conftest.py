@@ -46,6 +46,17 @@ def sandbox(sandbox_server: SandboxProcess) -> SandboxHandle:
     return SandboxHandle(sandbox_server.url, control, sandbox_server.data_dir)
 
 
+@pytest.fixture(scope="session")
+def empty_warehouse(tmp_path_factory) -> Path:
+    """A warehouse with every raw table and the dbt models (views) but no rows: dbt runs once per session (per
+    xdist worker), and tests start from a copy named ``warehouse.duckdb`` (the views name that database)."""
+    from sync_assets.defs.warehouse_models import run_dbt
+
+    path = tmp_path_factory.mktemp("empty_warehouse") / "warehouse.duckdb"
+    run_dbt(path, "run")
+    return path
+
+
 # --- plain-HTTP helpers for tests that speak to the emulated services directly ---------------------
 
 

@@ -70,14 +70,12 @@ def test_bad_sizes_are_refused_naming_the_argument(kwargs, field):
         make_catalog(**kwargs)
 
 
-def test_100k_variants_in_a_few_seconds():
-    began = time.perf_counter()
+def test_100k_variants_are_generated_with_distinct_skus():
+    # How fast is a benchmark figure, not an assertion: bench/catalog.py and bench/connectors.py print the
+    # generation time of their catalogs.
     catalog = make_catalog(42, products=25_000, variants_per_product=4, customers=1_000, locations=3)
-    took = time.perf_counter() - began
     skus = catalog.skus()
-    print(f"\n100,000 variants generated in {took:.2f}s ({len(catalog.inventory)} inventory rows)")
     assert len(skus) == 100_000 and len(set(skus)) == 100_000
-    assert took < 15, f"generation took {took:.1f}s"
 
 
 def test_order_maker_builds_order_create_inputs():

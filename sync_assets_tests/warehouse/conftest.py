@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -127,16 +126,6 @@ def netsuite_frames() -> dict[str, pd.DataFrame]:
             }
         ),
     }
-
-
-@pytest.fixture(scope="session")
-def empty_warehouse(tmp_path_factory) -> Path:
-    """A warehouse with every raw table and the dbt models (views) but no rows: dbt runs once per session."""
-    from sync_assets.defs.warehouse_models import run_dbt
-
-    path = tmp_path_factory.mktemp("empty_warehouse") / "warehouse.duckdb"
-    run_dbt(path, "run")
-    return path
 
 
 @pytest.fixture
