@@ -190,7 +190,8 @@ def _reconcile(shopify, netsuite, ledger: Ledger, day: date, now: datetime, conf
     orders: list[dict] = []
     not_judged: list[str] = []
     if start < now:  # a day still to come has no orders (and heals nothing)
-        for order in iter_bulk_orders_created_between(shopify, start, min(end, now),
+        # Searches compare whole seconds: up to the next one, or an order placed this second is left out.
+        for order in iter_bulk_orders_created_between(shopify, start, min(end, now + timedelta(seconds=1)),
                                                       poll_interval=config.bulk_poll_interval,
                                                       timeout_s=config.bulk_timeout_seconds):  # fmt: skip
             (orders if parse_ts(order["updatedAt"]) < cutoff else not_judged).append(order)
