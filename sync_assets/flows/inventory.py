@@ -57,6 +57,7 @@ from sync_assets.domain.windows import QueryWindow, Watermark, first_start, pars
 from sync_assets.flows import reference
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
+from sync_assets.flows.orders_probe import PROBE_FLOW as ORDERS_PROBE_CURSOR
 from sync_assets.state.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -197,7 +198,8 @@ def _changed_at(version: str) -> str:
 def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: InventoryFlowConfig) -> list[str]:
     """Recent storefront orders the orders flow has not durably put into NetSuite (done).
 
-    Behind the orders flow's watermark every order is done or dead-lettered, so only the tail past it is
+    Behind the orders flow's watermark (or the orders probe's cursor, when it is ahead) every order is done
+    or dead-lettered, so only the tail past it is
     read from Shopify (keys only: a handful of points under a steady stream, where reading the whole
     lookback hour cost a point per order of the hour on every probe); the dead-lettered ones come from
     the ledger.
@@ -205,6 +207,11 @@ def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: Inventor
     start = now - timedelta(seconds=config.unsynced_order_lookback_seconds)
     query = QueryWindow(start, now + timedelta(seconds=60)).shopify_query("created_at")
     mark = ledger.get_watermark(ORDERS_FLOW)
+    # With webhooks flowing the orders watermark stays behind (webhook runs leave the window to the poller);
+    # the orders probe's cursor is where the ledger has done every order up to, which is what this needs.
+    cursor = ledger.get_watermark(ORDERS_PROBE_CURSOR)
+    if mark is not None and cursor is not None and cursor.updated_at > mark.updated_at:
+        mark = cursor
     if mark is not None and mark.updated_at - timedelta(seconds=1) > start:
         # Whole-second stamps: one second behind the watermark, so its own second is read again.
         query += " AND " + QueryWindow(mark.updated_at - timedelta(seconds=1),

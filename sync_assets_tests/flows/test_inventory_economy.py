@@ -100,3 +100,33 @@ def test_the_location_map_is_resolved_once_per_period_and_again_when_the_policy_
     flow.run_inventory_flow(shopify, netsuite, ledger, remapped, config=expired)
     assert "LocationsPage" in _spent(sandbox)
     ledger.close()
+
+
+def test_orders_done_by_webhook_runs_are_not_paged_again_by_the_inventory_probe(sandbox, tmp_path):
+    """Webhook runs leave the orders watermark behind; the orders probe's cursor says how far all is done."""
+    import time
+    from datetime import datetime, timezone
+
+    from sync_assets.flows.orders import WEBHOOK_TRIGGER
+    from sync_assets.flows.orders_probe import probe_orders
+    from sync_assets_tests.flows.orders_support import netsuite_client, place_orders, shopify_client
+
+    shopify, netsuite, ledger = shopify_client(sandbox), netsuite_client(sandbox), Ledger(tmp_path / "ledger.sqlite")
+    run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG)  # the watermark, before the orders
+    time.sleep(1.1)
+    gids = place_orders(sandbox, 4)
+    for n, order in enumerate(shopify.get_orders(gids)):
+        ledger.inbox_put(f"evt-{n}", "orders/create", {"admin_graphql_api_id": order["id"], "updated_at": order["updatedAt"]})
+    time.sleep(1.1)
+    hooked = run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+    assert hooked.count(SYNCED) == 4 and hooked.window is None
+    time.sleep(1.1)
+    config = flow.InventoryFlowConfig()
+    sandbox.control.reset_counters()
+    assert flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config) == []
+    assert _spent(sandbox)["OrderKeysPage"] >= 2 + 4  # from the orders watermark: the four done orders' keys
+    assert probe_orders(shopify, ledger, orders_policy(), config=CONFIG) is None  # its cursor moves past them
+    sandbox.control.reset_counters()
+    assert flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config) == []
+    assert _spent(sandbox)["OrderKeysPage"] <= 2  # from the cursor: nothing to page
+    ledger.close()
