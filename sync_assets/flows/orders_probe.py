@@ -9,9 +9,10 @@ its overlap. So a probe that errs towards "pending" costs a short idle run, neve
 
 With webhooks flowing the watermark stays put between polling runs (webhook runs leave the window to the
 poller), so every tick would page the same growing list of done keys — at 20 orders a minute a tenth of
-the store's whole spend. The probe keeps a cursor of its own (``PROBE_FLOW``): how far the ledger has done every
-key, i.e. the oldest key not done yet (an order in flight), else the end of the range read. Ticks read from there, and once per ``webhook_poll_after_seconds``
-(``FULL_SCAN_FLOW`` stamps the last) a tick reads from the watermark as before. That full scan is what
+the store's whole spend. The probe keeps a cursor of its own (``PROBE_FLOW``): how far the ledger has
+done every key, i.e. the oldest key not done yet (an order in flight), else the end of the range read.
+Ticks read from there, and once per ``webhook_poll_after_seconds`` (``FULL_SCAN_FLOW`` stamps the last) a
+tick reads from the watermark as before. That full scan is what
 finds an order a webhook run wrote within its own second (whole-second stamps: a same-second edit would
 hide behind it, so the safety net reads it again; DESIGN.md) once the cursor has passed it. A key behind
 the cursor that becomes work again by a re-queue or a replay reaches the flow through the inbox, which

@@ -24,6 +24,7 @@ from sync_assets.webhooks.receiver import create_app
 from sync_assets_tests.flows.orders_support import (
     CONFIG, assert_exactly_once, ledger_at, netsuite_client, policy, shopify_client,
 )  # fmt: skip
+from sync_assets_tests.flows.test_orders_economy import _calls
 
 BY_ID = "OrdersById"
 ONE_BATCH = replace(CONFIG, drain_seconds=0.0)
@@ -54,11 +55,6 @@ def _wait_for_events(ledger, count: int, timeout: float = 20.0) -> None:
             return
         assert time.monotonic() < deadline, f"{seen} webhook events arrived, expected at least {count}"
         time.sleep(0.05)
-
-
-def _calls(sandbox) -> dict[str, int]:
-    counters = sandbox.control.counters()["counters"]
-    return {k.removeprefix("shopify.calls."): v for k, v in counters.items() if k.startswith("shopify.calls.")}
 
 
 def _fulfill(shopify, gid: str) -> None:
