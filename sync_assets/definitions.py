@@ -28,15 +28,17 @@ from sync_assets.flows.inventory import InventoryFlowConfig
 from sync_assets.flows.orders import OrdersFlowConfig
 
 
-def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
-    """The policy's account facts as each flow's config (the flows themselves take plain values)."""
+def account_configs(account: AccountPolicy, catalog_batch_size: int, *, orders_search_lag_seconds: float = 2.0) -> dict:
+    """The policy's account facts as each flow's config (the flows themselves take plain values); the
+    inventory flow also takes the orders' safety lag, for the orders probe's cursor it moves."""
     tz, start = account.netsuite_timezone, account.start_date
     return {
         "orders": OrdersFlowConfig(subsidiary_id=account.subsidiary, tran_date_timezone=account.order_date_timezone,
                                    start_at=start, deposit_account_id=account.deposit_account,
                                    payment_method_map=dict(account.payment_methods),
                                    shipping_method_map=dict(account.shipping_methods)),
-        "inventory": InventoryFlowConfig(netsuite_timezone=tz, start_at=start),
+        "inventory": InventoryFlowConfig(netsuite_timezone=tz, start_at=start,
+                                         orders_search_lag_seconds=orders_search_lag_seconds),
         "fulfillments": FulfillmentsFlowConfig(netsuite_timezone=tz, start_at=start, carrier_map=dict(account.carriers)),
         "catalog": CatalogConfig(price_level=account.price_level, netsuite_timezone=tz,
                                  max_pushes=max(1, catalog_batch_size)),
@@ -48,7 +50,8 @@ def account_configs(account: AccountPolicy, catalog_batch_size: int) -> dict:
 def defs() -> dg.Definitions:
     policy = load_policy()
     models = warehouse_models.build_dbt_assets()
-    configs = account_configs(policy.account, policy.entity("catalog").batch_size)
+    configs = account_configs(policy.account, policy.entity("catalog").batch_size,
+                              orders_search_lag_seconds=policy.entity("orders").safety_lag_seconds)
     merged = dg.Definitions.merge(
         # Runs print their events to the terminal of `sync-assets dev` (the run worker's): from INFO up, the
         # flows' own lines; Dagster's DEBUG step events (a dozen per run) stay in the UI's event log only.

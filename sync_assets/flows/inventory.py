@@ -57,7 +57,7 @@ from sync_assets.domain.windows import QueryWindow, Watermark, first_start, pars
 from sync_assets.flows import reference
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
-from sync_assets.flows.orders_probe import PROBE_FLOW as ORDERS_PROBE_CURSOR
+from sync_assets.flows.orders_probe import advance_probe_cursor, probe_cursor_start
 from sync_assets.state.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -90,6 +90,9 @@ class InventoryFlowConfig:
     # The resolved location map is re-read (storefront locations, NetSuite's locations) this often: a new
     # or renamed location is picked up within it; every run re-reading it cost ~10 % of the flow's points.
     location_map_seconds: float = 600.0
+    # The orders policy's safety_lag_seconds: how far behind now Shopify's order search is complete, so how
+    # far the unsynced-order read may move the orders probe's shared cursor.
+    orders_search_lag_seconds: float = 2.0
     netsuite_timezone: str = "UTC"
     reason: str = "correction"
 
@@ -198,30 +201,32 @@ def _changed_at(version: str) -> str:
 def _unsynced_order_ids(shopify, ledger: Ledger, now: datetime, config: InventoryFlowConfig) -> list[str]:
     """Recent storefront orders the orders flow has not durably put into NetSuite (done).
 
-    Behind the orders flow's watermark (or the orders probe's cursor, when it is ahead) every order is done
-    or dead-lettered, so only the tail past it is
-    read from Shopify (keys only: a handful of points under a steady stream, where reading the whole
-    lookback hour cost a point per order of the hour on every probe); the dead-lettered ones come from
-    the ledger.
+    Behind the orders probe's cursor (or the orders watermark) every order is done or dead-lettered, so
+    only the orders updated since it are read from Shopify (keys only), and the read moves that shared
+    cursor on (:func:`advance_probe_cursor`): with webhooks flowing an orders run is nearly always in flight,
+    the orders sensor skips its probe, and without this every read grew by the orders of the last minute
+    (at 20 orders a minute an eighth of the store's points). The dead-lettered ones come from the ledger.
+    Before a first orders run, or after an outage longer than the lookback, the last
+    ``unsynced_order_lookback_seconds`` of created orders are read instead.
     """
     start = now - timedelta(seconds=config.unsynced_order_lookback_seconds)
-    query = QueryWindow(start, now + timedelta(seconds=60)).shopify_query("created_at")
-    mark = ledger.get_watermark(ORDERS_FLOW)
-    # With webhooks flowing the orders watermark stays behind (webhook runs leave the window to the poller);
-    # the orders probe's cursor is where the ledger has done every order up to, which is what this needs.
-    cursor = ledger.get_watermark(ORDERS_PROBE_CURSOR)
-    if mark is not None and cursor is not None and cursor.updated_at > mark.updated_at:
-        mark = cursor
-    if mark is not None and mark.updated_at - timedelta(seconds=1) > start:
-        # Whole-second stamps: one second behind the watermark, so its own second is read again.
-        query += " AND " + QueryWindow(mark.updated_at - timedelta(seconds=1),
-                                       now + timedelta(seconds=60)).shopify_query("updated_at")  # fmt: skip
-    ids: list[str] = []
+    begin = probe_cursor_start(ledger)
+    shared = begin is not None and begin - timedelta(seconds=1) > start
+    if shared:  # whole-second stamps: one second behind the cursor, so its own second is read again
+        query = QueryWindow(begin - timedelta(seconds=1), now + timedelta(seconds=60)).shopify_query("updated_at")
+    else:
+        query = QueryWindow(start, now + timedelta(seconds=60)).shopify_query("created_at")
+    nodes_read: list[dict] = []
     for node in paginate(shopify, docs.ORDER_KEYS_PAGE, {"query": query}, ("orders",), page_size=250):
-        ids.append(node["id"])
-        if len(ids) >= config.max_unsynced_orders * 4:
+        nodes_read.append(node)
+        if len(nodes_read) >= config.max_unsynced_orders * 4:
             break
-    if mark is not None:
+    else:
+        if shared:
+            end = now - timedelta(seconds=config.orders_search_lag_seconds)
+            advance_probe_cursor(ledger, nodes_read, end=end, complete=True)
+    ids = [node["id"] for node in nodes_read]
+    if begin is not None:
         seen = set(ids)
         ids += [gid for gid in _recent_dead_orders(ledger, start) if gid not in seen]
     done = ledger.done_hashes(ORDERS_FLOW, ids)

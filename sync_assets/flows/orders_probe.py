@@ -59,6 +59,34 @@ class OrdersPending:
         return f"{len(self.keys)}{more} order version(s) past the watermark, {self.inbox_events} webhook event(s)"
 
 
+def probe_cursor_start(ledger: Ledger) -> datetime | None:
+    """Where a keys read of recently updated orders may start instead of the orders watermark: the later
+    of the two (the cursor is only ever set by a read that found everything before it done)."""
+    watermark, cursor = ledger.get_watermark(FLOW), ledger.get_watermark(PROBE_FLOW)
+    if watermark is None:
+        return None
+    return max(watermark.updated_at, cursor.updated_at) if cursor is not None else watermark.updated_at
+
+
+def advance_probe_cursor(ledger: Ledger, nodes, *, end: datetime, complete: bool) -> None:
+    """Move the probe's cursor after a keys read (``{id, updatedAt}`` nodes, read from at most a second
+    before :func:`probe_cursor_start`): up to the oldest key whose version the ledger has not done or
+    dead-lettered (its second is read again), else — when the read saw everything up to ``end`` — to
+    ``end``. ``end`` must be far enough behind now that no order stamped before it can still be missing
+    from Shopify's search. Every reader of that range advances it (the orders probe and the inventory
+    probe's unsynced-order read), so with webhooks flowing and orders runs always in flight — the sensor
+    then skips its probe — the range each reads stays the last few seconds."""
+    first_open = None
+    for node in nodes:
+        updated = parse_ts(node["updatedAt"])
+        if updated > end:
+            continue
+        if not version_handled(ledger, node["id"], updated, margin=timedelta(0), statuses=("done", "dead")):
+            first_open = updated if first_open is None else min(first_open, updated)
+    if complete or first_open is not None:
+        ledger.advance_watermark(PROBE_FLOW, Watermark(first_open or end))  # forward only
+
+
 def probe_orders(
     shopify, ledger: Ledger, policy: EntityPolicy, *, now: datetime | None = None,
     config: OrdersFlowConfig = OrdersFlowConfig(),
@@ -75,7 +103,7 @@ def probe_orders(
     start = begin - _SECOND
     end = now - timedelta(seconds=policy.safety_lag_seconds)
     keys: list[tuple[str, str]] = []
-    more, first_open = False, None  # the oldest key the ledger has not done at all
+    more = False
     try:
         query = updated_between_query(start, end + _SECOND)
     except ValueError:
@@ -84,7 +112,8 @@ def probe_orders(
         data = shopify.execute(docs.ORDER_KEYS_PAGE, {"first": PROBE_PAGE, "query": query})
         connection = data.get("orders") or {}
         more = bool((connection.get("pageInfo") or {}).get("hasNextPage"))
-        for node in connection.get("nodes") or []:
+        nodes = connection.get("nodes") or []
+        for node in nodes:
             updated = parse_ts(node["updatedAt"])
             if updated > end:
                 continue
@@ -92,10 +121,7 @@ def probe_orders(
             margin = timedelta(0) if behind else _SECOND
             if not version_handled(ledger, node["id"], updated, margin=margin, statuses=("done", "dead")):
                 keys.append((node["id"], node["updatedAt"]))
-                if not version_handled(ledger, node["id"], updated, margin=timedelta(0), statuses=("done", "dead")):
-                    first_open = updated if first_open is None else min(first_open, updated)
-        if not more or first_open is not None:  # up to the first open key (its second is read again), else the end
-            ledger.advance_watermark(PROBE_FLOW, Watermark(first_open or end))  # forward only
+        advance_probe_cursor(ledger, nodes, end=end, complete=not more)
         if full_scan:
             ledger.advance_watermark(FULL_SCAN_FLOW, Watermark(now))
     if not keys and not inbox:

@@ -103,30 +103,56 @@ def test_the_location_map_is_resolved_once_per_period_and_again_when_the_policy_
 
 
 def test_orders_done_by_webhook_runs_are_not_paged_again_by_the_inventory_probe(sandbox, tmp_path):
-    """Webhook runs leave the orders watermark behind; the orders probe's cursor says how far all is done."""
+    """Webhook runs leave the orders watermark behind, and while an orders run is in flight the orders
+    sensor skips its probe: the inventory's own read moves the shared cursor, and an order not yet in
+    NetSuite holds it until it is done."""
     import time
     from datetime import datetime, timezone
 
     from sync_assets.flows.orders import WEBHOOK_TRIGGER
-    from sync_assets.flows.orders_probe import probe_orders
+    from sync_assets.flows.orders_probe import FULL_SCAN_FLOW, PROBE_FLOW, probe_orders
     from sync_assets_tests.flows.orders_support import netsuite_client, place_orders, shopify_client
 
     shopify, netsuite, ledger = shopify_client(sandbox), netsuite_client(sandbox), Ledger(tmp_path / "ledger.sqlite")
     run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG)  # the watermark, before the orders
+    config = replace(flow.InventoryFlowConfig(), orders_search_lag_seconds=0)
+
+    def webhook_run(gids):
+        for order in shopify.get_orders(gids):
+            ledger.inbox_put(f"evt-{order['id']}", "orders/create",
+                             {"admin_graphql_api_id": order["id"], "updated_at": order["updatedAt"]})
+        hooked = run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
+        assert hooked.count(SYNCED) == len(gids) and hooked.window is None
+
+    def unsynced():
+        sandbox.control.reset_counters()
+        return flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config)
+
     time.sleep(1.1)
-    gids = place_orders(sandbox, 4)
-    for n, order in enumerate(shopify.get_orders(gids)):
-        ledger.inbox_put(f"evt-{n}", "orders/create", {"admin_graphql_api_id": order["id"], "updated_at": order["updatedAt"]})
+    webhook_run(place_orders(sandbox, 4))
     time.sleep(1.1)
-    hooked = run_orders_flow(shopify, netsuite, ledger, orders_policy(), config=CONFIG, trigger=WEBHOOK_TRIGGER)
-    assert hooked.count(SYNCED) == 4 and hooked.window is None
-    time.sleep(1.1)
-    config = flow.InventoryFlowConfig()
-    sandbox.control.reset_counters()
-    assert flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config) == []
+    assert unsynced() == []
     assert _spent(sandbox)["OrderKeysPage"] >= 2 + 4  # from the orders watermark: the four done orders' keys
-    assert probe_orders(shopify, ledger, orders_policy(), config=CONFIG) is None  # its cursor moves past them
+    assert unsynced() == [] and _spent(sandbox)["OrderKeysPage"] <= 2  # the read moved the cursor past them
+
+    time.sleep(1.1)
+    (open_gid,) = place_orders(sandbox, 1)  # in flight: its webhook run has not happened yet
+    time.sleep(1.1)
+    assert unsynced() == [open_gid]
+    pinned = ledger.get_watermark(PROBE_FLOW).updated_at
+    time.sleep(1.1)
+    later = place_orders(sandbox, 2)
+    time.sleep(1.1)
+    assert sorted(unsynced()) == sorted([open_gid, *later])
+    assert ledger.get_watermark(PROBE_FLOW).updated_at == pinned  # the open order holds the cursor
+    webhook_run([open_gid, *later])
+    time.sleep(1.1)
+    assert unsynced() == []
+    assert unsynced() == [] and _spent(sandbox)["OrderKeysPage"] <= 2
+    assert ledger.get_watermark(PROBE_FLOW).updated_at > pinned
+    # The orders probe (between full scans) reads from the cursor the inventory moved: nothing to page.
+    ledger.advance_watermark(FULL_SCAN_FLOW, ledger.get_watermark(PROBE_FLOW))
     sandbox.control.reset_counters()
-    assert flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config) == []
-    assert _spent(sandbox)["OrderKeysPage"] <= 2  # from the cursor: nothing to page
+    assert probe_orders(shopify, ledger, orders_policy(), config=CONFIG) is None
+    assert _spent(sandbox)["OrderKeysPage"] <= 2
     ledger.close()
