@@ -310,6 +310,10 @@ def drain_orders_flow(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, *
                              trigger=trigger)  # fmt: skip
     idle_since = clock()
     while not result.netsuite_unavailable and clock() - began < config.drain_seconds:
+        # Skipped versions whose second is over are recorded as they age, not only when the drain ends: until
+        # then each holds the orders probe's cursor (every probe tick and inventory read pages from it).
+        result.print_pending = settle_versions(ledger, result.print_pending, datetime.now(timezone.utc),
+                                               VERSIONS_FLOW, FLOW)  # fmt: skip
         if any(ledger.inbox_counts(topic).get("new", 0) for topic in TOPICS):
             more = run_orders_flow(shopify, netsuite, ledger, policy, landing=landing, run_id=run_id,
                                    config=config, trigger=WEBHOOK_TRIGGER)  # fmt: skip

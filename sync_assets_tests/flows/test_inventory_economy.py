@@ -128,9 +128,11 @@ def test_orders_done_by_webhook_runs_are_not_paged_again_by_the_inventory_probe(
         sandbox.control.reset_counters()
         return flow._unsynced_order_ids(shopify, ledger, datetime.now(timezone.utc), config)
 
+    # Reads start a second before the cursor (its own second again, whole-second stamps): waiting two
+    # seconds after the orders' second puts them behind the re-read second.
     time.sleep(1.1)
     webhook_run(place_orders(sandbox, 4))
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert unsynced() == []
     assert _spent(sandbox)["OrderKeysPage"] >= 2 + 4  # from the orders watermark: the four done orders' keys
     assert unsynced() == [] and _spent(sandbox)["OrderKeysPage"] <= 2  # the read moved the cursor past them
@@ -146,7 +148,7 @@ def test_orders_done_by_webhook_runs_are_not_paged_again_by_the_inventory_probe(
     assert sorted(unsynced()) == sorted([open_gid, *later])
     assert ledger.get_watermark(PROBE_FLOW).updated_at == pinned  # the open order holds the cursor
     webhook_run([open_gid, *later])
-    time.sleep(1.1)
+    time.sleep(2.1)
     assert unsynced() == []
     assert unsynced() == [] and _spent(sandbox)["OrderKeysPage"] <= 2
     assert ledger.get_watermark(PROBE_FLOW).updated_at > pinned

@@ -127,3 +127,31 @@ def test_the_print_ignores_only_what_a_fulfillment_moves():
     # Not a whole order (a re-queue nudge, a trimmed payload): never printed, so never skipped on a print.
     assert payload_print({"admin_graphql_api_id": "gid://shopify/Order/1"}) is None
     assert payload_print({k: v for k, v in order.items() if k != "line_items"}) is None
+
+
+def test_a_lingering_drain_records_a_skipped_version_once_its_second_is_over(sandbox, wired):
+    """Until recorded, a skipped version holds the orders probe's shared cursor: it must not wait for the
+    drain (up to ``drain_seconds``) to end."""
+    ledger = wired
+    gids, shopify, netsuite = _synced_by_webhook(sandbox, ledger, 1)
+    (gid,) = gids
+    time.sleep(1.1)
+    time.sleep(1.0 - time.time() % 1.0)  # at the start of a second, so the drain takes the event within it
+    _fulfill(shopify, gid)
+    deadline = time.monotonic() + 5
+    while not ledger.inbox_counts("orders/updated").get("new", 0):
+        assert time.monotonic() < deadline, "no orders/updated delivery"
+        time.sleep(0.01)
+    seen_while_draining = []
+
+    def sleep(seconds):
+        seen_while_draining.append(ledger.get_entry(VERSIONS_FLOW, gid) is not None
+                                   and parse_ts(ledger.get_entry(VERSIONS_FLOW, gid).payload_hash)
+                                   >= parse_ts(shopify.get_orders([gid])[0]["updatedAt"]))
+        time.sleep(seconds)
+
+    lingering = replace(CONFIG, drain_seconds=30.0, drain_linger_seconds=2.5, drain_poll_seconds=0.25)
+    hooked = drain_orders_flow(shopify, netsuite, ledger, policy(), config=lingering, trigger=WEBHOOK_TRIGGER,
+                               sleep=sleep)
+    assert hooked.outcomes[gid].status == SKIPPED
+    assert any(seen_while_draining)  # recorded while the drain still lingered, not only when it ended
