@@ -97,7 +97,7 @@ def map_fulfillment(fulfillment: Mapping, fulfillment_orders: list[Mapping], ctx
         if str(fo.get("status", "")).upper() not in OPEN_STATUSES:
             continue
         for fo_line in nodes(fo.get("lineItems")):
-            sku = ((fo_line.get("lineItem") or {}).get("sku") or "").strip()
+            sku = (fo_line.get("sku") or "").strip()
             remaining = int(fo_line.get("remainingQuantity") or 0)
             need = wanted.get(sku, 0)
             take = min(need, remaining)

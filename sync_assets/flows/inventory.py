@@ -463,7 +463,7 @@ def unsynced_quantities(shopify, order_ids: Iterable[str]) -> tuple[dict[tuple[s
         for fo in fulfillment_orders(shopify, gid):
             location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
             for line in nodes(fo.get("lineItems")):
-                sku = ((line.get("lineItem") or {}).get("sku") or "").strip()
+                sku = (line.get("sku") or "").strip()
                 if not sku:
                     continue
                 order_skus.append(sku)

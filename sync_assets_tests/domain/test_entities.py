@@ -155,12 +155,12 @@ def test_applying_the_diff_makes_the_storefront_equal(computed, current):
 
 FO = [
     {"id": "gid://shopify/FulfillmentOrder/1", "status": "CLOSED", "lineItems": {"nodes": [
-        {"id": "gid://shopify/FulfillmentOrderLineItem/10", "remainingQuantity": 5, "lineItem": {"sku": "SKU-1"}}]}},
+        {"id": "gid://shopify/FulfillmentOrderLineItem/10", "remainingQuantity": 5, "sku": "SKU-1"}]}},
     {"id": "gid://shopify/FulfillmentOrder/2", "status": "OPEN", "lineItems": {"nodes": [
-        {"id": "gid://shopify/FulfillmentOrderLineItem/20", "remainingQuantity": 1, "lineItem": {"sku": "SKU-1"}},
-        {"id": "gid://shopify/FulfillmentOrderLineItem/21", "remainingQuantity": 2, "lineItem": {"sku": "SKU-2"}}]}},
+        {"id": "gid://shopify/FulfillmentOrderLineItem/20", "remainingQuantity": 1, "sku": "SKU-1"},
+        {"id": "gid://shopify/FulfillmentOrderLineItem/21", "remainingQuantity": 2, "sku": "SKU-2"}]}},
     {"id": "gid://shopify/FulfillmentOrder/3", "status": "IN_PROGRESS", "lineItems": {"nodes": [
-        {"id": "gid://shopify/FulfillmentOrderLineItem/30", "remainingQuantity": 4, "lineItem": {"sku": "SKU-1"}}]}},
+        {"id": "gid://shopify/FulfillmentOrderLineItem/30", "remainingQuantity": 4, "sku": "SKU-1"}]}},
 ]
 NS_FULFILLMENT = {
     "id": "77", "shipStatus": {"id": "C", "refName": "Shipped"}, "shipMethod": {"refName": "UPS Ground"},

@@ -318,7 +318,8 @@ query ProductVariantsPage($id: ID!, $first: Int!, $after: String) {
 
 # --- fulfillments ---------------------------------------------------------------------------------------
 
-_FULFILLMENT_ORDER_LINE_FIELDS = "id totalQuantity remainingQuantity lineItem { id sku } inventoryItemId"
+# ``sku`` is the line's own field: a ``lineItem { sku }`` object cost a point per line on every read.
+_FULFILLMENT_ORDER_LINE_FIELDS = "id totalQuantity remainingQuantity sku inventoryItemId"
 
 ORDER_FULFILLMENT_ORDERS = f"""
 query OrderFulfillmentOrders($id: ID!, $first: Int!, $nestedFirst: Int!) {{
