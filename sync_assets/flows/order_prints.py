@@ -9,15 +9,17 @@ a read: its *print* is a hash of the payload without the fields a fulfillment mo
 run syncs an order from a read whose ``updatedAt`` is the payload's ``updated_at``, that payload's print is
 recorded (``PRINTS_FLOW``: the stamp and the print); a later event whose print is the same is skipped, and
 its version recorded as reflected (``VERSIONS_FLOW``) once a second has passed since its stamp, so the
-polling safety net skips it too.
+polling safety net skips it too. The version a webhook run read and synced within its own second is settled
+the same way: without its print, the poller could not tell a same-second edit from nothing and read every
+such order again (at a busy store a fifth of them).
 
 Why this is safe: the print compares *content*, not time. An edit the merchant makes at any moment changes
 a field outside ``VOLATILE`` (line items, totals, addresses, financial status, refunds, notes, tags...) in
 every payload from then on, so its print differs and the order is read. Two payloads with one stamp (two
 changes in the same whole second) and different prints make the stamp ambiguous: nothing is skipped against
-it. What is left — a same-second edit right after our fulfillment whose webhook Shopify never delivers — is
-what the polling keys would also have missed (the same stamp, already handled); the daily reconciliation
-compares totals. A payload that is not a whole order (no ``line_items``, no ``updated_at``, the
+it. What is left — a same-second edit right after our fulfillment, or right after the read that synced the
+order, whose webhook Shopify never delivers — is what the polling keys would also have missed (the same
+stamp, already handled); the daily reconciliation compares totals. A payload that is not a whole order (no ``line_items``, no ``updated_at``, the
 reconciliation's re-queue nudges) never matches, and an unknown field only makes prints differ: the error
 side of every doubt is a read.
 """

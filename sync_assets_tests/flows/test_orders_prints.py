@@ -155,3 +155,25 @@ def test_a_lingering_drain_records_a_skipped_version_once_its_second_is_over(san
                                sleep=sleep)
     assert hooked.outcomes[gid].status == SKIPPED
     assert any(seen_while_draining)  # recorded while the drain still lingered, not only when it ended
+
+
+def test_an_order_a_webhook_run_synced_within_its_second_is_not_read_again_by_the_poller(sandbox, wired):
+    ledger = wired
+    shopify, netsuite = shopify_client(sandbox), netsuite_client(sandbox)
+    drain_orders_flow(shopify, netsuite, ledger, policy(), config=ONE_BATCH, trigger="sensor")  # the watermark
+    time.sleep(1.0 - time.time() % 1.0)  # at the start of a second, so the webhook run reads within it
+    (gid,) = _place(sandbox, 1)
+    deadline = time.monotonic() + 5
+    while not ledger.inbox_counts("orders/create").get("new", 0):
+        assert time.monotonic() < deadline, "no orders/create delivery"
+        time.sleep(0.01)
+    hooked = drain_orders_flow(shopify, netsuite, ledger, policy(), config=ONE_BATCH, trigger=WEBHOOK_TRIGGER)
+    assert hooked.outcomes[gid].status == SYNCED
+    (order,) = shopify.get_orders([gid])
+    assert parse_ts(ledger.get_entry(VERSIONS_FLOW, gid).payload_hash) >= parse_ts(order["updatedAt"])
+
+    time.sleep(1.1)
+    sandbox.control.reset_counters()
+    polled = drain_orders_flow(shopify, netsuite, ledger, policy(), config=ONE_BATCH, trigger="sensor")
+    assert polled.count(SYNCED) == 0 and BY_ID not in _calls(sandbox)  # its key only
+    assert_exactly_once(netsuite, [gid])
