@@ -54,7 +54,7 @@ from sync_assets.domain.inventory import InventoryChange, NetSuiteLevel, compute
 from sync_assets.domain.money import nodes, payload_hash
 from sync_assets.domain.policy import EntityPolicy
 from sync_assets.domain.windows import QueryWindow, Watermark, first_start, parse_ts
-from sync_assets.flows import reference
+from sync_assets.flows import reference, storefront_levels
 from sync_assets.flows.metering import api_numbers, record_numbers, stats_delta
 from sync_assets.flows.orders import FLOW as ORDERS_FLOW
 from sync_assets.flows.orders_probe import advance_probe_cursor, probe_cursor_start
@@ -136,6 +136,7 @@ class InventoryRunResult:
     failed: dict[str, str] = field(default_factory=dict)  # sku → reason (retried next run)
     stale_retries: int = 0
     negative_refused: int = 0
+    levels_known: int = 0  # SKUs whose storefront levels were known (read, written or delivered): not read
     lag_seconds: list[float] = field(default_factory=list)
     watermark_after: Watermark | None = None
     shopify_stats: dict[str, float] = field(default_factory=dict)
@@ -147,6 +148,7 @@ class InventoryRunResult:
             **record_numbers(synced=self.written, skipped=self.unchanged, dead_lettered=len(self.dead_lettered),
                              failed=len(self.failed), lags=self.lag_seconds),
             "stale_retries": self.stale_retries,
+            "storefront_levels_known": self.levels_known,
             **api_numbers(self.shopify_stats, self.netsuite_stats, synced=self.written,
                           examined=self.written + self.unchanged + len(self.dead_lettered) + len(self.failed)),
         }
@@ -302,7 +304,7 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
     targets = _targets(levels, known, location_map, unsynced, policy)
     confirmed = {s: e for s in known if (e := _confirmed(ledger, s, targets, config)) is not None}
     skus = [s for s in skus if s not in confirmed]
-    storefront = inventory_by_sku(shopify, skus, nested_page_size=_NESTED) if skus else {}
+    storefront = _storefront(shopify, ledger, skus, location_map, config, result)
     for sku in skus:
         if sku not in storefront or sku not in item_ids:
             where = "storefront" if sku not in storefront else "NetSuite"
@@ -331,6 +333,30 @@ def _sync(shopify, netsuite, ledger: Ledger, policy: EntityPolicy, config: Inven
     for gid in pending.orders:
         if not (set(order_skus.get(gid, ())) & failed):
             ledger.mark_done(ORDERS_ACCOUNTED_FLOW, gid, gid, _ACCOUNTED)
+
+
+def _storefront(shopify, ledger: Ledger, skus: list[str], location_map: Mapping[str, str],
+                config: InventoryFlowConfig, result: InventoryRunResult) -> dict[str, dict]:
+    """The storefront items of ``skus``: known ones from ``storefront_levels`` (what the last read, our own
+    writes and Shopify's level deliveries say), the rest read."""
+    if not skus:
+        return {}
+    storefront_levels.take_deliveries(ledger)
+    items = {s: e.target_id for s in skus if (e := ledger.get_entry(APPLIED_FLOW, s)) is not None and e.target_id}
+    found = storefront_levels.known(ledger, items, location_map, datetime.now(timezone.utc),
+                                    config.trust_applied_seconds)  # fmt: skip
+    result.levels_known += len(found)
+    unknown = [s for s in skus if s not in found]
+    if unknown:
+        found.update(_read_storefront(shopify, ledger, unknown))
+    return found
+
+
+def _read_storefront(shopify, ledger: Ledger, skus: list[str]) -> dict[str, dict]:
+    served_after = datetime.now(timezone.utc)  # what the read shows is at least this recent
+    read = inventory_by_sku(shopify, skus, nested_page_size=_NESTED)
+    storefront_levels.remember_read(ledger, read, served_after)
+    return read
 
 
 def _orders_version(sku: str, orders: Iterable[str], order_skus: Mapping[str, Iterable[str]]) -> str:
@@ -521,7 +547,7 @@ class _Writer:
                     for sku in {c.sku for c in changes}:
                         self.result.failed[sku] = "the storefront kept changing under the compare-and-set"
                     break
-                storefront.update(inventory_by_sku(self.shopify, skus, nested_page_size=_NESTED))  # re-read; the next key differs
+                storefront.update(_read_storefront(self.shopify, self.ledger, skus))  # re-read; the next key differs
             except ShopifyUserError as exc:
                 culprits = _culprits(exc, changes)
                 for sku in culprits:
@@ -556,6 +582,7 @@ class _Writer:
         return totals
 
     def _write(self, changes: list[InventoryChange], storefront: dict[str, dict], salt: str) -> None:
+        sent_after = datetime.now(timezone.utc)
         quantities = [
             {"inventoryItemId": storefront[c.sku]["id"], "locationId": c.location_id, "quantity": c.quantity,
              "changeFromQuantity": c.change_from_quantity}
@@ -566,6 +593,11 @@ class _Writer:
             reference_document_uri=f"gid://sync-assets/InventorySync/{self.now.strftime('%Y%m%dT%H%M%SZ')}",
             idempotency_key=idempotency_key(changes, salt),
         )  # fmt: skip
+        written: dict[str, dict[str, int]] = defaultdict(dict)
+        for c in changes:
+            written[storefront[c.sku]["id"]][c.location_id] = c.quantity
+        for item, quantities_at in written.items():
+            storefront_levels.remember_written(self.ledger, item, quantities_at, sent_after)
 
     def _record(self, computed: Mapping[tuple[str, str], int], current: Mapping[tuple[str, str], int | None],
                 written: list[InventoryChange], ns_totals: Mapping[tuple[str, str], int],

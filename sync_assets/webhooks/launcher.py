@@ -263,7 +263,7 @@ class Launcher:
         return sum(self._ledger.inbox_counts(topic).get("new", 0) for topic in route.topics)
 
     def _step(self, route: Route) -> float | None:
-        if not self._pending(route):
+        if not route.wakes or not self._pending(route):
             return None
         state = self._state[route.entity]
         now = self._clock()

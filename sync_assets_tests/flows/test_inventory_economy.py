@@ -4,6 +4,7 @@ shows it (a storefront order reaching NetSuite as a sales order) costs no storef
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from sync_assets.flows import inventory as flow
@@ -11,6 +12,7 @@ from sync_assets.flows.orders import SYNCED, run_orders_flow
 from sync_assets_tests.flows.orders_support import CONFIG
 from sync_assets_tests.flows.orders_support import policy as orders_policy
 from sync_assets_tests.flows.test_inventory_flow import available, clients, policy, small
+from sync_assets_tests.flows.webhook_support import receiving
 from sync_assets.state.ledger import Ledger
 
 LEVELS = "InventoryItemsPage"
@@ -52,17 +54,70 @@ def test_a_netsuite_change_that_leaves_the_target_costs_no_storefront_read(sandb
     ledger.close()
 
 
-def test_a_target_that_moved_is_read_and_written_as_before(sandbox, tmp_path):
+def test_a_target_that_moved_is_written_from_the_levels_the_flow_last_wrote_without_a_read(sandbox, tmp_path):
     shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
     sku = sorted(shown)[0]
     loc = next(loc for loc in sandbox.control.catalog()["locations"] if loc["key"] == "loc-1")
     sandbox.control.receive_inventory(sku, "loc-1", 5)
     sandbox.control.reset_counters()
     result = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
-    assert LEVELS in _spent(sandbox) and result.written >= 1
+    assert LEVELS not in _spent(sandbox) and result.written >= 1  # its own compare-and-set said what is there
     row = next(r for r in result.snapshots if r["sku"] == sku and r["location"] == loc["shopify_id"])
     assert row["written"] and available(shopify, sku)[loc["shopify_id"]] == row["computed"]
     ledger.close()
+
+
+def test_a_storefront_change_shopify_delivered_costs_no_read(sandbox, tmp_path):
+    """The storefront's ``inventory_levels/update`` deliveries, through the product's receiver, say what a
+    level shows now: the next write starts from it, and the compare-and-set agrees."""
+    from sync_assets.flows.storefront_levels import TOPIC
+
+    shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
+    sku = sorted(shown)[0]
+    loc = next(loc for loc in sandbox.control.catalog()["locations"] if loc["key"] == "loc-1")
+    with receiving(sandbox, ledger, [TOPIC]):
+        time.sleep(1.1)  # a second after the flow's own write: an edit within its second would be ambiguous
+        _hand_edit(shopify, sku, loc["shopify_id"], +7)
+        _wait_for_inbox(ledger, TOPIC, 1)
+        sandbox.control.receive_inventory(sku, "loc-1", 5)
+        sandbox.control.reset_counters()
+        result = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    spent = _spent(sandbox)
+    assert LEVELS not in spent and result.stale_retries == 0, spent
+    assert result.levels_known >= 1 and result.numbers()["storefront_levels_known"] == result.levels_known
+    row = next(r for r in result.snapshots if r["sku"] == sku and r["location"] == loc["shopify_id"])
+    assert row["written"] and available(shopify, sku)[loc["shopify_id"]] == row["computed"]
+    assert ledger.inbox_counts(TOPIC).get("acked", 0) >= 1  # the hand edit's delivery, taken (our write's comes after)
+    ledger.close()
+
+
+def _hand_edit(shopify, sku: str, location: str, delta: int) -> int:
+    item = shopify.inventory_by_sku([sku])[sku]
+    edited = item["levels"][location]["available"] + delta
+    shopify.set_inventory_quantities([{"inventoryItemId": item["id"], "locationId": location, "quantity": edited,
+                                       "changeFromQuantity": None}])
+    return edited
+
+
+def test_a_hand_edit_whose_delivery_was_lost_is_refused_by_the_compare_and_set_then_read(sandbox, tmp_path):
+    shopify, netsuite, ledger, shown = _order_reaches_netsuite(sandbox, tmp_path)
+    sku = sorted(shown)[0]
+    loc = next(loc for loc in sandbox.control.catalog()["locations"] if loc["key"] == "loc-1")
+    edited = _hand_edit(shopify, sku, loc["shopify_id"], +7)  # and no receiver: nobody hears it
+    sandbox.control.receive_inventory(sku, "loc-1", 5)
+    result = flow.run_inventory_flow(shopify, netsuite, ledger, policy())
+    assert result.stale_retries >= 1  # the write from the believed level was refused, and the SKU read
+    row = next(r for r in result.snapshots if r["sku"] == sku and r["location"] == loc["shopify_id"])
+    assert available(shopify, sku)[loc["shopify_id"]] == row["computed"] != edited
+    ledger.close()
+
+
+def _wait_for_inbox(ledger, topic: str, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while ledger.inbox_counts(topic).get("new", 0) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} {topic} deliveries arrived"
+        time.sleep(0.05)
+    time.sleep(0.3)  # and any straggler of the same change
 
 
 def test_an_old_confirmation_is_not_trusted(sandbox, tmp_path):
@@ -106,7 +161,6 @@ def test_orders_done_by_webhook_runs_are_not_paged_again_by_the_inventory_probe(
     """Webhook runs leave the orders watermark behind, and while an orders run is in flight the orders
     sensor skips its probe: the inventory's own read moves the shared cursor, and an order not yet in
     NetSuite holds it until it is done."""
-    import time
     from datetime import datetime, timezone
 
     from sync_assets.flows.orders import WEBHOOK_TRIGGER

@@ -7,24 +7,21 @@ puts them in the ledger's inbox, as in production. Costs come from the sandbox's
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from dataclasses import replace
 
 import pytest
-from werkzeug.serving import make_server
 
 from sync_assets.connectors.shopify.fulfillment import create_fulfillment, fulfillment_orders
 from sync_assets.devstack import undiscounted_order_seeds
 from sync_assets.domain.windows import parse_ts
 from sync_assets.flows.order_prints import PRINTS_FLOW, payload_print
 from sync_assets.flows.orders import REFUNDS_FLOW, SKIPPED, SYNCED, TOPICS, VERSIONS_FLOW, WEBHOOK_TRIGGER, drain_orders_flow
-from sync_assets.sandbox import credentials
-from sync_assets.webhooks.receiver import create_app
 from sync_assets_tests.flows.orders_support import (
     CONFIG, assert_exactly_once, ledger_at, netsuite_client, policy, shopify_client,
 )  # fmt: skip
 from sync_assets_tests.flows.test_orders_economy import _calls
+from sync_assets_tests.flows.webhook_support import receiving
 
 BY_ID = "OrdersById"
 ONE_BATCH = replace(CONFIG, drain_seconds=0.0)
@@ -34,13 +31,8 @@ ONE_BATCH = replace(CONFIG, drain_seconds=0.0)
 def wired(sandbox, tmp_path):
     """The ledger, fed by the product's receiver with the sandbox's real ``orders/*`` deliveries."""
     ledger = ledger_at(tmp_path)
-    server = make_server("127.0.0.1", 0, create_app(ledger, secret=credentials.SHOPIFY_WEBHOOK_SECRET), threaded=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    sandbox.control.register_webhooks(f"http://127.0.0.1:{server.server_port}/webhooks/shopify", list(TOPICS))
-    yield ledger
-    sandbox.control.clear_webhooks()
-    server.shutdown()
-    server.server_close()
+    with receiving(sandbox, ledger, TOPICS):
+        yield ledger
 
 
 def _wait_for_events(ledger, count: int, timeout: float = 20.0) -> None:

@@ -140,7 +140,7 @@ def test_malformed_deliveries_are_400(receiver, ledger: Ledger, breakage: str) -
 
 
 def test_unknown_topic_is_acknowledged_and_ignored(receiver, ledger: Ledger) -> None:
-    body, headers = signed({"inventory_item_id": 1, "available": 3}, "inventory_levels/update")
+    body, headers = signed({"id": 1, "title": "A product"}, "products/update")
     answer = requests.post(receiver.url, data=body, headers=headers, timeout=5)
     assert answer.status_code == 200 and answer.json() == {"status": "ignored"}
     assert inbox_rows(ledger) == []
