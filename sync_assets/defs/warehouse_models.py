@@ -153,8 +153,9 @@ def _invocation(database: str | os.PathLike, *, read_only: bool = False) -> Iter
         prune_targets()
 
 
-def run_dbt(database: str | os.PathLike, *args: str) -> None:
-    """``dbt <args>`` on ``database`` outside Dagster (tests, the data-dictionary check); raises on failure."""
+def run_dbt(database: str | os.PathLike, *args: str) -> Path:
+    """``dbt <args>`` on ``database`` outside Dagster (tests, the data-dictionary check); raises on failure.
+    Returns the invocation's target folder (its ``dbt.log``, run results)."""
     import duckdb
 
     with duckdb.connect(str(database)) as conn:
@@ -162,6 +163,7 @@ def run_dbt(database: str | os.PathLike, *args: str) -> None:
     manifest = prepare()
     with _invocation(database) as (dbt, target):
         dbt.cli(list(args), manifest=manifest, raise_on_error=True, target_path=target).wait()
+    return target
 
 
 DOCS_PAGE = "index.html"
