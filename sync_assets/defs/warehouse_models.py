@@ -142,14 +142,19 @@ def dbt_cli(database: str | os.PathLike) -> DbtCliResource:
 
 @contextmanager
 def _invocation(database: str | os.PathLike, *, read_only: bool = False) -> Iterator[tuple[DbtCliResource, Path]]:
-    """The dbt CLI on ``database`` with a target folder of its own (pruned afterwards)."""
+    """The dbt CLI on ``database`` with a target folder of its own (pruned afterwards); the env it set
+    (dagster-dbt hands dbt a copy of ``os.environ``) is put back after."""
     target = PROJECT_DIR / project.target_path / f"run_dbt-{uuid.uuid4().hex[:8]}"
-    previous = os.environ.get(READ_ONLY_ENV)
+    saved = {name: os.environ.get(name) for name in (WAREHOUSE_ENV, READ_ONLY_ENV)}
     os.environ[READ_ONLY_ENV] = "1" if read_only else ""
     try:
         yield dbt_cli(database), target
     finally:
-        os.environ[READ_ONLY_ENV] = previous or ""
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         prune_targets()
 
 
