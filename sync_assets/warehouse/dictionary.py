@@ -42,10 +42,16 @@ data/warehouse_snapshot/
   current -> versions/<version>          the switch
   warehouse.duckdb -> current/warehouse.duckdb
   parquet -> current/parquet
+  docs -> current/docs
   versions/<version>/warehouse.duckdb    raw, staging and analytics (materialised as tables)
   versions/<version>/parquet/analytics.<table>.parquet   one per table of the analytics schema
+  versions/<version>/docs/index.html     dbt's docs site of this version: models, lineage, columns, rows
   versions/<version>/manifest.json       version, exported_at, row count of every table
 ```
+
+**Browsable docs**: open `data/warehouse_snapshot/docs/index.html` in a browser (one self-contained page,
+no server): every model with its description, column descriptions and tests, the lineage graph from raw
+to the marts, and a catalog read from that version's `warehouse.duckdb` (column types, row count).
 
 ```sql
 -- duckdb CLI / Python / DBeaver: open read-only
@@ -75,8 +81,8 @@ tables have `source_updated_at` (Shopify `updatedAt`, NetSuite `lastmodifieddate
 
 _MOVING = """## Moving the warehouse (MotherDuck or another engine)
 
-- **MotherDuck**: point `DuckDBResource(database="md:<db>")` and the dbt profile
-  (`SYNC_ASSETS_DBT_WAREHOUSE`) at it; the models run unchanged. Concurrent readers are native there,
+- **MotherDuck**: point `DuckDBResource(database="md:<db>")` and the dbt profile's plugin
+  (`SYNC_ASSETS_DBT_WAREHOUSE`, attached as `warehouse`: `sync_assets/warehouse/dbt_plugin.py`) at it; the models run unchanged. Concurrent readers are native there,
   so the exported snapshot becomes optional.
 - **Another engine** (Postgres, Snowflake, BigQuery): add its dbt adapter and a profile target. The
   DuckDB-isms live in the dbt macros (`sync_assets/warehouse/dbt/macros/payload.sql`: JSON paths, `TRY_CAST`)

@@ -75,17 +75,21 @@ class LandingArea:
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{_safe(run_id)}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
         final, tmp = folder / name, folder / f".{name}.tmp"
-        typed = ", ".join(f"{_typed(_select_expr(c) if c in cols else 'NULL', typ)} AS {c}" for c, typ in spec.columns)
+        src, scrubbed = _prepare_payload(df)
+        typed = ", ".join(f"{_typed(_select_expr(c, scrubbed) if c in cols else 'NULL', typ)} AS {c}"
+                          for c, typ in spec.columns)
         now = _sql_literal(datetime.now(UTC).isoformat())
+        # Parquet has no 128-bit integer: a UHUGEINT column is written as DOUBLE, keeping 53 of the hash's
+        # 128 bits. As a UUID (16-byte FIXED_LEN_BYTE_ARRAY) it travels exactly; the merge casts it back.
+        # No string dictionaries: payloads are unique, so DuckDB's dictionary attempt is wasted work.
         sql = (
-            f"COPY (SELECT *, {spec.hash_sql()} AS {CONTENT_HASH}, {_sql_literal(run_id)} AS {RUN_ID}, "
+            f"COPY (SELECT *, CAST({spec.hash_sql()} AS UUID) AS {CONTENT_HASH}, {_sql_literal(run_id)} AS {RUN_ID}, "
             f"CAST({now} AS TIMESTAMPTZ) AS {LANDED_AT} FROM (SELECT {typed} FROM _landing_src)) "
-            f"TO {_sql_literal(str(tmp))} (FORMAT parquet)"
+            f"TO {_sql_literal(str(tmp))} (FORMAT parquet, STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
         )
-        src = _prepare_payload(df)
         try:
             with duckdb.connect() as mem:  # in memory: no file lock, nothing shared with other runs
-                if PAYLOAD in cols:
+                if PAYLOAD in cols and not scrubbed:
                     _ensure_scrub_udf(mem)
                 mem.register("_landing_src", src)
                 mem.execute(sql)

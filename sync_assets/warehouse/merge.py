@@ -5,7 +5,7 @@ the file lock; if someone else holds it (an analyst's read-write session, a stuc
 now and says so — the files stay queued and the next ``warehouse_load`` run takes them. Nothing is lost
 and no sync run ever waits. Per raw table, one bulk statement over every queued file::
 
-    INSERT INTO raw.t SELECT … FROM read_parquet([files]) s ANTI JOIN raw.t r USING (_content_hash)
+    INSERT INTO raw.t SELECT … FROM read_parquet([files]) s ANTI JOIN raw.t r ON r._content_hash = s._content_hash
 
 so a re-landed overlap window, a re-run or an unchanged nightly catalog adds nothing. Files are marked
 merged in the ledger after the commit (a crash in between re-merges them, which adds nothing either) and
@@ -56,6 +56,9 @@ def _merge_sql(table: str, paths: list[str]) -> str:
     cols = [*spec.column_names, CONTENT_HASH, RUN_ID, LANDED_AT]
     listed = ", ".join(_sql_literal(p) for p in paths)
     select = ", ".join(f"s.{c}" for c in cols)
+    # Landed as UUID (Parquet has no 128-bit integer, landing_area.py), held in raw as UHUGEINT: same bits.
+    hashed = f"CAST(s.{CONTENT_HASH} AS UHUGEINT)"
+    select = select.replace(f"s.{CONTENT_HASH}", hashed)
     # Within the batch one row per hash too (the same version landed by two runs), the first landed wins.
     # One file holds one version per key already (a run lands what it read once), so it skips that step.
     dedupe = (f" QUALIFY row_number() OVER (PARTITION BY s.{CONTENT_HASH} ORDER BY s.{LANDED_AT}, s.{RUN_ID}) = 1"
@@ -63,8 +66,21 @@ def _merge_sql(table: str, paths: list[str]) -> str:
     return (
         f"INSERT INTO {table} ({', '.join(cols)}, {LOADED_AT}) "
         f"SELECT {select}, CAST(? AS TIMESTAMPTZ) FROM read_parquet([{listed}], union_by_name = true) s "
-        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = s.{CONTENT_HASH}{dedupe}"
+        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = {hashed}{dedupe}"
     )
+
+
+def _by_hash_type(conn: duckdb.DuckDBPyConnection, paths: list[str]) -> list[list[str]]:
+    """``paths`` grouped by how their hash column was written: one ``read_parquet`` cannot mix the UUID of
+    today's landing with the DOUBLE of files landed before it, still queued across an upgrade."""
+    listed = ", ".join(_sql_literal(p) for p in paths)
+    types = dict(conn.execute(
+        f"SELECT file_name, type FROM parquet_schema([{listed}]) WHERE name = {_sql_literal(CONTENT_HASH)}"
+    ).fetchall())  # fmt: skip
+    groups: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        groups[types.get(path, "")].append(path)
+    return [group for _, group in sorted(groups.items())]
 
 
 def merge_files(conn: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dict[str, int]:
@@ -79,7 +95,8 @@ def merge_files(conn: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dic
 
     def statements(c: duckdb.DuckDBPyConnection) -> None:
         for table, paths in sorted(by_table.items()):
-            appended[table] = c.execute(_merge_sql(table, paths), [now]).fetchall()[0][0]
+            appended[table] = sum(c.execute(_merge_sql(table, same), [now]).fetchall()[0][0]
+                                  for same in _by_hash_type(c, paths))
 
     _in_transaction(conn, f"merge({len(files)} files)", statements)
     return appended

@@ -7,14 +7,17 @@ export builds a new version folder and then makes it current with one atomic ste
       current -> versions/20261206T221500123456Z-1a2b3c   (a symlink, replaced by rename: the one switch)
       warehouse.duckdb -> current/warehouse.duckdb         (stable convenience paths, never rewritten)
       parquet -> current/parquet
+      docs -> current/docs                                 (when the export builds the docs site)
       versions/<version>/warehouse.duckdb                  raw tables, staging + analytics as tables
       versions/<version>/parquet/analytics.<table>.parquet one per table of the analytics schema
+      versions/<version>/docs/index.html                   dbt's docs site, its catalog read from this copy
       versions/<version>/manifest.json                     version, exported_at, row count per table
 
 Steps: (1) ATTACH the live file READ_ONLY — the only moment a lock is held, waiting briefly if the loader
 holds it — and ``COPY FROM DATABASE`` it into the new version's file, then DETACH; (2) on that copy,
 materialise every view of ``staging`` and ``analytics`` (whatever models exist, discovered from the
-catalog) as a table; (3) write the Parquet files from the copy; (4) write the manifest, rename the
+catalog) as a table; (3) write the Parquet files from the copy (and, given ``build_docs``, the docs site
+from it: no lock on the live file while it works); (4) write the manifest, rename the
 version folder into ``versions/`` and swap ``current``. Old versions stay for a grace period (a reader
 that resolved ``current`` a moment ago can finish), then are removed.
 
@@ -29,6 +32,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +49,7 @@ _SNAP = "snap_out"
 MATERIALISED_SCHEMAS = ("staging", "analytics")
 PARQUET_SCHEMAS = ("analytics",)
 DB_FILE = "warehouse.duckdb"
+DOCS_DIR = "docs"
 MANIFEST = "manifest.json"
 CURRENT = "current"
 VERSIONS = "versions"
@@ -55,6 +60,7 @@ class SnapshotResult:
     path: Path  # the version's DuckDB file
     version: str
     parquet_files: dict[str, Path]  # "analytics.orders" -> file
+    docs: Path | None  # the docs site's page, when built
     row_counts: dict[str, int]  # every table in the snapshot
     exported_at: datetime
     lock_wait_seconds: float  # waiting for the live file's lock
@@ -155,9 +161,9 @@ def _switch_current(root: Path, version: str) -> None:
     tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
     os.symlink(f"{VERSIONS}/{version}", tmp)
     os.replace(tmp, link)  # rename(2) over the old link: readers see the old version or the new, never none
-    for name in (DB_FILE, "parquet"):  # stable paths through `current`, made once
+    for name in (DB_FILE, "parquet", DOCS_DIR):  # stable paths through `current`, made once
         stable = root / name
-        if stable.is_symlink():
+        if stable.is_symlink() or not (root / VERSIONS / version / name).exists():
             continue
         if stable.is_dir():
             shutil.rmtree(stable)  # the pre-versions layout's folder
@@ -201,11 +207,13 @@ def export_snapshot(
     grace_seconds: float = 3600.0,
     keep_previous: int = 2,
     memory_limit: str = "768MB",
+    build_docs: Callable[[Path, Path], Path | None] | None = None,
 ) -> SnapshotResult:
     """Export the live warehouse at ``source_path`` as a new version under ``snapshot_dir`` and make it current.
 
     Versions other than the current one are removed once older than ``grace_seconds``, except the newest
-    ``keep_previous``. Raises :class:`WarehouseLockedError` when the live file stayed locked for
+    ``keep_previous``. ``build_docs(db_file, folder)`` writes the docs site for the version's DuckDB file
+    into ``folder`` and returns its page (or None: this version has no docs). Raises :class:`WarehouseLockedError` when the live file stayed locked for
     ``lock_timeout_s`` (the current version stays in place)."""
     source = Path(source_path).resolve()
     root = Path(snapshot_dir).resolve()
@@ -231,15 +239,17 @@ def export_snapshot(
             counts = _row_counts(hub, _SNAP)
             hub.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
         parquet = _write_parquet(db_file, building / "parquet", memory_limit)
+        docs = build_docs(db_file, building / DOCS_DIR) if build_docs else None
         manifest = {
             "version": version,
             "exported_at": exported_at.isoformat(),
             "duckdb": DB_FILE,
             "tables": counts,
             "parquet": {name: f"parquet/{path.name}" for name, path in parquet.items()},
+            "docs": docs.relative_to(building).as_posix() if docs else None,
         }
         (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        for path in (db_file, building / MANIFEST, *parquet.values()):
+        for path in (db_file, building / MANIFEST, *parquet.values(), *([docs] if docs else [])):
             fd = os.open(path, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
@@ -255,6 +265,7 @@ def export_snapshot(
         path=final / DB_FILE,
         version=version,
         parquet_files={name: final / "parquet" / path.name for name, path in parquet.items()},
+        docs=final / docs.relative_to(building) if docs else None,
         row_counts=counts,
         exported_at=exported_at,
         lock_wait_seconds=waited,

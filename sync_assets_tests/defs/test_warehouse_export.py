@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
 from dagster_duckdb import DuckDBResource
 
 from sync_assets.defs import warehouse_export, warehouse_models
@@ -19,15 +22,23 @@ from sync_assets_tests.warehouse.conftest import orders_frame
 NODE = "warehouse__analyst_snapshot"
 
 
-def _export(asset, live, root, models=None):
-    """One real export run; with ``models``, the dbt build and tests first, as the warehouse_export job runs."""
+def _export(asset, live, root, models=None, docs=False):
+    """One real export run; with ``models``, the dbt build and tests first, as the warehouse_export job runs.
+    The docs site (tens of seconds of dbt) only where a test looks at it."""
     resources = {"warehouse": DuckDBResource(database=str(live))}
     if models is not None:
         resources |= warehouse_models.definitions(models).resources
+    config = {"snapshot_dir": str(root), "grace_seconds": 3600, "docs": docs}
     return dg.materialize(
         [asset] if models is None else [models, asset], resources=resources,
-        run_config={"ops": {NODE: {"config": {"snapshot_dir": str(root), "grace_seconds": 3600}}}},
+        run_config={"ops": {NODE: {"config": config}}},
     )  # fmt: skip
+
+
+def _inlined(page: Path, name: str) -> dict:
+    """The manifest or catalog ``dbt docs generate --static`` inlined into the page (``{manifest:{…},catalog:{…}}``)."""
+    text = page.read_text()
+    return json.JSONDecoder().raw_decode(text, text.index(f"{name}:{{") + len(name) + 1)[0]
 
 
 MODELS = warehouse_models.build_dbt_assets()
@@ -52,6 +63,46 @@ def test_export_builds_the_marts_then_exports_a_complete_set_of_a_fresh_warehous
         assert conn.execute("SELECT count(*) FROM main.snapshot_info").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM analytics.daily_sales").fetchone()[0] == 0  # empty, complete
     assert [s.name for s in d.schedules] == ["warehouse_export_schedule"]
+
+
+def test_each_export_publishes_the_dbt_docs_site_of_its_own_snapshot_switched_with_the_rest(tmp_path):
+    _, asset = _asset()
+    live, root = tmp_path / "live.duckdb", tmp_path / "snap"
+    described = yaml.safe_load((warehouse_models.PROJECT_DIR / "models/analytics/_analytics.yml").read_text())
+    orders = next(m for m in described["models"] if m["name"] == "analytics__orders")
+    column = next(c for c in orders["columns"] if c.get("description"))
+    with duckdb.connect(str(live)) as conn:
+        ensure_schema(conn)
+        append_frame(conn, "raw.shopify_orders", orders_frame(ns=[0]), "r0")
+    first = _export(asset, live, root, models=MODELS, docs=True)
+    assert first.success
+    folder, manifest = open_current(root)
+    assert manifest["docs"] == "docs/index.html"
+    page = folder / "docs" / "index.html"
+    nodes = _inlined(page, "manifest")["nodes"]
+    assert {"model.sync_assets.analytics__daily_sales", "model.sync_assets.analytics__orders"} <= set(nodes)
+    described_there = nodes["model.sync_assets.analytics__orders"]["columns"][column["name"]]["description"]
+    assert described_there == column["description"]  # from the dbt YAML
+    catalog = _inlined(page, "catalog")["nodes"]["model.sync_assets.analytics__orders"]
+    assert catalog["metadata"]["type"] == "BASE TABLE"  # read from the snapshot (live file: a view)
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as conn:
+        columns = [r[0] for r in conn.execute("DESCRIBE analytics.orders").fetchall()]
+    assert sorted(catalog["columns"]) == sorted(columns)
+    assert catalog["stats"]["row_count"]["value"] == manifest["tables"]["analytics.orders"] == 1
+    first_page = page.read_bytes()
+    meta = first.asset_materializations_for_node(NODE)[0].metadata
+    assert meta["docs_pages"].value == 1 and meta["docs"].value == str(page)
+
+    with duckdb.connect(str(live)) as conn:
+        append_frame(conn, "raw.shopify_orders", orders_frame(ns=[1, 2]), "r1")
+    assert _export(asset, live, root, docs=True).success  # the marts are views: no dbt build needed
+    second, manifest2 = open_current(root)
+    assert second != folder and manifest2["docs"] == "docs/index.html"
+    catalog = _inlined(second / "docs" / "index.html", "catalog")["nodes"]["model.sync_assets.analytics__orders"]
+    assert catalog["stats"]["row_count"]["value"] == manifest2["tables"]["analytics.orders"] == 3
+    # the stable path follows `current`: the new version's page, beside the DuckDB file it describes
+    assert Path(os.path.realpath(root / "docs" / "index.html")) == second / "docs" / "index.html"
+    assert (folder / "docs" / "index.html").read_bytes() == first_page  # a reader of the old version keeps it
 
 
 READER = textwrap.dedent(

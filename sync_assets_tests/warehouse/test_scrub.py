@@ -3,11 +3,15 @@ from __future__ import annotations
 import json
 import re
 
+import duckdb
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sync_assets.state.ledger import Ledger
 from sync_assets.warehouse import append_frame, scrub
+from sync_assets.warehouse.landing_area import LandingArea
+from sync_assets.warehouse.merge import merge_pending
 from sync_assets.warehouse.scrub import PREFILTER_REGEX, REDACTED, _SECRET_KEYS, _SECRET_SUFFIXES
 
 from .conftest import orders_frame
@@ -81,3 +85,19 @@ def test_landed_payloads_hold_no_secrets_whether_dicts_or_text(conn):
     plain = '{"id":3,  "name":"Zoë"}'
     append_frame(conn, "raw.shopify_orders", pd.DataFrame({"order_id": ["3"], "payload": [plain]}), "r3")
     assert conn.execute("SELECT payload FROM raw.shopify_orders WHERE order_id='3'").fetchall() == [(plain,)]
+
+
+def test_landing_scrubs_a_frame_mixing_dict_and_text_payloads(tmp_path):
+    """Dicts are scrubbed as they are serialised; text (even one row of it) still passes the SQL check."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    dicts = orders_frame(ns=[1], accessToken=SHOPIFY_TOKEN)
+    text = orders_frame(ns=[2]).assign(payload=[json.dumps({"id": 2, "Authorization": "Bearer abcdefghijklmnopqrstuv"})])
+    LandingArea(tmp_path / "landing", ledger).land({"raw.shopify_orders": pd.concat([dicts, text])}, "r1")
+    LandingArea(tmp_path / "landing", ledger).land({"raw.shopify_orders": orders_frame(ns=[3], accessToken=SHOPIFY_TOKEN)}, "r2")
+    merge_pending(str(tmp_path / "warehouse.duckdb"), ledger)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        rows = dict(conn.execute("SELECT order_id, payload FROM raw.shopify_orders").fetchall())
+    assert len(rows) == 3
+    for payload in rows.values():
+        assert SHOPIFY_TOKEN not in payload and "abcdefghijklmnopqrstuv" not in payload
+    assert json.loads(rows["gid://shopify/Order/2"]) == {"id": 2}

@@ -21,6 +21,7 @@ from sync_assets.state.ledger import Ledger
 from sync_assets.warehouse.landing_area import LandingArea
 from sync_assets.warehouse.load import WarehouseLoadError
 from sync_assets.warehouse.merge import merge_pending
+from sync_assets.warehouse.schema import RAW_TABLES
 from sync_assets_tests.flows.orders_support import (
     CONFIG, landing_at, ledger_at, merge_at, netsuite_client, place_orders, policy, shopify_client,
 )  # fmt: skip
@@ -68,6 +69,28 @@ def test_the_same_rows_landed_twice_add_no_copies_and_a_change_adds_one_version(
                            "OR _landed_at IS NULL OR _run_id NOT IN ('r1', 'r2', 'r4')") == [(0,)]
     assert not list((tmp_path / "landing").rglob("*.parquet"))  # merged files are removed
     assert ledger.landed_summary()["files"] == 0
+
+
+def test_the_content_hash_travels_whole_and_files_landed_before_it_did_still_merge(tmp_path):
+    """Parquet has no 128-bit integer: landed as UHUGEINT the hash became a DOUBLE (53 bits). As a UUID it
+    arrives exactly, equal to what the raw backfill computes from the columns; a queued file of the old kind
+    merges in the same batch as new ones."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    landing = LandingArea(tmp_path / "landing", ledger)
+    old = landing.write("raw.shopify_orders", orders_frame(ns=[1, 2]), "old")
+    rewritten = tmp_path / "old.parquet"
+    with duckdb.connect() as conn:
+        conn.execute(f"COPY (SELECT * REPLACE (CAST(CAST(_content_hash AS UHUGEINT) AS DOUBLE) AS _content_hash) "
+                     f"FROM read_parquet('{old.path}')) TO '{rewritten}' (FORMAT parquet)")
+    os.replace(rewritten, old.path)
+    landing.queue([old])
+    landing.land({"raw.shopify_orders": orders_frame(ns=[3, 4])}, "new")
+    assert merge_pending(str(tmp_path / "warehouse.duckdb"), ledger).appended == {"raw.shopify_orders": 4}
+    exact = RAW_TABLES["raw.shopify_orders"].hash_sql()
+    assert _rows(tmp_path, f"SELECT _run_id, _content_hash = {exact} FROM raw.shopify_orders ORDER BY order_id") == [
+        ("old", False), ("old", False), ("new", True), ("new", True)]
+    landing.land({"raw.shopify_orders": orders_frame(ns=[3, 4])}, "again")
+    assert merge_pending(str(tmp_path / "warehouse.duckdb"), ledger).appended == {"raw.shopify_orders": 0}
 
 
 def test_landing_refuses_bad_frames_naming_the_table_and_writes_nothing(tmp_path):
