@@ -3,8 +3,8 @@
 Dagster stops an asset's downstream *within one run* when a blocking check fails. The checks that guard
 the warehouse's data run elsewhere, in the flows' own runs: sales-order totals (``orders_sync``), no
 negative available (``inventory_sync``), one storefront fulfillment per NetSuite fulfillment
-(``fulfillments_sync``), and each day's reconciliation verdict (``reconciliation``, one evaluation per day
-partition); the export job builds the marts in a run of its own. So the marts' build asks the instance for
+(``fulfillments_sync``), each day's reconciliation verdict (``reconciliation``, one evaluation per day
+partition) and each day's finance tie-out (``finance``, likewise); the export job builds the marts in a run of its own. So the marts' build asks the instance for
 the latest evaluation of each of these guards (all upstream of the marts in the asset graph) — of a
 partitioned check, the latest evaluation of every partition — and refuses to go on while one of them
 failed: the marts are not rebuilt and the snapshot keeps its current version until a later run of that
@@ -13,6 +13,8 @@ flow (of that day) passes the check.
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import (
@@ -20,19 +22,24 @@ from dagster._core.storage.asset_check_execution_record import (
     AssetCheckExecutionRecordStatus,
 )
 
+from sync_assets.domain.healing import Verdict
+
 
 def _guards() -> list[dg.AssetCheckKey]:
     # Imported here: the flows' modules import this one's users. A test keeps the list true to the graph
     # (each is a blocking check on an asset upstream of the marts), so a new guard is one line here.
-    from sync_assets.defs import fulfillments, inventory, orders, reconciliation
+    from sync_assets.defs import finance, fulfillments, inventory, orders, reconciliation
 
     return [dg.AssetCheckKey(orders.SALES_ORDERS, orders.TOTALS_CHECK),
             dg.AssetCheckKey(inventory.LEVELS, inventory.NON_NEGATIVE_CHECK),
             dg.AssetCheckKey(fulfillments.FULFILLMENTS, fulfillments.ONCE_CHECK),
-            dg.AssetCheckKey(reconciliation.REPORT, reconciliation.RECONCILES)]
+            dg.AssetCheckKey(reconciliation.REPORT, reconciliation.RECONCILES),
+            dg.AssetCheckKey(finance.RAW_TRANSACTIONS, finance.TIES_OUT)]
 
 
 FAILED = AssetCheckExecutionRecordStatus.FAILED
+# On a guard's job: a failing verdict is a finding, not a crash, so run retries must not repeat it.
+RETRY_ON_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
 
 
 def _latest_records(storage, check: dg.AssetCheckKey, record: AssetCheckExecutionRecord):
@@ -77,3 +84,17 @@ def refuse_if_guards_fail(context: dg.AssetExecutionContext) -> None:
             metadata={"failing_checks": dg.MetadataValue.json(failing)},
             allow_retries=False,
         )  # fmt: skip
+
+
+def verdict_check_result(check_name: str, verdict: Verdict, *, metadata: dict[str, Any], blocking: str,
+                         healing: str, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    """A day's verdict (:mod:`sync_assets.domain.healing`) as a guard's evaluation: passes when nothing is
+    open; fails with ERROR (holds the marts, see :func:`failing_upstream_checks`) while something blocks,
+    with WARN (holds nothing) while all that is open is being healed. ``blocking`` / ``healing`` describe
+    the two failing cases."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key, check_name=check_name, passed=verdict.clean,
+        severity=dg.AssetCheckSeverity.ERROR if verdict.holds else dg.AssetCheckSeverity.WARN,
+        metadata={"blocking": len(verdict.blocking), "healing": len(verdict.healing), **metadata},
+        description=blocking if verdict.holds else healing if verdict.healing else None,
+    )  # fmt: skip

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from sync_assets.defs.guards import RETRY_ON_FAILURE_TAG, verdict_check_result
 from sync_assets.defs.lanes import FLOW_TAG, Flow, flow_definitions, lane_group, run_metadata, time_slot_probe
 from sync_assets.defs.tables import table_metadata
 from sync_assets.domain.policy import AccountPolicy, EntityPolicy
@@ -31,7 +32,6 @@ from sync_assets.state.ledger import TrackedFinding
 JOB_NAME = "reconciliation"
 REPORT = dg.AssetKey(["warehouse", "reconciliation_findings"])
 RECONCILES = "reconciles"
-RETRY_ON_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"  # a failing verdict is not retried
 DEFAULT_START = "2025-01-01"  # first partition when the policy's account.start_date is unset
 REHEAL_DAYS = 7  # the schedule re-runs days with open findings this far back
 FINDING_COLUMNS = [("kind", "string"), ("order", "string"), ("order_id", "string"), ("status", "string"),
@@ -87,16 +87,13 @@ def _check_result(result: ReconciliationResult, healing_seconds: float) -> dg.As
     day = verdict(result, healing_seconds)
     still_open = result.open
     summary = ", ".join(f"{n} {k.removeprefix('_')}" for k, n in _counts("", day.blocking).items())
-    description = (f"{len(day.blocking)} finding(s) fail {result.partition}: {summary}" if day.blocking else
-                   f"{len(day.healing)} re-queued order(s) of {result.partition} being written by the real-time "
-                   "lane (holds nothing)" if day.healing else None)  # fmt: skip
-    return dg.AssetCheckResult(
-        check_name=RECONCILES, passed=not still_open,
-        severity=dg.AssetCheckSeverity.ERROR if day.blocking else dg.AssetCheckSeverity.WARN,
-        metadata={"partition": result.partition, "open": len(still_open), "blocking": len(day.blocking),
-                  "healing": len(day.healing), **_counts("open", still_open),
+    return verdict_check_result(
+        RECONCILES, day,
+        metadata={"partition": result.partition, "open": len(still_open), **_counts("open", still_open),
                   "open_findings": table_metadata(FINDING_COLUMNS, _finding_rows(still_open, day.blocking))},
-        description=description,
+        blocking=f"{len(day.blocking)} finding(s) fail {result.partition}: {summary}",
+        healing=f"{len(day.healing)} re-queued order(s) of {result.partition} being written by the real-time "
+                "lane (holds nothing)",
     )  # fmt: skip
 
 

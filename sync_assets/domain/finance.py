@@ -15,20 +15,30 @@ What ties out, per day:
 
 Test orders and cancelled orders are storefront facts too: the orders flow syncs them, so they are compared
 like any other. Each difference names the order, what differs and both sides' values.
+
+Orders **in flight** — placed or changed on the storefront, not yet written to NetSuite by the real-time
+lane — make differences too while the day is still going (today's partition, run through trading hours).
+:func:`tieout_verdict` judges them with the grace rule reconciliation uses (:mod:`sync_assets.domain.healing`):
+a document missing in NetSuite, or an amount or currency that differs, of an order whose latest version is
+not synced yet (the caller knows that from the ledger) is *healing* for ``healing_seconds`` after the
+storefront moment it stems from (the order's creation for its sales order, the transaction's processing for
+a deposit or refund, the order's last update for an amount that differs); anything else is *blocking*.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sync_assets.domain.healing import Verdict, split_healing
 from sync_assets.domain.ids import order_external_id, payment_external_id
 from sync_assets.domain.payments import refund_external_id, successful_payments, successful_refunds
 from sync_assets.domain.shop_days import day_bounds as day_window  # noqa: F401 - the finance flow's name for it
 from sync_assets.domain.shop_days import local_day
+from sync_assets.domain.windows import parse_ts
 
 MISSING_IN_NETSUITE = "missing_in_netsuite"
 ONLY_IN_NETSUITE = "only_in_netsuite"
@@ -62,6 +72,9 @@ class Expected:
     order_name: str
     amount: Decimal | None
     currency: str | None
+    order_id: str = ""
+    since: datetime | None = None  # the storefront moment the document stems from
+    updated: datetime | None = None  # the order's last update
 
 
 @dataclass(frozen=True)
@@ -72,10 +85,13 @@ class Difference:
     order_name: str
     storefront: str | None
     netsuite: str | None
+    order_id: str = ""  # the storefront order it is about ("" for a sales order only NetSuite has)
+    since: datetime | None = None  # when the storefront side of it happened (see tieout_verdict)
 
     def as_dict(self) -> dict[str, str | None]:
         return {"kind": self.kind, "problem": self.problem, "external_id": self.external_id,
-                "order": self.order_name, "storefront": self.storefront, "netsuite": self.netsuite}
+                "order": self.order_name, "storefront": self.storefront, "netsuite": self.netsuite,
+                "order_id": self.order_id or None, "since": self.since.isoformat() if self.since else None}
 
 
 @dataclass
@@ -100,6 +116,10 @@ class TieOut:
                 for (k, c), (sc, sa, nc, na) in sorted(self.totals.items())]
 
 
+def _stamp(value: Any) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
 def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str,
                        others: Iterable[Mapping] = ()) -> list[Expected]:
     """What NetSuite must hold for ``day``: a sales order per order created that day (``orders``), a deposit
@@ -109,10 +129,12 @@ def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str,
     created = {o["id"]: o for o in orders}
     for order in [*created.values(), *{o["id"]: o for o in others if o["id"] not in created}.values()]:
         name = str(order.get("name") or order.get("id"))
+        ids = {"order_id": str(order["id"]), "updated": _stamp(order.get("updatedAt"))}
         if order["id"] in created:
             total = (order.get("totalPriceSet") or {}).get("shopMoney") or {}
             out.append(Expected("sales_order", order_external_id(order["id"]), name, amount(total.get("amount")),
-                                total.get("currencyCode") or order.get("currencyCode")))
+                                total.get("currencyCode") or order.get("currencyCode"),
+                                since=_stamp(order.get("createdAt")), **ids))
         for kind, pairs, eid in (("deposit", successful_payments(order), payment_external_id),
                                  ("refund", successful_refunds(order), refund_external_id)):
             for index, txn in pairs:
@@ -120,7 +142,8 @@ def expected_documents(orders: Iterable[Mapping], day: date, tz_name: str,
                     continue
                 shop = (txn.get("amountSet") or {}).get("shopMoney") or {}
                 out.append(Expected(kind, eid(txn["id"], f"transactions[{index}].id"), name,
-                                    amount(shop.get("amount")), shop.get("currencyCode") or order.get("currencyCode")))
+                                    amount(shop.get("amount")), shop.get("currencyCode") or order.get("currencyCode"),
+                                    since=_stamp(txn.get("processedAt") or order.get("processedAt")), **ids))
     return out
 
 
@@ -145,18 +168,22 @@ def tie_out(day: date, orders: Iterable[Mapping], netsuite_rows: Iterable[Mappin
         rows = booked.get(doc.external_id, [])
         ours = str(doc.amount) if doc.amount is not None else None
         if not rows:
-            result.differences.append(Difference(doc.kind, MISSING_IN_NETSUITE, doc.external_id, doc.order_name, ours, None))
+            result.differences.append(Difference(doc.kind, MISSING_IN_NETSUITE, doc.external_id, doc.order_name, ours,
+                                                 None, doc.order_id, doc.since))
             continue
         if len(rows) > 1:
             result.differences.append(Difference(doc.kind, DUPLICATED_IN_NETSUITE, doc.external_id, doc.order_name,
-                                                 ours, ", ".join(str(r.get("tranid") or r.get("id")) for r in rows)))
+                                                 ours, ", ".join(str(r.get("tranid") or r.get("id")) for r in rows),
+                                                 doc.order_id))
         theirs = amount(rows[0].get("foreigntotal"))
         if theirs != doc.amount:
             result.differences.append(Difference(doc.kind, AMOUNT_DIFFERS, doc.external_id, doc.order_name, ours,
-                                                 str(theirs) if theirs is not None else None))
+                                                 str(theirs) if theirs is not None else None, doc.order_id,
+                                                 doc.updated))
         if doc.currency and rows[0].get("currencyname") and rows[0]["currencyname"] != doc.currency:
             result.differences.append(Difference(doc.kind, CURRENCY_DIFFERS, doc.external_id, doc.order_name,
-                                                 doc.currency, str(rows[0]["currencyname"])))
+                                                 doc.currency, str(rows[0]["currencyname"]), doc.order_id,
+                                                 doc.updated))
     # A sales order of ours dated this day whose order was not created this day (or not at all).
     for eid, rows in sorted(booked.items()):
         if eid in seen or not eid.startswith(ORDER_PREFIX) or _KINDS.get(str(rows[0].get("type"))) != "sales_order":
@@ -164,3 +191,21 @@ def tie_out(day: date, orders: Iterable[Mapping], netsuite_rows: Iterable[Mappin
         result.differences.append(Difference("sales_order", ONLY_IN_NETSUITE, eid, str(rows[0].get("otherrefnum") or ""),
                                              None, str(amount(rows[0].get("foreigntotal")))))
     return result
+
+
+# What an order in flight can explain: NetSuite lacking its document, or holding an older version of it.
+IN_FLIGHT_PROBLEMS = frozenset({MISSING_IN_NETSUITE, AMOUNT_DIFFERS, CURRENCY_DIFFERS})
+
+
+def tieout_verdict(tieout: TieOut, unsynced: Iterable[str], now: datetime,
+                   healing_seconds: float) -> Verdict[Difference]:
+    """The day's differences split into healing and blocking (see the module docstring); ``unsynced``: the
+    ids of the storefront orders whose latest version the real-time lane has not written yet (and that are
+    not dead-lettered: an operator owns those)."""
+    in_flight = set(unsynced)
+
+    def since(difference: Difference) -> datetime | None:
+        explained = difference.problem in IN_FLIGHT_PROBLEMS and difference.order_id in in_flight
+        return difference.since if explained else None
+
+    return split_healing(tieout.differences, now, healing_seconds, since)

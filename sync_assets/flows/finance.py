@@ -22,6 +22,11 @@ fail on it). Everything it lands is keyed and content-hashed, so re-running
 a day (a backfill, a retry) adds only what changed: a payout that went from SCHEDULED to PAID, a refund
 booked since. The day is the whole unit of work, so there is no watermark: files are queued as landed.
 
+Given the ledger, it also names the orders **in flight** among those with a difference: their latest
+version is not yet reflected in NetSuite (the orders flow's version record) and they have no open dead
+letter. :func:`sync_assets.domain.finance.tieout_verdict` lets those differences heal for a grace period
+instead of failing the day while the real-time lane is writing them.
+
 Plain Python over the two clients and a landing area: no Dagster here.
 """
 
@@ -33,12 +38,16 @@ from typing import TYPE_CHECKING, Any
 
 from sync_assets.connectors.netsuite import queries as q
 from sync_assets.domain.finance import TieOut, day_window, tie_out
+from sync_assets.domain.windows import parse_ts
 from sync_assets.flows.catalog import suiteql_frame
 from sync_assets.flows.landing import landed_rows, payload_frame
 from sync_assets.flows.metering import api_numbers, stats_delta
+from sync_assets.flows.orders import FLOW as ORDERS_FLOW
+from sync_assets.flows.orders import version_handled
 from sync_assets.flows.reference import chunks
 
 if TYPE_CHECKING:
+    from sync_assets.state.ledger import Ledger
     from sync_assets.warehouse.landing_area import LandingArea
 
 TRANSACTIONS = "raw.netsuite_transactions"
@@ -58,6 +67,8 @@ class FinanceRunResult:
     landed: dict[str, int] = field(default_factory=dict)
     examined: int = 0  # records read from both systems
     tieout: TieOut | None = None
+    unsynced: set[str] = field(default_factory=set)  # orders with a difference the real-time lane has not written yet
+    checked_at: datetime | None = None  # when the storefront was read: the moment the tie-out is judged at
     shopify_stats: dict[str, float] = field(default_factory=dict)
     netsuite_stats: dict[str, float] = field(default_factory=dict)
 
@@ -92,6 +103,15 @@ def netsuite_transactions(netsuite, day: date, page_size: int = 1000) -> tuple[l
     return rows, links
 
 
+def unsynced_orders(ledger: Ledger, orders: list[dict], order_ids: set[str]) -> set[str]:
+    """Of ``order_ids``, those whose latest version (``orders``) the orders flow has not reflected in
+    NetSuite and that have no open dead letter: in flight."""
+    latest = {str(o["id"]): o for o in orders if str(o["id"]) in order_ids}
+    return {gid for gid, order in latest.items()
+            if version_handled(ledger, gid, parse_ts(order["updatedAt"]), margin=timedelta(0)) is None
+            and not ledger.dead_letters(ORDERS_FLOW, source_id=gid)}
+
+
 def _frames(rows: list[dict], links: list[dict], orders: list[dict], balance: list[dict], payouts: list[dict],
             netsuite_timezone: str) -> dict[str, Any]:
     frames = {
@@ -112,10 +132,12 @@ def _frames(rows: list[dict], links: list[dict], orders: list[dict], balance: li
 
 
 def run_finance_flow(shopify, netsuite, landing: LandingArea, day: date, *, shop_timezone: str = "UTC",
-                     netsuite_timezone: str = "UTC", run_id: str = "local", page_size: int = 1000) -> FinanceRunResult:
+                     netsuite_timezone: str = "UTC", run_id: str = "local", page_size: int = 1000,
+                     ledger: Ledger | None = None) -> FinanceRunResult:
     """Land ``day`` (a calendar day in ``shop_timezone``) and tie it out; see the module docstring.
-    ``netsuite_timezone`` is the integration user's zone, in which SuiteQL renders its timestamps."""
-    result = FinanceRunResult(day)
+    ``netsuite_timezone`` is the integration user's zone, in which SuiteQL renders its timestamps. Without
+    a ``ledger`` no order counts as in flight."""
+    result = FinanceRunResult(day, checked_at=datetime.now(timezone.utc))
     s_before, n_before = shopify.stats.snapshot(), netsuite.stats.snapshot()
     start, end = day_window(day, shop_timezone)
     rows, links = netsuite_transactions(netsuite, day, page_size)
@@ -132,10 +154,12 @@ def run_finance_flow(shopify, netsuite, landing: LandingArea, day: date, *, shop
     result.landed = {t: landed_rows(files, t) for t in (TRANSACTIONS, REFUND_DEPOSITS, ORDERS, BALANCE_TRANSACTIONS,
                                                           PAYOUTS)}
     result.tieout = tie_out(day, orders, rows, shop_timezone, others)
+    if ledger is not None:
+        result.unsynced = unsynced_orders(ledger, orders + others, {d.order_id for d in result.tieout.differences})
     result.shopify_stats = stats_delta(shopify.stats.snapshot(), s_before)
     result.netsuite_stats = stats_delta(netsuite.stats.snapshot(), n_before)
     return result
 
 
 __all__ = ["BALANCE_TRANSACTIONS", "ORDERS", "PAYOUTS", "REFUND_DEPOSITS", "TRANSACTIONS", "FinanceRunResult",
-           "netsuite_transactions", "run_finance_flow"]
+           "netsuite_transactions", "run_finance_flow", "unsynced_orders"]

@@ -32,7 +32,8 @@ seconds, so it does not fail the day (holding every mart and the analysts' snaps
 reconciled again, the next night, for an order already on its way would punish the analysts for the
 connector doing its job). *Blocking*: everything else open — a duplicate, a total that differs, an order
 that is dead-lettered or was not re-queued, and a re-queued order still missing after ``healing_seconds``
-(the real-time lane did not heal it: someone must look). The day reconciles when nothing blocks.
+(the real-time lane did not heal it: someone must look). The day reconciles when nothing blocks. The rule is
+:mod:`sync_assets.domain.healing`'s, which the finance tie-out shares.
 
 Plain Python over the clients, the ledger and a landing area: no Dagster here.
 """
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING
 from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.shopify.bulk import iter_bulk_orders_created_between
 from sync_assets.domain.errors import MappingError
+from sync_assets.domain.healing import DEFAULT_HEALING_SECONDS, Verdict, split_healing
 from sync_assets.domain.ids import order_external_id
 from sync_assets.domain.money import money_bag
 from sync_assets.domain.shop_days import PARTITION_FORMAT, day_bounds, parse_day
@@ -72,7 +74,7 @@ class ReconciliationConfig:
     timezone: str = "UTC"  # whose calendar the day partitions follow: the policy's account.order_date_timezone
     grace_seconds: float = 900.0
     requeue: bool = True
-    healing_seconds: float = 3600.0  # how long a re-queued missing order counts as being healed, not failing
+    healing_seconds: float = DEFAULT_HEALING_SECONDS  # how long a re-queued missing order is healing, not failing
     bulk_poll_interval: float = 1.0
     bulk_timeout_seconds: float = 3600.0
 
@@ -126,30 +128,16 @@ class ReconciliationResult:
                 **api_numbers(self.shopify_stats, self.netsuite_stats, examined=self.orders_checked, synced=requeued)}
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A day's open findings, split by whether they fail the day (see the module docstring)."""
-
-    blocking: list[TrackedFinding]
-    healing: list[TrackedFinding]
-
-    @property
-    def reconciles(self) -> bool:
-        return not self.blocking
-
-
-def is_healing(finding: TrackedFinding, now: datetime, healing_seconds: float) -> bool:
-    """A missing order re-queued for the real-time lane, open for less than ``healing_seconds``."""
+def healing_since(finding: TrackedFinding) -> datetime | None:
+    """When a finding started being healed: a missing order re-queued for the real-time lane, since it was
+    opened (any other finding cannot heal by itself: None)."""
     data = finding.data or {}
-    return (finding.kind == MISSING and bool(data.get("requeued"))
-            and parse_ts(finding.opened_at) > now - timedelta(seconds=healing_seconds))  # fmt: skip
+    return parse_ts(finding.opened_at) if finding.kind == MISSING and data.get("requeued") else None
 
 
-def verdict(result: ReconciliationResult, healing_seconds: float) -> Verdict:
-    """The day's verdict as of the run that produced ``result``."""
-    now = result.checked_at or datetime.now(timezone.utc)
-    healing = [f for f in result.open if is_healing(f, now, healing_seconds)]
-    return Verdict(blocking=[f for f in result.open if f not in healing], healing=healing)
+def verdict(result: ReconciliationResult, healing_seconds: float) -> Verdict[TrackedFinding]:
+    """The day's verdict as of the run that produced ``result`` (the grace rule of :mod:`sync_assets.domain.healing`)."""
+    return split_healing(result.open, result.checked_at or datetime.now(timezone.utc), healing_seconds, healing_since)
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -293,4 +281,4 @@ def land_report(landing: LandingArea, result: ReconciliationResult, run_id: str)
 
 
 __all__ = ["DUPLICATED", "HEALED", "MISMATCHED", "MISSING", "OPEN", "Finding", "ReconciliationConfig",
-           "ReconciliationResult", "Verdict", "finding_rows", "is_healing", "land_report", "reconcile_day", "verdict"]
+           "ReconciliationResult", "Verdict", "finding_rows", "healing_since", "land_report", "reconcile_day", "verdict"]

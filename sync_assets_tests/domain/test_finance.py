@@ -3,7 +3,7 @@ can differ (missing, duplicated, another amount or currency, a sales order the s
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sync_assets.domain.finance import (
     AMOUNT_DIFFERS,
@@ -13,6 +13,7 @@ from sync_assets.domain.finance import (
     ONLY_IN_NETSUITE,
     day_window,
     tie_out,
+    tieout_verdict,
 )
 
 DAY = date(2026, 12, 6)
@@ -116,3 +117,32 @@ def test_a_bad_timestamp_or_zone_names_the_field():
     order = _order(6, "5.00", txns=[("SALE", "5.00", "2026-12-06T10:00:00Z")])
     with pytest.raises(MappingError, match="unknown time zone 'Mars/Olympus'"):
         deposits_for_order(order, PaymentContext("107", {"USD": "1"}, tran_date_timezone="Mars/Olympus"))
+
+
+def test_only_differences_of_orders_in_flight_heal_and_only_within_the_grace():
+    """#1 placed 10:00 and paid then, not yet synced; #2 synced but NetSuite holds another amount; #3 not
+    synced, its refund processed 10:30; a stray sales order. As of 10:40 with an hour's grace: #1's missing
+    sales order and deposit heal, #3's refund heals, the rest blocks; at 11:15 #1's are overdue."""
+    orders = [{**_order(1, "21.00", txns=[("SALE", "21.00", "2026-12-06T10:00:00Z")]), "createdAt": "2026-12-06T10:00:00Z",
+               "updatedAt": "2026-12-06T10:00:00Z"},
+              {**_order(2, "11.50"), "createdAt": "2026-12-06T10:20:00Z", "updatedAt": "2026-12-06T10:20:00Z"},
+              {**_order(3, "9.00", txns=[("REFUND", "9.00", "2026-12-06T10:30:00Z")]), "createdAt": "2026-12-06T09:00:00Z",
+               "updatedAt": "2026-12-06T10:30:00Z"}]
+    netsuite = [_ns("SalesOrd", "shopify-order-2", "10.00"), _ns("SalesOrd", "shopify-order-3", "9.00"),
+                _ns("SalesOrd", "shopify-order-99", "3.00")]
+    tieout = tie_out(DAY, orders, netsuite, "UTC")
+    unsynced = {"gid://shopify/Order/1", "gid://shopify/Order/3"}
+
+    def split(at: datetime):
+        verdict = tieout_verdict(tieout, unsynced, at, timedelta(hours=1).total_seconds())
+        return ({(d.problem, d.external_id) for d in verdict.healing}, {(d.problem, d.external_id) for d in verdict.blocking})
+
+    healing, blocking = split(datetime(2026, 12, 6, 10, 40, tzinfo=timezone.utc))
+    assert healing == {(MISSING_IN_NETSUITE, "shopify-order-1"), (MISSING_IN_NETSUITE, "shopify-payment-10"),
+                       (MISSING_IN_NETSUITE, "shopify-refund-30")}
+    assert blocking == {(AMOUNT_DIFFERS, "shopify-order-2"), (ONLY_IN_NETSUITE, "shopify-order-99")}
+    healing, blocking = split(datetime(2026, 12, 6, 11, 15, tzinfo=timezone.utc))
+    assert healing == {(MISSING_IN_NETSUITE, "shopify-refund-30")}
+    assert (MISSING_IN_NETSUITE, "shopify-order-1") in blocking and (MISSING_IN_NETSUITE, "shopify-payment-10") in blocking
+    # Nothing is in flight when the ledger says every order is synced: all of it blocks.
+    assert not tieout_verdict(tieout, set(), datetime(2026, 12, 6, 10, 40, tzinfo=timezone.utc), 3600).healing

@@ -10,6 +10,13 @@ and its ``summary`` their gross and fees by kind. The generator's paid orders go
 ``shopify_payments``; orders paid through another gateway (``manual``, say) never reach Shopify Payments,
 so they have no balance transaction.
 
+Why UTC days, not the shop's: Shopify dates a payment for its pay period by the UTC calendar, whatever the
+shop's zone (Shopify Help Center, "Getting paid with Shopify Payments" → Pay periods: the day an order is
+placed is determined by the time it was placed in the UTC time zone;
+https://help.shopify.com/manual/payments/shopify-payments/using-shopify-payments). The warehouse matches a
+payout to deposits through its balance transactions (``associatedPayout``), never by date, so a payout's
+UTC day and the finance partitions' shop days need not agree.
+
 Derived at read time from the store (no state of its own), so a refund placed through the control API
 shows up in the next read, and ids are stable: a balance transaction is numbered after the order
 transaction it comes from, a payout after its day and currency.
