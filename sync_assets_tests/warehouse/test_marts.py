@@ -286,3 +286,22 @@ def test_sync_health_per_hour_counts_what_moved_failed_and_lagged(built, tmp_pat
             "lag_p50_seconds, lag_p95_seconds, lag_max_seconds FROM analytics.sync_health_hourly "
             "WHERE flow = 'probe-test' ORDER BY hour_utc").fetchall()
     assert got == [(10, 2, 2, 1, 0, 6.0, 9.6, 10.0), (11, 1, 1, 0, 1, 61.0, 61.0, 61.0)]
+
+
+def test_staging_flow_runs_keeps_each_runs_latest_totals(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        # run r1: two steps (the second step's row holds the run's totals and its failure); run r2: one step.
+        for run, ended, outcome, synced, points in (("r1", "10:00:05", "success", 2, 10.0),
+                                                     ("r1", "10:00:09", "failure", 3, 14.5),
+                                                     ("r2", "10:01:02", "success", 1, 2.0)):
+            conn.execute(
+                "INSERT INTO raw.flow_runs (run_id, flow, lane, \"trigger\", started_at, ended_at, outcome, "
+                "records_synced, shopify_cost_points, netsuite_calls, _loaded_at, _run_id) VALUES "
+                "(?, 'probe-test', 'batch', 'schedule', '2026-12-01 10:00:00+00', ?::TIMESTAMPTZ, ?, ?, ?, 4, now(), ?)",
+                [run, f"2026-12-01 {ended}+00", outcome, synced, points, run])
+        got = conn.execute(
+            "SELECT run_id, outcome, duration_seconds, records_synced, shopify_cost_points, netsuite_calls "
+            "FROM staging.flow_runs WHERE flow = 'probe-test' ORDER BY run_id").fetchall()
+    assert got == [("r1", "failure", 9.0, 3, 14.5, 4), ("r2", "success", 62.0, 1, 2.0, 4)]
