@@ -67,6 +67,9 @@ LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
     "raw.shopify_balance_transactions": (RAW_BALANCE_TRANSACTIONS,),
     "raw.shopify_payouts": (RAW_PAYOUTS,),
     "raw.sync_events": (RAW_ORDERS, SALES_ORDERS, FULFILLMENTS, DEAD_LETTERS),  # SALES_ORDERS: the totals check
+    # every flow job lands its runs (defs/run_record.py); these are the API-spending flows' assets
+    "raw.flow_runs": (SALES_ORDERS, LEVELS, FULFILLMENTS, RAW_ITEMS, RAW_CUSTOMERS, RAW_SHOPIFY_CUSTOMERS,
+                      RAW_TRANSACTIONS, REPORT),
 }
 
 

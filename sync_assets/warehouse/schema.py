@@ -147,6 +147,33 @@ RAW_TABLES: dict[str, RawTable] = {
             has_payload=False,
             hash_exclude=("run_id", "checked_at"),
         ),
+        # One row per flow run (defs/run_record.py): what it moved and what it cost, success or failure. Each of
+        # a run's steps lands the run's totals so far: staging.flow_runs keeps the latest per run.
+        RawTable(
+            name="raw.flow_runs",
+            columns=(
+                ("run_id", "VARCHAR"),
+                ("flow", "VARCHAR"),
+                ("lane", "VARCHAR"),  # realtime | batch
+                ("trigger", "VARCHAR"),  # sensor | webhook | schedule | backfill | manual
+                ("partition_key", "VARCHAR"),
+                ("started_at", "TIMESTAMPTZ"),
+                ("ended_at", "TIMESTAMPTZ NOT NULL"),
+                ("outcome", "VARCHAR NOT NULL"),  # success | failure
+                ("records_examined", "BIGINT"),
+                ("records_synced", "BIGINT"),
+                ("records_failed", "BIGINT"),
+                ("records_dead_lettered", "BIGINT"),
+                ("shopify_calls", "BIGINT"),
+                ("shopify_cost_points", "DOUBLE"),
+                ("shopify_throttled", "BIGINT"),
+                ("shopify_throttle_wait_seconds", "DOUBLE"),
+                ("netsuite_calls", "BIGINT"),
+                ("netsuite_throttled", "BIGINT"),
+            ),
+            keys=("run_id",),
+            has_payload=False,
+        ),
         # What the sync did, one row per attempt outcome.
         RawTable(
             name="raw.sync_events",

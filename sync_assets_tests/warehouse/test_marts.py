@@ -126,7 +126,7 @@ def _recipes() -> dict[str, str]:
 
 def test_every_recipe_query_answers_on_the_built_warehouse(built):
     q = _recipes()
-    assert set(q) - FINANCE_RECIPES == {"revenue_by_day_and_currency", "top_skus", "stock_running_out",
+    assert set(q) - FINANCE_RECIPES - {"lane_cost"} == {"revenue_by_day_and_currency", "top_skus", "stock_running_out",
                                         "inventory_trouble", "orders_latency_per_hour", "dead_letters",
                                         "crm_repeat_customers", "crm_at_risk_customers", "crm_segments"}  # test_crm_mart.py
     [(_, currency, orders, units, revenue)] = rows(built, q["revenue_by_day_and_currency"])
@@ -286,3 +286,71 @@ def test_sync_health_per_hour_counts_what_moved_failed_and_lagged(built, tmp_pat
             "lag_p50_seconds, lag_p95_seconds, lag_max_seconds FROM analytics.sync_health_hourly "
             "WHERE flow = 'probe-test' ORDER BY hour_utc").fetchall()
     assert got == [(10, 2, 2, 1, 0, 6.0, 9.6, 10.0), (11, 1, 1, 0, 1, 61.0, 61.0, 61.0)]
+
+
+def test_staging_flow_runs_keeps_each_runs_latest_totals(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        # run r1: two steps (the second step's row holds the run's totals and its failure); run r2: one step.
+        for run, ended, outcome, synced, points in (("r1", "10:00:05", "success", 2, 10.0),
+                                                     ("r1", "10:00:09", "failure", 3, 14.5),
+                                                     ("r2", "10:01:02", "success", 1, 2.0)):
+            conn.execute(
+                "INSERT INTO raw.flow_runs (run_id, flow, lane, \"trigger\", started_at, ended_at, outcome, "
+                "records_synced, shopify_cost_points, netsuite_calls, _loaded_at, _run_id) VALUES "
+                "(?, 'probe-test', 'batch', 'schedule', '2026-12-01 10:00:00+00', ?::TIMESTAMPTZ, ?, ?, ?, 4, now(), ?)",
+                [run, f"2026-12-01 {ended}+00", outcome, synced, points, run])
+        got = conn.execute(
+            "SELECT run_id, outcome, duration_seconds, records_synced, shopify_cost_points, netsuite_calls "
+            "FROM staging.flow_runs WHERE flow = 'probe-test' ORDER BY run_id").fetchall()
+    assert got == [("r1", "failure", 9.0, 3, 14.5, 4), ("r2", "success", 62.0, 1, 2.0, 4)]
+
+
+# (run, entity, lane, start, end, outcome, synced, shopify calls, throttled, points, netsuite calls)
+PLANTED_RUNS = (
+    ("r1", "probe-cost", "realtime", "10:00", "10:30", "success", 2, 10, 1, 20.0, 4),
+    ("r2", "probe-cost", "realtime", "11:30", "12:00", "failure", 2, 10, 0, 20.0, 4),
+    ("r3", "probe-cost", "batch", "13:00", "14:00", "success", 10, 4, 0, 20.0, 5),
+    ("r4", "probe-one", "realtime", "10:00", "10:30", "success", 1, 2, 0, 5.0, 0),
+)
+
+
+def _plant_runs(conn) -> None:
+    for run, entity, lane, start, end, outcome, synced, calls, throttled, points, ns in PLANTED_RUNS:
+        conn.execute(
+            "INSERT INTO raw.flow_runs (run_id, flow, lane, \"trigger\", started_at, ended_at, outcome, records_synced, "
+            "shopify_calls, shopify_throttled, shopify_cost_points, netsuite_calls, _loaded_at, _run_id) VALUES "
+            "(?, ?, ?, 'sensor', ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, ?, ?, ?, ?, ?, now(), ?)",
+            [run, entity, lane, f"2026-12-01 {start}:00+00", f"2026-12-01 {end}:00+00", outcome, synced, calls,
+             throttled, points, ns, run])
+    # What the runs synced, with their lag (seconds from the source's change): realtime 2, 4, 6; batch 3600.
+    for run, source, lag in (("r1", "a", 2), ("r1", "b", 4), ("r2", "c", 6), ("r3", "d", 3600)):
+        conn.execute(
+            "INSERT INTO raw.sync_events (flow, source_id, status, event_at, source_updated_at, _loaded_at, _run_id) "
+            "VALUES ('probe-cost', ?, 'synced', '2026-12-01 10:10:00+00', "
+            "'2026-12-01 10:10:00+00'::TIMESTAMPTZ - to_seconds(?::BIGINT), now(), ?)", [source, lag, run])
+
+
+def _query(path, sql):
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_lane_cost_compares_lanes_only_where_both_ran_and_hourly_health_has_the_runs_spend(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        _plant_runs(conn)
+    got = [r for r in _query(path, _recipes()["lane_cost"]) if r[0].startswith("probe-")]
+    # realtime: 4 records over 2 h (48 a day) at 10 points and 2 calls each; batch: 10 over 1 h (240 a day) at 2
+    # and 0.5. Moving realtime → batch saves (10 − 2) × 48 points and (2 − 0.5) × 48 calls a day.
+    assert got == [
+        ("probe-cost", "batch", "both", 1, 240.0, 2.0, 0.5, 3600.0, 3600.0, 0.0, "realtime", -1920.0, -360.0),
+        ("probe-cost", "realtime", "both", 2, 48.0, 10.0, 2.0, 4.0, 5.8, 0.05, "batch", 384.0, 72.0),
+        ("probe-one", "realtime", "realtime", 1, 48.0, 5.0, 0.0, None, None, 0.0, None, None, None),
+    ]
+    hourly = _query(path, "SELECT hour(hour_utc), records_synced, runs, failed_runs, shopify_calls, shopify_cost_points, "
+                             "shopify_throttled, netsuite_calls FROM analytics.sync_health_hourly "
+                             "WHERE flow = 'probe-cost' ORDER BY hour_utc")
+    assert hourly == [(10, 4, 1, 0, 10, 20.0, 1, 4), (12, 0, 1, 1, 10, 20.0, 0, 4), (14, 0, 1, 0, 4, 20.0, 0, 5)]
