@@ -80,8 +80,9 @@ def take_deliveries(ledger: Ledger) -> int:
     """Fold the ``inventory_levels/update`` deliveries in the inbox into what is known; returns how many
     changed something. A delivery that is not a level, or for an item never read, changes nothing."""
     events = ledger.inbox_take(TOPIC, _TAKE)
-    changed = 0
     states: dict[str, dict] = {}
+    changed: set[str] = set()  # items whose state moved: only those are written back
+    count = 0
     for event in events:
         report = _report(event.payload)
         if report is None:
@@ -102,11 +103,12 @@ def take_deliveries(ledger: Ledger) -> int:
             state["levels"][loc] = [None, format_ts(max(stamp, seen_at))]  # same second, other value: unknown
         else:
             continue
-        changed += 1
-    for item, state in states.items():
-        _save(ledger, item, state)
+        changed.add(item)
+        count += 1
+    for item in changed:
+        _save(ledger, item, states[item])
     ledger.inbox_ack(e.event_id for e in events)
-    return changed
+    return count
 
 
 def _report(payload: object) -> tuple[str, str, int | None, datetime] | None:
