@@ -77,6 +77,28 @@ class Stopwatch:
         return time.perf_counter() - self.started
 
 
+def own_peak_rss_mib() -> float:
+    """This process's own peak RSS in MiB, for a benchmark's child to report about itself at its end.
+
+    On Linux it is ``VmHWM`` of ``/proc/self/status``, the high-water mark of the process's address space,
+    which ``execve`` replaces. Not ``getrusage(RUSAGE_SELF).ru_maxrss``: the kernel carries the old address
+    space's high-water mark across ``execve`` into it, and ``subprocess`` starts children with ``vfork``
+    (the parent's address space), so a child of a benchmark process that had grown to 1.2 GiB reports
+    1.2 GiB whatever it did itself. Elsewhere, ``ru_maxrss`` is all there is.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "python": platform.python_version(),

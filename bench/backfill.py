@@ -3,8 +3,10 @@
 The sandbox is given an order history (``POST /_sandbox/shopify/history``: generated on demand, streamed to
 the bulk result file) and a fresh process runs :func:`run_order_history_backfill` over the whole range, as
 a Dagster run would: one bulk operation, its JSONL streamed, landed in Parquet chunks. That process reports
-its own peak RSS (``ru_maxrss``, the kernel's high-water mark: nothing sampled, nothing missed) and the
-backfill's seconds; the merge of the landed files into ``raw`` is timed after it, in this process.
+its own peak RSS (``VmHWM``, the kernel's high-water mark of its address space: nothing sampled, nothing
+missed; not ``ru_maxrss``, which also counts this process's peak at the spawn, see
+:func:`_harness.own_peak_rss_mib`) and the backfill's seconds; the merge of the landed files into ``raw``
+(``warehouse_load``'s one statement per table) runs after it in a process of its own, which reports the same.
 
 Target (DESIGN.md): a 1,000,000-order backfill within **1 GiB RSS, flat** (the same peak as 100,000).
 The sandbox's bulk timing model is off (``bulk_seconds`` 0): the figures are our side's cost, not the
@@ -12,6 +14,7 @@ storefront's export time. Figures are printed, never asserted.
 
     uv run python bench/backfill.py            # 100,000 and 1,000,000 orders
     uv run python bench/backfill.py --quick    # 500 and 2,000 (a smoke run)
+    uv run python bench/backfill.py --sizes 20000 200000   # other sizes
     uv run python bench/backfill.py --latency  # order → NetSuite through the daemon, alone vs beside a backfill
     uv run python bench/run.py backfill
 """
@@ -33,7 +36,7 @@ for _p in (ROOT, BENCH_DIR):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _harness import Context, Figure, Stopwatch  # noqa: E402
+from _harness import Context, Figure, Stopwatch, own_peak_rss_mib  # noqa: E402
 
 BENCH = "backfill"
 FULL, QUICK = (100_000, 1_000_000), (500, 2_000)
@@ -41,13 +44,13 @@ START, END = "2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z"  # two years of hist
 CATALOG = {"seed": 5, "products": 200, "variants_per_product": 3, "customers": 500, "locations": 3}
 
 
-def figures(ctx: Context) -> list[Figure]:
+def figures(ctx: Context, counts: list[int] | None = None) -> list[Figure]:
     from sync_assets.sandbox.process import running_sandbox
 
     out: list[Figure] = []
     with running_sandbox(ctx.workdir / "sandbox", CATALOG, startup_seconds=180) as sandbox:
         sandbox.control.configure(bulk_seconds=0, bulk_seconds_per_1000_objects=0)
-        for count in ctx.size(FULL, QUICK):
+        for count in counts or ctx.size(FULL, QUICK):
             runs = [one_run(ctx, sandbox, count, i) for i in range(ctx.repeats)]
             note = f"{count:,} orders over 2 years; one bulk operation; chunks of 10,000"
             out += [
@@ -56,33 +59,49 @@ def figures(ctx: Context) -> list[Figure]:
                 Figure(BENCH, f"{count:,} orders: orders/s", "orders/s",
                        [r["orders"] / r["backfill_seconds"] for r in runs], note="bulk wait + stream + landing"),
                 Figure(BENCH, f"{count:,} orders: peak RSS", "MiB", [r["peak_rss_mib"] for r in runs],
-                       target="≤ 1024 MiB, flat", note="the backfill's process, ru_maxrss"),
+                       target="≤ 1024 MiB, flat", note="the backfill's process, VmHWM"),
                 Figure(BENCH, f"{count:,} orders: merge into raw", "s", [r["merge_seconds"] for r in runs],
                        note="warehouse_load's merge of the landed files"),
+                Figure(BENCH, f"{count:,} orders: merge peak RSS", "MiB", [r["merge_peak_rss_mib"] for r in runs],
+                       note="the merging process, VmHWM"),
             ]
     return out
 
 
 def one_run(ctx: Context, sandbox, count: int, i: int) -> dict:
-    from sync_assets.state.ledger import Ledger
-    from sync_assets.warehouse.merge import merge_pending
-
     work = ctx.workdir / f"backfill-{count}-{i}"
     work.mkdir(parents=True)
     sandbox.control.reset(**CATALOG)
     sandbox.control.configure(bulk_seconds=0, bulk_seconds_per_1000_objects=0)
     sandbox.control.seed_order_history(count, START, END, seed=i)
     with Stopwatch() as wall:
-        report = json.loads(subprocess.run(
-            [sys.executable, __file__, "--child", sandbox.url, str(work)], check=True, capture_output=True,
-            text=True, cwd=ROOT).stdout.strip().splitlines()[-1])
-    with Stopwatch() as merge:
-        merged = merge_pending(str(work / "warehouse.duckdb"), Ledger(work / "ledger.sqlite"), max_files=10_000)
-    report.update(wall_seconds=wall.seconds, merge_seconds=merge.seconds, appended=merged.appended_rows)
+        report = _in_child("--child", sandbox.url, str(work))
+    merged = _in_child("--merge-child", str(work))
+    report.update(wall_seconds=wall.seconds, merge_seconds=merged["merge_seconds"], appended=merged["appended"],
+                  merge_peak_rss_mib=merged["peak_rss_mib"])
     ctx.log(f"{count:,} orders: {report['orders']:,} landed in {report['files']} files, backfill "
-            f"{report['backfill_seconds']:.1f} s (wall {wall.seconds:.1f} s), peak RSS {report['peak_rss_mib']:.0f} MiB; "
-            f"merge {merge.seconds:.1f} s, {merged.appended_rows:,} rows appended")
+            f"{report['backfill_seconds']:.1f} s (wall {wall.seconds:.1f} s), peak RSS {report['peak_rss_mib']:.0f} MiB "
+            f"(ru_maxrss {report['ru_maxrss_mib']:.0f} MiB); merge {merged['merge_seconds']:.1f} s, peak RSS "
+            f"{merged['peak_rss_mib']:.0f} MiB, {merged['appended']:,} rows appended")
     return report
+
+
+def _in_child(*args: str) -> dict:
+    """Run this file with ``args`` in a fresh process; the JSON line it prints last."""
+    done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def merge_child(work: str) -> None:
+    """``warehouse_load``'s merge of everything the backfill landed, in its own process (its memory is its own)."""
+    from sync_assets.state.ledger import Ledger
+    from sync_assets.warehouse.merge import merge_pending
+
+    with Stopwatch() as merge:
+        merged = merge_pending(str(Path(work) / "warehouse.duckdb"), Ledger(Path(work) / "ledger.sqlite"),
+                               max_files=10_000)
+    print(json.dumps({"merge_seconds": merge.seconds, "appended": merged.appended_rows,
+                      "peak_rss_mib": own_peak_rss_mib()}))
 
 
 def child(url: str, work: str) -> None:
@@ -101,9 +120,11 @@ def child(url: str, work: str) -> None:
         start=datetime.fromisoformat(START), end=datetime.fromisoformat(END), timezone="UTC",
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    # ru_maxrss too, for comparison with the figures taken before: it counts the parent's peak at the spawn.
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"orders": result.orders_landed, "files": result.files, "backfill_seconds": seconds,
-                      "peak_rss_mib": peak, "dead_lettered": result.dead_lettered}))
+                      "peak_rss_mib": own_peak_rss_mib(), "ru_maxrss_mib": inherited,
+                      "dead_lettered": result.dead_lettered}))
 
 
 # -- order placed → NetSuite while a backfill and the catalog run, vs without --------------------------
@@ -183,13 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("URL", "WORKDIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--merge-child", metavar="WORKDIR", help=argparse.SUPPRESS)
     parser.add_argument("--latency", action="store_true",
                         help="order placed → NetSuite through the daemon, alone vs beside a backfill + catalog run")
     parser.add_argument("--orders", type=int, default=20, help="orders per latency phase")
     parser.add_argument("--history", type=int, default=100_000, help="orders the latency run's backfill reads")
+    parser.add_argument("--sizes", type=int, nargs="+", metavar="N",
+                        help="backfill these order counts instead of 100,000 and 1,000,000")
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
+        return 0
+    if args.merge_child:
+        merge_child(args.merge_child)
         return 0
     import tempfile
 
@@ -207,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     from _harness import table
 
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
-        figs = figures(Context(quick=args.quick, repeats=1, workdir=Path(tmp)))
+        figs = figures(Context(quick=args.quick, repeats=1, workdir=Path(tmp)), args.sizes)
     print(table(figs))
     return 0
 
