@@ -27,8 +27,10 @@ that folder; ``manifest.json`` there says which version it is and how many rows 
 
 from __future__ import annotations
 
+import graphlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -99,23 +101,41 @@ def _copy_live(hub: duckdb.DuckDBPyConnection, source: Path, lock_timeout_s: flo
 def _materialise_views(hub: duckdb.DuckDBPyConnection) -> None:
     """Every staging/analytics view of the copy becomes a table (fast to query, no JSON parsing at read)."""
     views = hub.execute(
-        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal "
+        "SELECT schema_name, view_name, sql FROM duckdb_views() WHERE database_name = ? AND NOT internal "
         "AND schema_name IN (SELECT unnest(?::VARCHAR[]))", [_SNAP, list(MATERIALISED_SCHEMAS)],
     ).fetchall()
     hub.execute("BEGIN TRANSACTION")
     try:
-        # All tables first (views may read each other), then the views go and the tables take their names.
-        for schema, name in views:
-            hub.execute(f"CREATE TABLE {_SNAP}.{_ident(schema)}.{_ident('__mat_' + name)} AS "
-                        f"SELECT * FROM {_SNAP}.{_ident(schema)}.{_ident(name)}")
-        for schema, name in views:
-            hub.execute(f"DROP VIEW {_SNAP}.{_ident(schema)}.{_ident(name)}")
-        for schema, name in views:
+        # One view at a time, each after the views it reads: its table takes the view's name at once, so the
+        # views read later get the table (staging.orders' JSON, read by a dozen marts, is parsed once).
+        for schema, name in _in_dependency_order(views):
+            table = f"{_SNAP}.{_ident(schema)}.{_ident(name)}"
+            hub.execute(f"CREATE TABLE {_SNAP}.{_ident(schema)}.{_ident('__mat_' + name)} AS SELECT * FROM {table}")
+            hub.execute(f"DROP VIEW {table}")
             hub.execute(f"ALTER TABLE {_SNAP}.{_ident(schema)}.{_ident('__mat_' + name)} RENAME TO {_ident(name)}")
         hub.execute("COMMIT")
     except BaseException:
         hub.execute("ROLLBACK")
         raise
+
+
+def _in_dependency_order(views: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """``(schema, name)`` of ``views`` (schema, name, SQL), each after the views its SQL names.
+
+    Read from the SQL text: a reference missed (or one found in a string literal) costs time, never
+    correctness — a view materialised before the views it reads still reads them, as views."""
+    names = [(schema, name) for schema, name, _ in views]
+
+    def named(sql: str, schema: str, name: str) -> bool:
+        return re.search(rf'(?<![\w"]){re.escape(_ident(schema))}\.{re.escape(_ident(name))}(?![\w"])|'
+                         rf"(?<!\w){re.escape(schema)}\.{re.escape(name)}(?!\w)", sql) is not None
+
+    reads = {(schema, name): {other for other in names if other != (schema, name) and named(sql, *other)}
+             for schema, name, sql in views}
+    try:
+        return list(graphlib.TopologicalSorter(reads).static_order())
+    except graphlib.CycleError:  # only a false reference can make one: the catalog's order is as correct
+        return names
 
 
 def _tables(conn: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:
@@ -133,18 +153,20 @@ def _row_counts(conn: duckdb.DuckDBPyConnection, database: str) -> dict[str, int
     }
 
 
-def _bound_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+def _bound_memory(conn: duckdb.DuckDBPyConnection, memory_limit: str, spill_dir: Path) -> None:
     # Row order means nothing in a mart; dropping it lets big CTAS/COPY stream instead of buffering,
-    # and DuckDB spills to disk past the limit rather than growing the run's RSS.
+    # and DuckDB spills to disk past the limit rather than growing the run's RSS — into ``spill_dir``,
+    # beside the versions: an in-memory connection would spill into the run's working directory (``.tmp``).
     conn.execute("SET preserve_insertion_order = false")
     conn.execute(f"SET memory_limit = {_literal(memory_limit)}")
+    conn.execute(f"SET temp_directory = {_literal(str(spill_dir))}")
 
 
-def _write_parquet(db_file: Path, out_dir: Path, memory_limit: str) -> dict[str, Path]:
+def _write_parquet(db_file: Path, out_dir: Path, memory_limit: str, spill_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     with duckdb.connect(str(db_file), read_only=True) as snap:
-        _bound_memory(snap, memory_limit)
+        _bound_memory(snap, memory_limit, spill_dir)
         database = snap.execute("SELECT current_database()").fetchall()[0][0]
         for schema, name in _tables(snap, database):
             if schema not in PARQUET_SCHEMAS:
@@ -206,7 +228,7 @@ def export_snapshot(
     lock_timeout_s: float = 60.0,
     grace_seconds: float = 3600.0,
     keep_previous: int = 2,
-    memory_limit: str = "768MB",
+    memory_limit: str = "512MB",
     build_docs: Callable[[Path, Path], Path | None] | None = None,
 ) -> SnapshotResult:
     """Export the live warehouse at ``source_path`` as a new version under ``snapshot_dir`` and make it current.
@@ -225,10 +247,11 @@ def export_snapshot(
     (root / VERSIONS).mkdir(parents=True, exist_ok=True)
     building = root / VERSIONS / f".{version}"
     building.mkdir()
+    spill = root / VERSIONS / f".{version}.spill"  # a dot name: _remove_old clears it if an export dies
     try:
         db_file = building / DB_FILE
         with duckdb.connect() as hub:  # in-memory hub: live attached read-only, the new file read-write
-            _bound_memory(hub, memory_limit)
+            _bound_memory(hub, memory_limit, spill)
             hub.execute(f"ATTACH {_literal(str(db_file))} AS {_SNAP}")
             waited, held = _copy_live(hub, source, lock_timeout_s)
             for schema in SCHEMAS:
@@ -238,7 +261,7 @@ def export_snapshot(
                         f"CAST(? AS TIMESTAMPTZ) AS exported_at, ? AS version", [exported_at, version])
             counts = _row_counts(hub, _SNAP)
             hub.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
-        parquet = _write_parquet(db_file, building / "parquet", memory_limit)
+        parquet = _write_parquet(db_file, building / "parquet", memory_limit, spill)
         docs = build_docs(db_file, building / DOCS_DIR) if build_docs else None
         manifest = {
             "version": version,
@@ -259,6 +282,8 @@ def export_snapshot(
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
     _switch_current(root, version)
     removed = _remove_old(root, version, grace_seconds, keep_previous)
     return SnapshotResult(

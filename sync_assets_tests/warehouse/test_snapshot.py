@@ -115,3 +115,46 @@ def test_lock_released_within_the_window_is_waited_out(conn, wh_path, tmp_path):
 def test_refuses_to_snapshot_onto_the_live_file(wh_path):
     with pytest.raises(ValueError, match="would replace the live file"):
         export_snapshot(wh_path, wh_path.parent)
+
+
+def test_marts_reading_marts_are_exported_as_tables_whatever_the_catalogs_order(conn, wh_path, tmp_path):
+    _load(conn, [1, 2, 3], "r1")
+    # Named before what it reads (the catalog lists it first): the export orders the views by what they read.
+    conn.execute("CREATE VIEW analytics.z_order_totals AS SELECT order_id, count(*) AS n FROM staging.orders GROUP BY ALL")
+    conn.execute("CREATE VIEW analytics.a_big_spenders AS SELECT * FROM analytics.z_order_totals WHERE n > 0")
+    conn.close()
+    root = tmp_path / "snap"
+    result = export_snapshot(wh_path, root, memory_limit="64MB")
+    assert result.row_counts["analytics.a_big_spenders"] == result.row_counts["analytics.z_order_totals"] == 3
+    with duckdb.connect(str(result.path), read_only=True) as snap:
+        kinds = dict(snap.execute("SELECT table_name, table_type FROM information_schema.tables "
+                                  "WHERE table_name IN ('a_big_spenders', 'z_order_totals')").fetchall())
+    assert kinds == {"a_big_spenders": "BASE TABLE", "z_order_totals": "BASE TABLE"}
+    assert [p.name for p in (root / "versions").iterdir()] == [result.version]  # its spill folder is gone too
+
+
+def test_the_export_spills_beside_the_versions_not_into_the_working_directory(tmp_path):
+    from sync_assets.warehouse.snapshot import _bound_memory
+
+    with duckdb.connect() as hub:  # in memory, DuckDB's default is .tmp in the working directory
+        _bound_memory(hub, "64MB", tmp_path / "versions" / ".v1.spill")
+        settings = hub.execute("SELECT current_setting('temp_directory'), current_setting('memory_limit'), "
+                               "current_setting('preserve_insertion_order')").fetchall()[0]
+    assert settings == (str(tmp_path / "versions" / ".v1.spill"), "61.0 MiB", False)
+
+
+def test_views_are_materialised_after_the_views_they_read():
+    from sync_assets.warehouse.snapshot import _in_dependency_order
+
+    views = [
+        ("analytics", "orders", "SELECT * FROM staging.order_lines JOIN analytics.order_totals USING (order_id)"),
+        ("analytics", "order_totals", 'SELECT * FROM "snap"."staging"."orders"'),
+        ("staging", "order_lines", "SELECT * FROM staging.orders, unnest(lines)"),
+        ("staging", "orders", "SELECT * FROM raw.shopify_orders"),
+    ]
+    order = _in_dependency_order(views)
+    assert order.index(("staging", "orders")) < order.index(("staging", "order_lines")) < order.index(("analytics", "orders"))
+    assert order.index(("analytics", "order_totals")) < order.index(("analytics", "orders"))
+    # A false reference (here in string literals) that makes a cycle leaves the catalog's order, still correct.
+    looped = [("analytics", "a", "SELECT 'analytics.b' AS note"), ("analytics", "b", "SELECT 'analytics.a' AS note")]
+    assert _in_dependency_order(looped) == [("analytics", "a"), ("analytics", "b")]
