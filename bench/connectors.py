@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ for _path in (ROOT, BENCH_DIR):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from _harness import Context, Figure, Stopwatch, repeat  # noqa: E402
+from _harness import Context, Figure, Stopwatch, own_peak_rss_mib, repeat  # noqa: E402
 
 from sync_assets.connectors.http import Backoff  # noqa: E402
 from sync_assets.connectors.netsuite import NetSuiteClient, TokenBasedAuth  # noqa: E402
@@ -305,7 +304,7 @@ def read_in_child(url: str, mode: str, start: str, end: str, count: int) -> dict
 
 
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return own_peak_rss_mib()  # not ru_maxrss, which would count this benchmark's peak at the spawn
 
 
 def child_main(mode: str, url: str, start: str, end: str, limit: int) -> None:

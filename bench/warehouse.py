@@ -2,13 +2,15 @@
 
     uv run python bench/run.py [--quick] warehouse
     uv run python bench/warehouse.py [--rows 1000000] [--items 100000] [--runs 3]   # standalone report
+    uv run python bench/warehouse.py --export-only [--rows 1000000]                # the export alone
 
 Loads: each run loads into a fresh file (and closes it, so the checkpoint is in the time): DuckDB's
 ``CREATE TABLE AS`` of the frame (the baseline), ``append_frame``, and the write path the flows use —
 landing (frame → durable Parquet with content hashes, in memory, no lock) + merge (``read_parquet`` anti-join
 into raw). Reports medians and ratios (target ≤ 1.5×).
 Export: a warehouse holding ``--rows`` orders exported as a snapshot version (in a child process, so
-its peak RSS is the export's own): total time, time holding the live file's lock, peak RSS.
+its peak RSS is the export's own — ``VmHWM``, see :func:`_harness.own_peak_rss_mib`): total time, time
+holding the live file's lock, peak RSS.
 """
 
 from __future__ import annotations
@@ -162,13 +164,14 @@ def figures(ctx: Context) -> list[Figure]:
 
 
 _EXPORT_CHILD = """
-import json, resource, sys, time
+import json, sys, time
+sys.path.insert(0, sys.argv[3])
+from _harness import own_peak_rss_mib
 from sync_assets.warehouse import export_snapshot
 start = time.perf_counter()
 r = export_snapshot(sys.argv[1], sys.argv[2])
 print(json.dumps({"seconds": time.perf_counter() - start, "lock_held_seconds": r.lock_held_seconds,
-                  "orders": r.row_counts["analytics.orders"],
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "orders": r.row_counts["analytics.orders"], "peak_rss_mib": own_peak_rss_mib()}))
 """
 
 
@@ -187,7 +190,7 @@ def export_figures(tmp: Path, rows: int) -> dict:
     from sync_assets.defs.warehouse_models import run_dbt
 
     run_dbt(live, "run")  # the marts as views, as the export job's dbt step leaves them; the export materialises them
-    out = subprocess.run([sys.executable, "-c", _EXPORT_CHILD, str(live), str(tmp / "snapshot")],
+    out = subprocess.run([sys.executable, "-c", _EXPORT_CHILD, str(live), str(tmp / "snapshot"), str(BENCH_DIR)],
                          capture_output=True, text=True, check=True, cwd=str(BENCH_DIR.parent))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["orders"] == rows, result
@@ -199,11 +202,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--export-only", action="store_true", help="only the export of a --rows warehouse")
     args = parser.parse_args()
     proc = psutil.Process()
     with tempfile.TemporaryDirectory(prefix="bench_wh_") as d:
         tmp = Path(d)
-        for label, df, table in (
+        for label, df, table in () if args.export_only else (
             ("orders (raw.shopify_orders)", orders_frame(args.rows), "raw.shopify_orders"),
             ("catalog (raw.netsuite_items)", items_frame(args.items), "raw.netsuite_items"),
         ):
@@ -215,7 +219,7 @@ def main() -> None:
             report(label, len(df), ours, base)
             report(label, len(df), landed, base, name="landing+merge")
         catalog = items_frame(args.items)
-        for method in ("delete_insert", "insert_or_replace"):
+        for method in () if args.export_only else ("delete_insert", "insert_or_replace"):
             times = timed(lambda m=method: one_upsert(tmp, catalog, m), args.runs)
             print(f"upsert_frame {method:<18} rows={len(catalog):>9,}  median {statistics.median(times):6.3f}s")
         export = export_figures(tmp, args.rows)
