@@ -16,7 +16,8 @@ export builds a new version folder and then makes it current with one atomic ste
 Steps: (1) ATTACH the live file READ_ONLY — the only moment a lock is held, waiting briefly if the loader
 holds it — and ``COPY FROM DATABASE`` it into the new version's file, then DETACH; (2) on that copy,
 materialise every view of ``staging`` and ``analytics`` (whatever models exist, discovered from the
-catalog) as a table; (3) write the Parquet files from the copy (and, given ``build_docs``, the docs site
+catalog) as a table, each after the views it reads, so a mart reads its staging tables, not their views;
+(3) write the Parquet files from the copy (and, given ``build_docs``, the docs site
 from it: no lock on the live file while it works); (4) write the manifest, rename the
 version folder into ``versions/`` and swap ``current``. Old versions stay for a grace period (a reader
 that resolved ``current`` a moment ago can finish), then are removed.
