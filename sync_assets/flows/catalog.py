@@ -42,7 +42,7 @@ from sync_assets.connectors.errors import RequestRejected, ThrottledError, Trans
 from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.netsuite.suiteql import PY_TS_FORMAT, from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
-from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
+from sync_assets.connectors.shopify.bulk import PendingBulkQuery, join_children, submit_bulk_query
 from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
@@ -445,10 +445,15 @@ def _storefront_product(shopify, handle: str, product_id: str | None = None) -> 
     return storefront_form(node) if node else None
 
 
-def read_storefront(shopify, config: CatalogConfig) -> dict[str, dict]:
-    """handle → storefront product (comparable form with ids), read once through a bulk query."""
-    lines = run_bulk_query(shopify, docs.BULK_PRODUCTS, group_objects=True,
-                           poll_interval=config.bulk_poll_interval, timeout_s=config.bulk_timeout_s)
+def submit_storefront_read(shopify, config: CatalogConfig) -> PendingBulkQuery:
+    return submit_bulk_query(shopify, docs.BULK_PRODUCTS, group_objects=True,
+                             poll_interval=config.bulk_poll_interval, timeout_s=config.bulk_timeout_s)
+
+
+def read_storefront(shopify, config: CatalogConfig, submitted: PendingBulkQuery | None = None) -> dict[str, dict]:
+    """handle → storefront product (comparable form with ids), read once through a bulk query (the one
+    ``submitted`` earlier, if given)."""
+    lines = (submitted or submit_storefront_read(shopify, config)).results()
     return {p["handle"]: storefront_form(p) for p in join_children(lines, {"ProductVariant": "variants"})}
 
 
@@ -457,7 +462,10 @@ ARCHIVED_HASH = "archived:not-in-netsuite"  # ledger hash of a product archived 
 
 def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
                           config: CatalogConfig = CatalogConfig(),
-                          deleted_skus: frozenset[str] | set[str] = frozenset()) -> PushResult:
+                          deleted_skus: frozenset[str] | set[str] = frozenset(),
+                          storefront_read: PendingBulkQuery | None = None) -> PushResult:
+    """``storefront_read``: the storefront's bulk read, already submitted by a caller that knew this would
+    be a first run (:func:`run_catalog_flow`), so Shopify ran it while NetSuite was read."""
     result = PushResult(desired=len(desired))
     hashes = {h: content_hash(p) for h, p in desired.items()}
     pushed_before = {e.source_id: e for e in ledger.entries(FLOW, "done")}
@@ -465,7 +473,7 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     storefront: dict[str, dict] | None = None  # a bulk snapshot of the storefront, when one was read
     if not known:
         result.first_run = True
-        storefront = read_storefront(shopify, config)
+        storefront = read_storefront(shopify, config, storefront_read)
         in_sync = [(handle, product["id"], hashes[handle]) for handle, product in storefront.items()
                    if handle in hashes and matches_storefront(desired[handle], product)]
         result.already_in_sync = ledger.mark_done_many(FLOW, in_sync)
@@ -528,12 +536,20 @@ def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea,
                      config: CatalogConfig = CatalogConfig(), push: bool = True) -> CatalogRunResult:
     ns_before = netsuite.stats.snapshot()
     sh_before = shopify.stats.snapshot() if shopify is not None else {}
-    extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
-    pushed = None
-    if push and shopify is not None:
-        desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)
-        extract.items_by_id, extract.prices_by_item = {}, {}  # the desired state is all the push needs
-        pushed = push_changed_products(shopify, ledger, desired, config, extract.deleted_skus)
+    push = push and shopify is not None
+    # A first run compares the whole storefront (read by a bulk query, which takes Shopify seconds to
+    # minutes on a large store): submitted before the NetSuite extract, it runs while NetSuite is read.
+    storefront_read = submit_storefront_read(shopify, config) if push and not ledger.has_entries(FLOW, "done") else None
+    try:
+        extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
+        pushed = None
+        if push:
+            desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)
+            extract.items_by_id, extract.prices_by_item = {}, {}  # the desired state is all the push needs
+            pushed = push_changed_products(shopify, ledger, desired, config, extract.deleted_skus, storefront_read)
+    finally:
+        if storefront_read is not None:
+            storefront_read.close()  # a no-op once collected; frees our bulk slot if the run failed before
     if extract.latest_modified is not None and pushed is not None and pushed.deferred == 0 and pushed.stopped is None:
         # The probe's "modified since" mark moves only once everything up to it reached the storefront.
         ledger.advance_watermark(WATERMARK, Watermark(extract.latest_modified, _boundary_id(extract)))

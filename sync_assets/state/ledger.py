@@ -398,6 +398,10 @@ class Ledger:
             args.append(status)
         return [LedgerEntry(**dict(r)) for r in self._connection().execute(sql + " ORDER BY source_id", args)]
 
+    def has_entries(self, flow: str, status: str) -> bool:
+        row = self._connection().execute("SELECT 1 FROM ledger WHERE flow = ? AND status = ? LIMIT 1", (flow, status)).fetchone()
+        return row is not None
+
     def done_hashes(self, flow: str, source_ids: Iterable[str]) -> dict[str, str]:
         """source id → payload hash of what was durably sent (for skipping unchanged records cheaply)."""
         ids = list(source_ids)

@@ -47,6 +47,27 @@ def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp
     assert result.numbers()["netsuite_api_calls"] >= 8  # 4 item pages (+ the empty tail) and 4 price queries
 
 
+def test_a_first_run_has_shopify_read_the_storefront_while_it_reads_netsuite(sandbox, tmp_path):
+    # Shopify takes a second to run the storefront's bulk read; NetSuite answers each request 0.3 s late,
+    # so the extract (more than eight requests) outlasts it.
+    sandbox.control.configure(bulk_seconds=1.0, bulk_seconds_per_1000_objects=0)
+    sandbox.control.set_faults("slow", service="netsuite", seconds=0.3)
+    netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
+
+    first = run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), run_id="r1", config=CONFIG)
+
+    assert first.push.first_run and first.push.already_in_sync == 20
+    calls = sandbox.control.counters()["counters"]
+    # Submitted before the extract: its first status poll, after NetSuite was read, found it finished.
+    assert calls.get("shopify.calls.BulkOperationRunQuery") == 1
+    assert calls.get("shopify.calls.BulkOperationStatus") == 1
+
+    sandbox.control.reset_counters()
+    second = run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), run_id="r2", config=CONFIG)
+    assert not second.push.first_run and second.push.pushed == 0
+    assert "shopify.calls.BulkOperationRunQuery" not in sandbox.control.counters()["counters"]
+
+
 def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is_a_no_op(sandbox, tmp_path):
     netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
     landing = landing_at(tmp_path)
