@@ -18,7 +18,10 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
    stock zeroed, a variant only the storefront has is kept as it is (zeroed if NetSuite deleted that SKU),
    and a product whose NetSuite item is gone is ARCHIVED with all its variants.
    The very first run has no hashes yet, so it reads the storefront once (bulk query) and records the
-   products that already match instead of re-pushing the whole catalog. At most ``max_pushes`` per run;
+   products that already match instead of re-pushing the whole catalog (more than ``bulk_read_above``
+   pushes read it by bulk query too). A read the run can foresee — a first run, or more items modified
+   than ``bulk_read_above`` — is submitted before the extract, so Shopify runs it while NetSuite is read.
+   At most ``max_pushes`` per run;
    the rest stay changed and go next run. The Shopify client paces every call by its cost bucket.
 
 Plain Python over the clients, the ledger and a landing area: no Dagster here.
@@ -486,10 +489,10 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     result.changed = len(changed)
     work = [(h, False) for h in changed] + [(h, True) for h in gone]
     result.deferred = max(0, len(work) - config.max_pushes)
-    if storefront is None and min(len(work), config.max_pushes) > config.bulk_read_above:
+    if storefront is None and work and (storefront_read is not None or min(len(work), config.max_pushes) > config.bulk_read_above):
         # Many pushes: one bulk read of the storefront costs ~10 points of the shared cost budget, one
         # read per product ~10 each, points the real-time lane needs.
-        storefront = read_storefront(shopify, config)
+        storefront = read_storefront(shopify, config, storefront_read)
     progress = Progress(log, "catalog: products pushed to the storefront", total=min(len(work), config.max_pushes))
     for handle, archive in work[: config.max_pushes]:
         progress.update(result.pushed + result.archived, f"{result.dead_lettered} dead-lettered")
@@ -532,14 +535,24 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
 # --------------------------------------------------------------------------------------------- run
 
 
+def _storefront_read_foreseen(netsuite, ledger: Ledger, config: CatalogConfig) -> bool:
+    """Whether this run will read the whole storefront (a bulk query, which takes Shopify seconds to minutes
+    on a large store), so that it can be submitted before the NetSuite extract and run meanwhile: a first
+    run compares every product; a run with more items modified than ``bulk_read_above`` will likely push
+    more products than that (a product changes when any of its items does, so it may be fewer; an unused
+    read costs a few points)."""
+    if not ledger.has_entries(FLOW, "done"):
+        return True
+    pending = probe_catalog(netsuite, ledger, config.netsuite_timezone)
+    return pending is not None and pending.count > config.bulk_read_above
+
+
 def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea, run_id: str = "local",
                      config: CatalogConfig = CatalogConfig(), push: bool = True) -> CatalogRunResult:
     ns_before = netsuite.stats.snapshot()
     sh_before = shopify.stats.snapshot() if shopify is not None else {}
     push = push and shopify is not None
-    # A first run compares the whole storefront (read by a bulk query, which takes Shopify seconds to
-    # minutes on a large store): submitted before the NetSuite extract, it runs while NetSuite is read.
-    storefront_read = submit_storefront_read(shopify, config) if push and not ledger.has_entries(FLOW, "done") else None
+    storefront_read = submit_storefront_read(shopify, config) if push and _storefront_read_foreseen(netsuite, ledger, config) else None
     try:
         extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
         pushed = None
