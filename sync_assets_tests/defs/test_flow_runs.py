@@ -283,3 +283,26 @@ def test_real_runs_and_their_dead_letters_meet_on_one_hourly_row_per_policy_enti
     else:
         totals = {e: tuple(sum(r[i] for r in got if r[0] == e) for i in range(1, 8)) for e in ("crm", "orders")}
         assert totals == {row[0]: row[1:] for row in expected}
+
+
+def test_throttled_answers_are_run_metadata_with_the_same_keys_in_every_asset_and_on_the_runs_row(sandbox, tmp_path):
+    resources = _resources(sandbox, tmp_path)
+    area = customers_defs.definitions(EntityPolicy("crm", "batch", cron="15 * * * *", batch_size=1000), CrmConfig())
+    job = dg.Definitions.merge(record_runs(area, "crm"), dg.Definitions(resources=resources)).resolve_job_def(
+        customers_defs.JOB_NAME)
+    sandbox.control.set_faults("throttle", service="netsuite", limit=2)  # NetSuite's first two answers: 429
+    try:
+        with dg.instance_for_test() as instance:
+            result = job.execute_in_process(instance=instance)
+    finally:
+        sandbox.control.clear_faults()
+    assert result.success
+    throttled = sandbox.control.counters()["counters"]["faults.throttle.netsuite"]
+    assert throttled == 2
+    meta = {node: result.asset_materializations_for_node(node)[0].metadata
+            for node in ("warehouse__raw_netsuite_customers", "warehouse__raw_shopify_customers")}
+    assert {n: (m["netsuite_throttled"].value, m["shopify_throttled"].value) for n, m in meta.items()} == {
+        "warehouse__raw_netsuite_customers": (2, 0), "warehouse__raw_shopify_customers": (0, 0)}
+    merge_pending(str(tmp_path / "warehouse.duckdb"), resources["ledger"].get_ledger())
+    row = _flow_runs(tmp_path / "warehouse.duckdb")[-1]  # the last step's: the run's totals
+    assert (row["outcome"], row["netsuite_throttled"], row["shopify_throttled"]) == ("success", 2, 0)
