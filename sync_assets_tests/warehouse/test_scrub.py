@@ -5,7 +5,7 @@ import re
 
 import duckdb
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_assets.state.ledger import Ledger
@@ -71,6 +71,7 @@ def _prefilter_misses(doc) -> list[str]:
 
 
 @given(key=secret_key(), value=st.text(max_size=20))
+@settings(deadline=None)  # a DuckDB query per example: its time on a loaded machine says nothing
 def test_prefilter_catches_every_payload_scrub_would_change(key, value):
     """The SQL prefilter decides which text payloads get scrubbed: it must never miss one."""
     doc = {"outer": [{key: value}]}
@@ -94,6 +95,7 @@ def secret_value(draw):
 
 
 @given(value=secret_value(), key=st.sampled_from(["note", "Authorization-ish", "x"]))
+@settings(deadline=None)  # a DuckDB query per example: its time on a loaded machine says nothing
 def test_prefilter_catches_credential_values_whatever_whitespace_they_carry(value, key):
     """A tab or newline reaches the JSON text as an escape (``\\t``), a no-break space raw: both are whitespace
     to the exact check, so the prefilter (RE2, whose own ``\\s`` is ASCII only) must let neither by."""
