@@ -207,7 +207,26 @@ def cmd_dev(args: argparse.Namespace) -> int:
         left = process_tree.stop_leftovers(spare=[sandbox.pid] if sandbox else [])
         if left:
             print(f"sync-assets: stopped {len(left)} process(es) Dagster left running", file=sys.stderr, flush=True)
+        fail_runs_left_in_flight(home)
         _stop([sandbox])
+
+
+def fail_runs_left_in_flight(home: Path) -> None:
+    """Record the end of runs whose process was stopped before it could (one still importing when Ctrl-C
+    came, on a loaded machine). Every process of this instance is gone by now, so a run still STARTING or
+    STARTED will never finish: left so, it would count as its flow's run in flight after the next start
+    until run monitoring's start timeout. Failed, as run monitoring would, so run retries take it up."""
+    try:
+        from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+        with DagsterInstance.from_config(str(home)) as instance:
+            stuck = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
+            for run in stuck:
+                instance.report_run_failed(run, "sync-assets dev stopped; this run's process was stopped before it recorded its end")
+        if stuck:
+            print(f"sync-assets: marked {len(stuck)} run(s) stopped mid-way as failed", file=sys.stderr, flush=True)
+    except Exception as exc:  # the stop goes on: run monitoring fails such runs at the next start
+        print(f"sync-assets: could not check for runs left in flight: {exc}", file=sys.stderr, flush=True)
 
 
 STOP_SECONDS = 20.0

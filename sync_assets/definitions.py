@@ -14,6 +14,7 @@ from sync_assets.defs import (
     order_history,
     orders,
     reconciliation,
+    run_record,
     warehouse_export,
     warehouse_load,
     warehouse_models,
@@ -52,23 +53,29 @@ def defs() -> dg.Definitions:
     models = warehouse_models.build_dbt_assets()
     configs = account_configs(policy.account, policy.entity("catalog").batch_size,
                               orders_search_lag_seconds=policy.entity("orders").safety_lag_seconds)
+    # Each area's runs land their rows for raw.flow_runs under its name (a run's flow tag wins), and the
+    # failure sensor lands the rows of runs that died before a hook could (defs/run_record.py).
+    areas = {
+        "orders": orders.definitions(policy.entity("orders"), configs["orders"]),
+        "inventory": inventory.definitions(policy.entity("inventory"), configs["inventory"]),
+        "fulfillments": fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),
+        "catalog": catalog.definitions(policy.entity("catalog"), configs["catalog"]),
+        "crm": customers.definitions(policy.entity("crm"), configs["crm"]),
+        "finance": finance.definitions(policy.entity("finance"), policy.account),
+        "warehouse_load": warehouse_load.definitions(policy.entity("warehouse_load")),
+        "warehouse_models": warehouse_models.definitions(models),
+        "warehouse_export": warehouse_export.definitions(policy.entity("warehouse_export"), models),
+        "reconciliation": reconciliation.definitions(policy.entity("reconciliation"), policy.account),
+        "order_history": order_history.definitions(policy.account),
+        "operations": operations.definitions(),
+    }
     merged = dg.Definitions.merge(
         # Runs print their events to the terminal of `sync-assets dev` (the run worker's): from INFO up, the
         # flows' own lines; Dagster's DEBUG step events (a dozen per run) stay in the UI's event log only.
         dg.Definitions(resources=build_resources(),
-                       loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})}),
-        orders.definitions(policy.entity("orders"), configs["orders"]),
-        inventory.definitions(policy.entity("inventory"), configs["inventory"]),
-        fulfillments.definitions(policy.entity("fulfillments"), configs["fulfillments"]),
-        catalog.definitions(policy.entity("catalog"), configs["catalog"]),
-        customers.definitions(policy.entity("crm"), configs["crm"]),
-        finance.definitions(policy.entity("finance"), policy.account),
-        warehouse_load.definitions(policy.entity("warehouse_load")),
-        warehouse_models.definitions(models),
-        warehouse_export.definitions(policy.entity("warehouse_export"), models),
-        reconciliation.definitions(policy.entity("reconciliation"), policy.account),
-        order_history.definitions(policy.account),
-        operations.definitions(),
+                       loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})},
+                       sensors=[run_record.failed_run_sensor(run_record.flows_by_asset(areas))]),
+        *(run_record.record_runs(area, name) for name, area in areas.items()),
     )
     # Freshness per lane from the policy, after merging, so it covers every flow's assets.
     return with_lane_freshness(merged, policy)

@@ -142,7 +142,7 @@ def _definitions(policy: EntityPolicy, account: AccountPolicy) -> dg.Definitions
         healing = config.healing_seconds if config.healing_seconds is not None else DEFAULT_HEALING_SECONDS
         yield _check_result(result, healing)
 
-    job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(finance_day), partitions_def=days,
+    job = dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.assets(finance_day),
                               tags={FLOW_TAG: "finance", RETRY_ON_FAILURE_TAG: "false"},
                               executor_def=dg.in_process_executor,
                               description="A business day of finance: NetSuite transactions and Shopify Payments "

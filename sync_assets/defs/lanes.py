@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -196,14 +196,8 @@ def trigger_for(flow: Flow, policy: EntityPolicy) -> dg.SensorDefinition | dg.Sc
 
 
 def flow_definitions(flow: Flow, policy: EntityPolicy, assets: list) -> dg.Definitions:
-    """A flow's assets, its job and the trigger its lane calls for, as one ``Definitions``. Every flow's job
-    lands its runs' rows for ``raw.flow_runs`` (:mod:`sync_assets.defs.run_record`)."""
-    from dagster_shared.record import replace as replace_record
-
-    from sync_assets.defs.run_record import hooks_for
-
-    used = {key for a in assets for key in getattr(a, "required_resource_keys", ())}
-    flow = replace(flow, job=replace_record(flow.job, hooks=frozenset(flow.job.hooks or ()) | hooks_for(used)))
+    """A flow's assets, its job and the trigger its lane calls for, as one ``Definitions``. Its runs' rows for
+    ``raw.flow_runs`` come from the assembly point (:func:`sync_assets.defs.run_record.record_runs`)."""
     trigger = trigger_for(flow, policy)
     triggers = {"sensors": [trigger]} if isinstance(trigger, dg.SensorDefinition) else {"schedules": [trigger]}
     return dg.Definitions(assets=assets, jobs=[flow.job], **triggers)

@@ -8,6 +8,7 @@ in the environment are passed as ``EnvVar`` so the Dagster UI shows the variable
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -68,6 +69,11 @@ class ShopifyResource(dg.ConfigurableResource):
                                          shared_state_dir=self.shared_state_dir or None, lane=pacing)
         return self._client
 
+    def client_stats(self) -> dict[str, float]:
+        """What this run's client spent so far (calls, cost, throttled answers, waits); empty when the run
+        never talked to the storefront."""
+        return self._client.stats.snapshot() if self._client is not None else {}
+
 
 class NetSuiteResource(dg.ConfigurableResource):
     """The ERP: NetSuite REST web services (record API + SuiteQL)."""
@@ -87,10 +93,14 @@ class NetSuiteResource(dg.ConfigurableResource):
 
     _client: NetSuiteClient | None = PrivateAttr(default=None)
     _lane: str = PrivateAttr(default=REALTIME)  # sensors' probes serve the real-time lane
+    _auth_handler: Any = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # A run takes the account's slots for its flow's lane: batch gives way to real-time.
         self._lane = lane_of_run(context.run.tags if context.run else None)
+        # A bad credential (an empty TBA token, a missing M2M key) stops the run here, before any step
+        # spends API budget elsewhere, naming what is wrong; the failure sensor records the run.
+        self._auth_handler = self._auth()
 
     def _auth(self):
         method = self.auth_method.strip().lower()
@@ -115,10 +125,15 @@ class NetSuiteResource(dg.ConfigurableResource):
         if self._client is None:
             slots = AccountSlots(self.slots_dir, realm_for(self.account_id), self.max_concurrency) if self.slots_dir else None
             self._client = NetSuiteClient(
-                self.base_url, self.account_id, self._auth(), max_concurrency=self.max_concurrency,
+                self.base_url, self.account_id, self._auth_handler or self._auth(), max_concurrency=self.max_concurrency,
                 account_slots=slots, lane=self._lane,
             )  # fmt: skip
         return self._client
+
+    def client_stats(self) -> dict[str, float]:
+        """What this run's client spent so far (calls, throttled answers, waits); empty when the run never
+        talked to NetSuite."""
+        return self._client.stats.snapshot() if self._client is not None else {}
 
 
 class LedgerResource(dg.ConfigurableResource):

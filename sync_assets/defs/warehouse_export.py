@@ -39,26 +39,27 @@ def definitions(policy: EntityPolicy, models: dg.AssetsDefinition) -> dg.Definit
                     "site) and manifest.json.",
     )  # fmt: skip
     def analyst_snapshot(context, config: SnapshotConfig) -> dg.MaterializeResult:
-        def docs(db_file, folder):
-            try:
-                return generate_docs(db_file, folder)
-            except Exception as exc:  # the analysts still get their data; the version has no docs
-                context.log.warning(f"dbt docs for snapshot {db_file} failed, exporting without them: {exc}")
-                return None
-
         grace = config.grace_seconds if config.grace_seconds >= 0 else float(
             settings.get_int("WAREHOUSE_SNAPSHOT_GRACE_SECONDS"))
         result = export_snapshot(
             context.resources.warehouse.database, config.snapshot_dir or settings.get("WAREHOUSE_SNAPSHOT_DIR"),
-            lock_timeout_s=config.lock_timeout_seconds, grace_seconds=grace, build_docs=docs if config.docs else None,
+            lock_timeout_s=config.lock_timeout_seconds, grace_seconds=grace,
+            build_docs=generate_docs if config.docs else None,
         )  # fmt: skip
+        if result.docs_error:  # the analysts still get their data, with the last good docs (snapshot.py)
+            kept = f"kept the docs of version {result.docs_version}" if result.docs else "no docs to keep"
+            context.log.warning(f"dbt docs for snapshot {result.version} failed, exported without new docs "
+                                f"({kept}): {result.docs_error}")
         rows = {f"rows_{name.replace('.', '_')}": n for name, n in result.row_counts.items()}
         return dg.MaterializeResult(metadata={
             **run_metadata(lock_wait_seconds=result.lock_wait_seconds, lock_held_seconds=result.lock_held_seconds,
                            removed_versions=result.removed_versions, parquet_files=len(result.parquet_files),
-                           docs_pages=int(result.docs is not None), **rows),
+                           docs_pages=int(result.docs is not None), docs_failed=int(result.docs_error is not None),
+                           **rows),
             "dagster/uri": dg.MetadataValue.path(str(result.path)),
-            **({"docs": dg.MetadataValue.path(str(result.docs))} if result.docs else {}),
+            **({"docs": dg.MetadataValue.path(str(result.docs)),
+                "docs_version": dg.MetadataValue.text(result.docs_version)} if result.docs else {}),
+            **({"docs_error": dg.MetadataValue.text(result.docs_error)} if result.docs_error else {}),
             "version": dg.MetadataValue.text(result.version),
             "exported_at": dg.MetadataValue.timestamp(result.exported_at),
         })  # fmt: skip

@@ -67,9 +67,9 @@ LANDERS: dict[str, tuple[dg.AssetKey, ...]] = {
     "raw.shopify_balance_transactions": (RAW_BALANCE_TRANSACTIONS,),
     "raw.shopify_payouts": (RAW_PAYOUTS,),
     "raw.sync_events": (RAW_ORDERS, SALES_ORDERS, FULFILLMENTS, DEAD_LETTERS),  # SALES_ORDERS: the totals check
-    # every flow job lands its runs (defs/run_record.py); these are the API-spending flows' assets
+    # every run lands its row (defs/run_record.py); these are the API-spending flows' assets
     "raw.flow_runs": (SALES_ORDERS, LEVELS, FULFILLMENTS, RAW_ITEMS, RAW_CUSTOMERS, RAW_SHOPIFY_CUSTOMERS,
-                      RAW_TRANSACTIONS, REPORT),
+                      RAW_TRANSACTIONS, REPORT, ORDER_HISTORY),
 }
 
 
@@ -90,8 +90,14 @@ class LoadConfig(dg.Config):
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S
 
 
+def _own_recent_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[str]:
+    return [r.run_id for r in instance.get_runs(filters=dg.RunsFilter(job_name=JOB_NAME), limit=limit)]
+
+
 def _probe(context: dg.SensorEvaluationContext, policy: EntityPolicy) -> PendingWork | None:
-    queued = context.resources.ledger.get_ledger().landed_summary()
+    # Each load lands its own run's row for raw.flow_runs: that alone is no reason for another load (it
+    # would be a load every few seconds forever); it is merged with the next files that are.
+    queued = context.resources.ledger.get_ledger().landed_summary(exclude_run_ids=_own_recent_runs(context.instance))
     if not queued["files"]:
         return None
     return PendingWork(str(queued["newest"]), f"{queued['files']} landed file(s), {queued['rows']} row(s) to merge",

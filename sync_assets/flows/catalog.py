@@ -18,7 +18,10 @@ One call of :func:`run_catalog_flow` is one batch-lane run:
    stock zeroed, a variant only the storefront has is kept as it is (zeroed if NetSuite deleted that SKU),
    and a product whose NetSuite item is gone is ARCHIVED with all its variants.
    The very first run has no hashes yet, so it reads the storefront once (bulk query) and records the
-   products that already match instead of re-pushing the whole catalog. At most ``max_pushes`` per run;
+   products that already match instead of re-pushing the whole catalog (more than ``bulk_read_above``
+   pushes read it by bulk query too). A read the run can foresee — a first run, or more items modified
+   than ``bulk_read_above`` — is submitted before the extract, so Shopify runs it while NetSuite is read.
+   At most ``max_pushes`` per run;
    the rest stay changed and go next run. The Shopify client paces every call by its cost bucket.
 
 Plain Python over the clients, the ledger and a landing area: no Dagster here.
@@ -42,7 +45,7 @@ from sync_assets.connectors.errors import RequestRejected, ThrottledError, Trans
 from sync_assets.connectors.netsuite import queries as Q
 from sync_assets.connectors.netsuite.suiteql import PY_TS_FORMAT, from_user_time, to_user_time
 from sync_assets.connectors.shopify import documents as docs
-from sync_assets.connectors.shopify.bulk import join_children, run_bulk_query
+from sync_assets.connectors.shopify.bulk import PendingBulkQuery, join_children, submit_bulk_query
 from sync_assets.connectors.shopify.catalog import product_by_handle, product_by_id, stocked_location_ids
 from sync_assets.domain.money import payload_hash
 from sync_assets.domain.windows import Watermark
@@ -445,10 +448,15 @@ def _storefront_product(shopify, handle: str, product_id: str | None = None) -> 
     return storefront_form(node) if node else None
 
 
-def read_storefront(shopify, config: CatalogConfig) -> dict[str, dict]:
-    """handle → storefront product (comparable form with ids), read once through a bulk query."""
-    lines = run_bulk_query(shopify, docs.BULK_PRODUCTS, group_objects=True,
-                           poll_interval=config.bulk_poll_interval, timeout_s=config.bulk_timeout_s)
+def submit_storefront_read(shopify, config: CatalogConfig) -> PendingBulkQuery:
+    return submit_bulk_query(shopify, docs.BULK_PRODUCTS, group_objects=True,
+                             poll_interval=config.bulk_poll_interval, timeout_s=config.bulk_timeout_s)
+
+
+def read_storefront(shopify, config: CatalogConfig, submitted: PendingBulkQuery | None = None) -> dict[str, dict]:
+    """handle → storefront product (comparable form with ids), read once through a bulk query (the one
+    ``submitted`` earlier, if given)."""
+    lines = (submitted or submit_storefront_read(shopify, config)).results()
     return {p["handle"]: storefront_form(p) for p in join_children(lines, {"ProductVariant": "variants"})}
 
 
@@ -457,7 +465,10 @@ ARCHIVED_HASH = "archived:not-in-netsuite"  # ledger hash of a product archived 
 
 def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
                           config: CatalogConfig = CatalogConfig(),
-                          deleted_skus: frozenset[str] | set[str] = frozenset()) -> PushResult:
+                          deleted_skus: frozenset[str] | set[str] = frozenset(),
+                          storefront_read: PendingBulkQuery | None = None) -> PushResult:
+    """``storefront_read``: the storefront's bulk read, already submitted by a caller that knew this would
+    be a first run (:func:`run_catalog_flow`), so Shopify ran it while NetSuite was read."""
     result = PushResult(desired=len(desired))
     hashes = {h: content_hash(p) for h, p in desired.items()}
     pushed_before = {e.source_id: e for e in ledger.entries(FLOW, "done")}
@@ -465,7 +476,7 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     storefront: dict[str, dict] | None = None  # a bulk snapshot of the storefront, when one was read
     if not known:
         result.first_run = True
-        storefront = read_storefront(shopify, config)
+        storefront = read_storefront(shopify, config, storefront_read)
         in_sync = [(handle, product["id"], hashes[handle]) for handle, product in storefront.items()
                    if handle in hashes and matches_storefront(desired[handle], product)]
         result.already_in_sync = ledger.mark_done_many(FLOW, in_sync)
@@ -478,10 +489,10 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
     result.changed = len(changed)
     work = [(h, False) for h in changed] + [(h, True) for h in gone]
     result.deferred = max(0, len(work) - config.max_pushes)
-    if storefront is None and min(len(work), config.max_pushes) > config.bulk_read_above:
+    if storefront is None and work and (storefront_read is not None or min(len(work), config.max_pushes) > config.bulk_read_above):
         # Many pushes: one bulk read of the storefront costs ~10 points of the shared cost budget, one
         # read per product ~10 each, points the real-time lane needs.
-        storefront = read_storefront(shopify, config)
+        storefront = read_storefront(shopify, config, storefront_read)
     progress = Progress(log, "catalog: products pushed to the storefront", total=min(len(work), config.max_pushes))
     for handle, archive in work[: config.max_pushes]:
         progress.update(result.pushed + result.archived, f"{result.dead_lettered} dead-lettered")
@@ -524,16 +535,34 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
 # --------------------------------------------------------------------------------------------- run
 
 
+def _storefront_read_foreseen(netsuite, ledger: Ledger, config: CatalogConfig) -> bool:
+    """Whether this run will read the whole storefront (a bulk query, which takes Shopify seconds to minutes
+    on a large store), so that it can be submitted before the NetSuite extract and run meanwhile: a first
+    run compares every product; a run with more items modified than ``bulk_read_above`` will likely push
+    more products than that (a product changes when any of its items does, so it may be fewer; an unused
+    read costs a few points)."""
+    if not ledger.has_entries(FLOW, "done"):
+        return True
+    pending = probe_catalog(netsuite, ledger, config.netsuite_timezone)
+    return pending is not None and pending.count > config.bulk_read_above
+
+
 def run_catalog_flow(netsuite, shopify, ledger: Ledger, *, landing: LandingArea, run_id: str = "local",
                      config: CatalogConfig = CatalogConfig(), push: bool = True) -> CatalogRunResult:
     ns_before = netsuite.stats.snapshot()
     sh_before = shopify.stats.snapshot() if shopify is not None else {}
-    extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
-    pushed = None
-    if push and shopify is not None:
-        desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)
-        extract.items_by_id, extract.prices_by_item = {}, {}  # the desired state is all the push needs
-        pushed = push_changed_products(shopify, ledger, desired, config, extract.deleted_skus)
+    push = push and shopify is not None
+    storefront_read = submit_storefront_read(shopify, config) if push and _storefront_read_foreseen(netsuite, ledger, config) else None
+    try:
+        extract = extract_catalog(netsuite, landing, run_id, config, keep=push)
+        pushed = None
+        if push:
+            desired = desired_products(extract.items_by_id, extract.prices_by_item, config.price_level)
+            extract.items_by_id, extract.prices_by_item = {}, {}  # the desired state is all the push needs
+            pushed = push_changed_products(shopify, ledger, desired, config, extract.deleted_skus, storefront_read)
+    finally:
+        if storefront_read is not None:
+            storefront_read.close()  # a no-op once collected; frees our bulk slot if the run failed before
     if extract.latest_modified is not None and pushed is not None and pushed.deferred == 0 and pushed.stopped is None:
         # The probe's "modified since" mark moves only once everything up to it reached the storefront.
         ledger.advance_watermark(WATERMARK, Watermark(extract.latest_modified, _boundary_id(extract)))

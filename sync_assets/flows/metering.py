@@ -33,7 +33,8 @@ def api_numbers(shopify_stats: Mapping[str, float], netsuite_stats: Mapping[str,
 
     ``examined``: records the run looked at (read or checked against the ledger); ``synced``: records it
     wrote to the target. Per-synced-record figures divide by ``max(synced, 1)``: a run that synced nothing
-    shows its whole spend as the price of nothing, which is the figure to watch.
+    shows its whole spend as the price of nothing, which is the figure to watch. Every key is there every
+    run (zero when nothing happened), so the UI's plots have no gaps.
     """
     per = max(synced, 1)
     points = float(shopify_stats.get("cost", 0.0))
@@ -43,9 +44,11 @@ def api_numbers(shopify_stats: Mapping[str, float], netsuite_stats: Mapping[str,
         "shopify_api_calls": int(shopify_stats.get("calls", 0)),
         "shopify_cost_points": points,
         "shopify_cost_points_per_synced_record": round(points / per, 3),
+        "shopify_throttled": int(shopify_stats.get("throttled", 0)),  # THROTTLED answers (HTTP 200), retried
         "shopify_throttle_wait_seconds": float(shopify_stats.get("throttle_wait_s", 0.0)),
         "shopify_bulk_slot_waits": int(shopify_stats.get("bulk_slot_waits", 0)),
         "netsuite_api_calls": netsuite_calls,
         "netsuite_api_calls_per_synced_record": round(netsuite_calls / per, 3),
+        "netsuite_throttled": int(netsuite_stats.get("throttled", 0)),  # 429 answers, retried
         "netsuite_throttle_wait_seconds": float(netsuite_stats.get("throttle_wait_s", 0.0)),
     }

@@ -398,6 +398,10 @@ class Ledger:
             args.append(status)
         return [LedgerEntry(**dict(r)) for r in self._connection().execute(sql + " ORDER BY source_id", args)]
 
+    def has_entries(self, flow: str, status: str) -> bool:
+        row = self._connection().execute("SELECT 1 FROM ledger WHERE flow = ? AND status = ? LIMIT 1", (flow, status)).fetchone()
+        return row is not None
+
     def done_hashes(self, flow: str, source_ids: Iterable[str]) -> dict[str, str]:
         """source id → payload hash of what was durably sent (for skipping unchanged records cheaply)."""
         ids = list(source_ids)
@@ -473,11 +477,14 @@ class Ledger:
         rows = self._connection().execute(sql + (" LIMIT ?" if limit else ""), [limit] if limit else []).fetchall()
         return [LandedFile(r["raw_table"], r["path"], r["run_id"], r["rows"], r["id"]) for r in rows]
 
-    def landed_summary(self) -> dict[str, int]:
-        """Pending file count, pending rows and the newest pending id (0s when the queue is empty)."""
+    def landed_summary(self, exclude_run_ids: Iterable[str] = ()) -> dict[str, int]:
+        """Pending file count, pending rows and the newest pending id (0s when the queue is empty), leaving
+        out files landed by ``exclude_run_ids``."""
+        excluded = list(dict.fromkeys(exclude_run_ids))
+        not_in = f" AND run_id NOT IN ({', '.join('?' * len(excluded))})" if excluded else ""
         row = self._connection().execute(
             "SELECT count(*) AS files, coalesce(sum(rows), 0) AS rows, coalesce(max(id), 0) AS newest "
-            "FROM landed_files WHERE status = 'pending'"
+            "FROM landed_files WHERE status = 'pending'" + not_in, excluded
         ).fetchone()
         return {"files": row["files"], "rows": row["rows"], "newest": row["newest"]}
 

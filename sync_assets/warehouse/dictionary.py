@@ -46,12 +46,15 @@ data/warehouse_snapshot/
   versions/<version>/warehouse.duckdb    raw, staging and analytics (materialised as tables)
   versions/<version>/parquet/analytics.<table>.parquet   one per table of the analytics schema
   versions/<version>/docs/index.html     dbt's docs site of this version: models, lineage, columns, rows
-  versions/<version>/manifest.json       version, exported_at, row count of every table
+  versions/<version>/manifest.json       version, exported_at, row count of every table, docs_version
 ```
 
 **Browsable docs**: open `data/warehouse_snapshot/docs/index.html` in a browser (one self-contained page,
 no server): every model with its description, column descriptions and tests, the lineage graph from raw
 to the marts, and a catalog read from that version's `warehouse.duckdb` (column types, row count).
+If building the docs fails, the export still publishes the data and keeps the last good docs page in the
+new version; `docs_version` in `manifest.json` says which version that page describes (it equals `version`
+when the docs are this version's own).
 
 ```sql
 -- duckdb CLI / Python / DBeaver: open read-only

@@ -89,6 +89,9 @@ class LandingArea:
         )
         try:
             with duckdb.connect() as mem:  # in memory: no file lock, nothing shared with other runs
+                # Row order in a landed file means nothing (the merge dedupes by hash, staging orders by
+                # time); not keeping it lets both threads write row groups as they finish them.
+                mem.execute("SET preserve_insertion_order = false")
                 if PAYLOAD in cols and not scrubbed:
                     _ensure_scrub_udf(mem)
                 mem.register("_landing_src", src)

@@ -98,7 +98,14 @@ def merge_files(conn: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dic
             appended[table] = sum(c.execute(_merge_sql(table, same), [now]).fetchall()[0][0]
                                   for same in _by_hash_type(c, paths))
 
-    _in_transaction(conn, f"merge({len(files)} files)", statements)
+    # Raw rows have no order (staging picks versions by time): an insert that need not keep the files' order
+    # writes in parallel without buffering to reorder. The caller's setting is put back after.
+    kept = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    conn.execute("SET preserve_insertion_order = false")
+    try:
+        _in_transaction(conn, f"merge({len(files)} files)", statements)
+    finally:
+        conn.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
     return appended
 
 

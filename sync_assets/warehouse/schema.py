@@ -147,8 +147,9 @@ RAW_TABLES: dict[str, RawTable] = {
             has_payload=False,
             hash_exclude=("run_id", "checked_at"),
         ),
-        # One row per flow run (defs/run_record.py): what it moved and what it cost, success or failure. Each of
-        # a run's steps lands the run's totals so far: staging.flow_runs keeps the latest per run.
+        # One row per run of any job (defs/run_record.py): what it moved and what it cost, success or failure.
+        # Each of a run's steps lands the run's totals so far, and the failure sensor the row of a run that died
+        # before a hook could (API counters NULL): staging.flow_runs keeps the latest outcome per run.
         RawTable(
             name="raw.flow_runs",
             columns=(

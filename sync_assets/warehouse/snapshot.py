@@ -7,11 +7,12 @@ export builds a new version folder and then makes it current with one atomic ste
       current -> versions/20261206T221500123456Z-1a2b3c   (a symlink, replaced by rename: the one switch)
       warehouse.duckdb -> current/warehouse.duckdb         (stable convenience paths, never rewritten)
       parquet -> current/parquet
-      docs -> current/docs                                 (when the export builds the docs site)
+      docs -> current/docs                                 (when the current version has a docs site)
       versions/<version>/warehouse.duckdb                  raw tables, staging + analytics as tables
       versions/<version>/parquet/analytics.<table>.parquet one per table of the analytics schema
       versions/<version>/docs/index.html                   dbt's docs site, its catalog read from this copy
-      versions/<version>/manifest.json                     version, exported_at, row count per table
+      versions/<version>/manifest.json                     version, exported_at, row count per table,
+                                                           docs_version (the version the docs were built from)
 
 Steps: (1) ATTACH the live file READ_ONLY — the only moment a lock is held, waiting briefly if the loader
 holds it — and ``COPY FROM DATABASE`` it into the new version's file, then DETACH; (2) on that copy,
@@ -24,6 +25,12 @@ that resolved ``current`` a moment ago can finish), then are removed.
 
 A reader gets a consistent set by resolving ``current`` once (``realpath``) and reading everything from
 that folder; ``manifest.json`` there says which version it is and how many rows each table holds.
+
+Docs that fail to build never fail the export: the data is what analysts need. The new version then carries
+the last good docs site forward (copied from the version that was current, ``docs_version`` in the manifest
+saying which version it describes, ``docs_error`` why it is not this one's), so ``<snapshot>/docs/index.html``
+keeps opening a page rather than a dangling link; with no good docs before (or docs switched off) the
+version has none and the ``docs`` link is removed until a version has them again.
 """
 
 from __future__ import annotations
@@ -63,12 +70,14 @@ class SnapshotResult:
     path: Path  # the version's DuckDB file
     version: str
     parquet_files: dict[str, Path]  # "analytics.orders" -> file
-    docs: Path | None  # the docs site's page, when built
+    docs: Path | None  # the docs site's page in this version (built now, or carried forward: docs_version)
     row_counts: dict[str, int]  # every table in the snapshot
     exported_at: datetime
     lock_wait_seconds: float  # waiting for the live file's lock
     lock_held_seconds: float  # holding it (the copy)
     removed_versions: int
+    docs_version: str | None = None  # the version the docs page was built from (== version when built now)
+    docs_error: str | None = None  # why build_docs failed for this version (the export went on)
 
 
 def _literal(text: str) -> str:
@@ -186,7 +195,11 @@ def _switch_current(root: Path, version: str) -> None:
     os.replace(tmp, link)  # rename(2) over the old link: readers see the old version or the new, never none
     for name in (DB_FILE, "parquet", DOCS_DIR):  # stable paths through `current`, made once
         stable = root / name
-        if stable.is_symlink() or not (root / VERSIONS / version / name).exists():
+        if not (root / VERSIONS / version / name).exists():
+            if name == DOCS_DIR and stable.is_symlink():
+                stable.unlink()  # no docs in this version (none ever built, or switched off): no dangling link
+            continue
+        if stable.is_symlink():
             continue
         if stable.is_dir():
             shutil.rmtree(stable)  # the pre-versions layout's folder
@@ -215,6 +228,28 @@ def _remove_old(root: Path, keep: str, grace_seconds: float, keep_previous: int)
     return removed
 
 
+def _docs(
+    build_docs: Callable[[Path, Path], Path] | None, db_file: Path, root: Path, building: Path, version: str
+) -> tuple[Path | None, str | None, str | None]:
+    """The version's docs page, the version it describes, and why it is not this one (see the module docstring)."""
+    if build_docs is None:
+        return None, None, None
+    try:
+        return build_docs(db_file, building / DOCS_DIR), version, None
+    except Exception as exc:  # noqa: BLE001 - any failure of the docs (dbt, its project, the disk) leaves the data
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    shutil.rmtree(building / DOCS_DIR, ignore_errors=True)  # whatever the failed build left half-written
+    previous = Path(os.path.realpath(root / CURRENT))
+    try:
+        manifest = json.loads((previous / MANIFEST).read_text())
+    except (OSError, ValueError):  # no current version yet (or not readable): nothing to carry
+        return None, None, error
+    if not manifest.get("docs") or not (previous / manifest["docs"]).is_file():
+        return None, None, error
+    shutil.copytree(previous / DOCS_DIR, building / DOCS_DIR)
+    return building / manifest["docs"], manifest.get("docs_version") or manifest["version"], error
+
+
 def _ensure_live(source: Path) -> None:
     """A fresh install exports an empty but complete warehouse (the only case the export writes the file)."""
     if not source.exists():
@@ -230,13 +265,14 @@ def export_snapshot(
     grace_seconds: float = 3600.0,
     keep_previous: int = 2,
     memory_limit: str = "512MB",
-    build_docs: Callable[[Path, Path], Path | None] | None = None,
+    build_docs: Callable[[Path, Path], Path] | None = None,
 ) -> SnapshotResult:
     """Export the live warehouse at ``source_path`` as a new version under ``snapshot_dir`` and make it current.
 
     Versions other than the current one are removed once older than ``grace_seconds``, except the newest
     ``keep_previous``. ``build_docs(db_file, folder)`` writes the docs site for the version's DuckDB file
-    into ``folder`` and returns its page (or None: this version has no docs). Raises :class:`WarehouseLockedError` when the live file stayed locked for
+    into ``folder`` and returns its page; if it raises, the export goes on with the last good docs
+    (``SnapshotResult.docs_error`` says why, see the module docstring). Raises :class:`WarehouseLockedError` when the live file stayed locked for
     ``lock_timeout_s`` (the current version stays in place)."""
     source = Path(source_path).resolve()
     root = Path(snapshot_dir).resolve()
@@ -263,7 +299,7 @@ def export_snapshot(
             counts = _row_counts(hub, _SNAP)
             hub.execute(f"DETACH {_SNAP}")  # checkpoints: the file is complete, no WAL beside it
         parquet = _write_parquet(db_file, building / "parquet", memory_limit, spill)
-        docs = build_docs(db_file, building / DOCS_DIR) if build_docs else None
+        docs, docs_version, docs_error = _docs(build_docs, db_file, root, building, version)
         manifest = {
             "version": version,
             "exported_at": exported_at.isoformat(),
@@ -271,6 +307,8 @@ def export_snapshot(
             "tables": counts,
             "parquet": {name: f"parquet/{path.name}" for name, path in parquet.items()},
             "docs": docs.relative_to(building).as_posix() if docs else None,
+            "docs_version": docs_version,
+            **({"docs_error": docs_error} if docs_error else {}),
         }
         (building / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         for path in (db_file, building / MANIFEST, *parquet.values(), *([docs] if docs else [])):
@@ -297,6 +335,8 @@ def export_snapshot(
         lock_wait_seconds=waited,
         lock_held_seconds=held,
         removed_versions=removed,
+        docs_version=docs_version,
+        docs_error=docs_error,
     )
 
 

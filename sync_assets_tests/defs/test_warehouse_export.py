@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import yaml
+from dagster_dbt import DbtProject
 from dagster_duckdb import DuckDBResource
 
 from sync_assets.defs import warehouse_export, warehouse_models
@@ -22,7 +25,7 @@ from sync_assets_tests.warehouse.conftest import orders_frame
 NODE = "warehouse__analyst_snapshot"
 
 
-def _export(asset, live, root, models=None, docs=False):
+def _export(asset, live, root, models=None, docs=False, instance=None):
     """One real export run; with ``models``, the dbt build and tests first, as the warehouse_export job runs.
     The docs site (tens of seconds of dbt) only where a test looks at it."""
     resources = {"warehouse": DuckDBResource(database=str(live))}
@@ -31,7 +34,7 @@ def _export(asset, live, root, models=None, docs=False):
     config = {"snapshot_dir": str(root), "grace_seconds": 3600, "docs": docs}
     return dg.materialize(
         [asset] if models is None else [models, asset], resources=resources,
-        run_config={"ops": {NODE: {"config": config}}},
+        run_config={"ops": {NODE: {"config": config}}}, instance=instance,
     )  # fmt: skip
 
 
@@ -103,6 +106,72 @@ def test_each_export_publishes_the_dbt_docs_site_of_its_own_snapshot_switched_wi
     # the stable path follows `current`: the new version's page, beside the DuckDB file it describes
     assert Path(os.path.realpath(root / "docs" / "index.html")) == second / "docs" / "index.html"
     assert (folder / "docs" / "index.html").read_bytes() == first_page  # a reader of the old version keeps it
+
+
+def _broken_dbt_project(tmp_path, monkeypatch) -> None:
+    """The docs are built from a copy of the dbt project holding a model that does not compile (it refers to a
+    model that does not exist): ``dbt docs generate`` really runs and really fails. The marts in the live file
+    were built from the good project, so only the docs step meets it."""
+    broken = tmp_path / "broken_dbt"
+    shutil.copytree(warehouse_models.PROJECT_DIR, broken, ignore=shutil.ignore_patterns("target", "logs"))
+    (broken / "models" / "analytics" / "analytics__broken.sql").write_text("select * from {{ ref('no_such_model') }}\n")
+    monkeypatch.setattr(warehouse_models, "PROJECT_DIR", broken)
+    monkeypatch.setattr(warehouse_models, "project", DbtProject(project_dir=broken, profiles_dir=broken))
+
+
+def _warnings(instance, result) -> list[str]:
+    return [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+
+
+def test_docs_that_fail_to_build_leave_a_whole_current_snapshot_and_the_last_good_docs(tmp_path, monkeypatch):
+    _, asset = _asset()
+    live, root = tmp_path / "live.duckdb", tmp_path / "snap"
+    with duckdb.connect(str(live)) as conn:
+        ensure_schema(conn)
+        append_frame(conn, "raw.shopify_orders", orders_frame(ns=[0]), "r0")
+    assert _export(asset, live, root, models=MODELS, docs=True).success
+    good, good_manifest = open_current(root)
+    good_page = (good / "docs" / "index.html").read_bytes()
+
+    _broken_dbt_project(tmp_path, monkeypatch)
+    with duckdb.connect(str(live)) as conn:
+        append_frame(conn, "raw.shopify_orders", orders_frame(ns=[1, 2]), "r1")
+    instance = dg.DagsterInstance.ephemeral()
+    result = _export(asset, live, root, docs=True, instance=instance)
+    assert result.success  # the analysts get their data
+    meta = result.asset_materializations_for_node(NODE)[0].metadata
+    folder, manifest = open_current(root)
+    # complete and current: this run's version, every mart in DuckDB and in Parquet, agreeing
+    assert folder != good and manifest["version"] == meta["version"].value
+    assert manifest["tables"]["analytics.orders"] == meta["rows_analytics_orders"].value == 3
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT version FROM snapshot_info").fetchall() == [(manifest["version"],)]
+        for name, rel in manifest["parquet"].items():
+            in_file = conn.execute(f"SELECT count(*) FROM read_parquet('{folder / rel}')").fetchall()[0][0]
+            assert in_file == manifest["tables"][name], name
+    # the failure is visible: a warning in the run's log, and the materialization's metadata
+    assert meta["docs_failed"].value == 1 and "dbt" in meta["docs_error"].value
+    assert manifest["docs_error"] == meta["docs_error"].value
+    warned = [w for w in _warnings(instance, result) if "dbt docs" in w]
+    assert len(warned) == 1 and manifest["version"] in warned[0] and good_manifest["version"] in warned[0]
+    # the previous version's docs are untouched, and the docs path opens the last good page, saying whose it is
+    assert (good / "docs" / "index.html").read_bytes() == good_page
+    assert Path(os.path.realpath(root / "docs" / "index.html")) == folder / "docs" / "index.html"
+    assert (root / "docs" / "index.html").read_bytes() == good_page
+    assert manifest["docs"] == "docs/index.html" and manifest["docs_version"] == good_manifest["version"]
+    assert meta["docs_version"].value == good_manifest["version"] and meta["docs_pages"].value == 1
+
+    # a snapshot whose docs never built: no docs in the version and no `docs` link to a missing page
+    fresh = tmp_path / "fresh"
+    instance = dg.DagsterInstance.ephemeral()
+    result = _export(asset, live, fresh, docs=True, instance=instance)
+    assert result.success
+    meta = result.asset_materializations_for_node(NODE)[0].metadata
+    _, manifest = open_current(fresh)
+    assert manifest["docs"] is None and manifest["docs_version"] is None and manifest["tables"]["analytics.orders"] == 3
+    assert not (fresh / "docs").exists() and not (fresh / "docs").is_symlink()
+    assert meta["docs_failed"].value == 1 and meta["docs_pages"].value == 0 and "docs" not in meta
+    assert any("no docs to keep" in w for w in _warnings(instance, result))
 
 
 READER = textwrap.dedent(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 import pytest
 
@@ -45,6 +47,37 @@ def test_first_run_lands_everything_and_pushes_nothing_when_in_sync(sandbox, tmp
     assert push.already_in_sync == 20 and push.pushed == 0 and push.changed == 0
     assert len(ledger.entries(FLOW, "done")) == 20
     assert result.numbers()["netsuite_api_calls"] >= 8  # 4 item pages (+ the empty tail) and 4 price queries
+
+
+def test_a_foreseen_storefront_read_runs_on_shopify_while_netsuite_is_read(sandbox, tmp_path):
+    # Shopify takes a second to run the storefront's bulk read; NetSuite answers each request 0.3 s late,
+    # so the extract (more than eight requests) outlasts it.
+    sandbox.control.configure(bulk_seconds=1.0, bulk_seconds_per_1000_objects=0)
+    sandbox.control.set_faults("slow", service="netsuite", seconds=0.3)
+    netsuite, shopify, ledger = netsuite_client(sandbox), shopify_client(sandbox), ledger_at(tmp_path)
+    config = replace(CONFIG, bulk_read_above=1)
+
+    def run(run_id: str):
+        sandbox.control.reset_counters()
+        result = run_catalog_flow(netsuite, shopify, ledger, landing=landing_at(tmp_path), run_id=run_id, config=config)
+        calls = sandbox.control.counters()["counters"]
+        return result, calls.get("shopify.calls.BulkOperationRunQuery", 0), calls.get("shopify.calls.BulkOperationStatus", 0)
+
+    # A first run compares the whole storefront: submitted before the extract, the bulk read had finished
+    # by its first status poll.
+    first, submitted, polls = run("r1")
+    assert first.push.first_run and first.push.already_in_sync == 20
+    assert (submitted, polls) == (1, 1)
+
+    # More items modified than bulk_read_above: the probe foresees the bulk read, and it is used.
+    for handle in sorted(e.source_id for e in ledger.entries(FLOW, "done"))[:2]:
+        sandbox.control.update_item(handle, description=f"Re-worded: {handle}.")
+    second, submitted, polls = run("r2")
+    assert second.push.pushed == 2 and (submitted, polls) == (1, 1)
+
+    # Nothing modified: no bulk read at all.
+    third, submitted, polls = run("r3")
+    assert third.push.changed == 0 and (submitted, polls) == (0, 0)
 
 
 def test_only_products_changed_on_the_storefront_are_pushed_back_and_next_run_is_a_no_op(sandbox, tmp_path):

@@ -284,7 +284,7 @@ def test_sync_health_per_hour_counts_what_moved_failed_and_lagged(built, tmp_pat
         got = conn.execute(
             "SELECT hour(hour_utc), records_synced, distinct_records_synced, failed_attempts, dead_lettered, "
             "lag_p50_seconds, lag_p95_seconds, lag_max_seconds FROM analytics.sync_health_hourly "
-            "WHERE flow = 'probe-test' ORDER BY hour_utc").fetchall()
+            "WHERE entity = 'probe-test' ORDER BY hour_utc").fetchall()
     assert got == [(10, 2, 2, 1, 0, 6.0, 9.6, 10.0), (11, 1, 1, 0, 1, 61.0, 61.0, 61.0)]
 
 
@@ -305,6 +305,54 @@ def test_staging_flow_runs_keeps_each_runs_latest_totals(built, tmp_path):
             "SELECT run_id, outcome, duration_seconds, records_synced, shopify_cost_points, netsuite_calls "
             "FROM staging.flow_runs WHERE flow = 'probe-test' ORDER BY run_id").fetchall()
     assert got == [("r1", "failure", 9.0, 3, 14.5, 4), ("r2", "success", 62.0, 1, 2.0, 4)]
+
+
+def test_a_runs_spend_and_its_entitys_events_are_on_one_hourly_row_under_the_policy_entity(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        # 09:00 hour: an orders run (12 calls, 30 points, 7 NetSuite calls) that synced two orders and dead-
+        # lettered a refund (ledger flow "refunds"), and a CRM run whose customer was dead-lettered (flow
+        # "crm"); the failure sensor's row for a killed orders run in the same hour (counters unknown).
+        for run, flow, ended, outcome, calls, points, ns in (
+                ("one-orders", "orders", "09:20", "success", 12, 30.0, 7),
+                ("one-crm", "crm", "09:40", "success", 3, 9.0, 2),
+                ("one-killed", "orders", "09:50", "failure", None, None, None)):
+            conn.execute(
+                "INSERT INTO raw.flow_runs (run_id, flow, lane, \"trigger\", started_at, ended_at, outcome, "
+                "shopify_calls, shopify_cost_points, netsuite_calls, _loaded_at, _run_id) VALUES "
+                "(?, ?, 'batch', 'sensor', '2026-11-30 09:00:00+00', ?::TIMESTAMPTZ, ?, ?, ?, ?, now(), ?)",
+                [run, flow, f"2026-11-30 {ended}:00+00", outcome, calls, points, ns, run])
+        for flow, source, status, at in (("orders", "gid://o/1", "synced", "09:19"), ("orders", "gid://o/2", "synced", "09:19"),
+                                         ("refunds", "gid://r/1", "dead_lettered", "09:19"),
+                                         ("crm", "gid://c/1", "dead_lettered", "09:39")):
+            conn.execute(
+                "INSERT INTO raw.sync_events (flow, source_id, status, event_at, source_updated_at, _loaded_at, _run_id) "
+                "VALUES (?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ - INTERVAL 4 SECOND, now(), 'one-name')",
+                [flow, source, status, f"2026-11-30 {at}:00+00", f"2026-11-30 {at}:00+00"])
+        got = conn.execute(
+            "SELECT entity, records_synced, dead_lettered, lag_p50_seconds, runs, failed_runs, shopify_calls, "
+            "shopify_cost_points, netsuite_calls FROM analytics.sync_health_hourly "
+            "WHERE hour_utc = '2026-11-30 09:00:00+00' ORDER BY entity").fetchall()
+        assert conn.execute("SELECT entity FROM staging.sync_events WHERE flow = 'refunds'").fetchall() == [("orders",)]
+    assert got == [("crm", 0, 1, None, 1, 0, 3, 9.0, 2), ("orders", 2, 1, 4.0, 2, 1, 12, 30.0, 7)]
+
+
+def test_staging_flow_runs_keeps_the_counts_a_hook_saw_when_the_failure_sensor_adds_the_outcome(built, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.path, path)
+    with duckdb.connect(str(path)) as conn:
+        # A two-step run: the first step's hook saw 5 calls and 2 records, then the worker was killed; the
+        # failure sensor's row (later, counters NULL) carries the failure.
+        for ended, outcome, synced, calls in (("10:00:05", "success", 2, 5), ("10:00:30", "failure", 2, None)):
+            conn.execute(
+                "INSERT INTO raw.flow_runs (run_id, flow, lane, \"trigger\", started_at, ended_at, outcome, "
+                "records_synced, shopify_calls, _loaded_at, _run_id) VALUES "
+                "('killed', 'probe-kill', 'batch', 'schedule', '2026-12-01 10:00:00+00', ?::TIMESTAMPTZ, ?, ?, ?, now(), 'killed')",
+                [f"2026-12-01 {ended}+00", outcome, synced, calls])
+        got = conn.execute("SELECT run_id, outcome, duration_seconds, records_synced, shopify_calls FROM staging.flow_runs "
+                           "WHERE flow = 'probe-kill'").fetchall()
+    assert got == [("killed", "failure", 30.0, 2, 5)]
 
 
 # (run, entity, lane, start, end, outcome, synced, shopify calls, throttled, points, netsuite calls)
@@ -352,5 +400,5 @@ def test_lane_cost_compares_lanes_only_where_both_ran_and_hourly_health_has_the_
     ]
     hourly = _query(path, "SELECT hour(hour_utc), records_synced, runs, failed_runs, shopify_calls, shopify_cost_points, "
                              "shopify_throttled, netsuite_calls FROM analytics.sync_health_hourly "
-                             "WHERE flow = 'probe-cost' ORDER BY hour_utc")
+                             "WHERE entity = 'probe-cost' ORDER BY hour_utc")
     assert hourly == [(10, 4, 1, 0, 10, 20.0, 1, 4), (12, 0, 1, 1, 10, 20.0, 0, 4), (14, 0, 1, 0, 4, 20.0, 0, 5)]

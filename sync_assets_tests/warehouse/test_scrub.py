@@ -5,7 +5,7 @@ import re
 
 import duckdb
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync_assets.state.ledger import Ledger
@@ -60,12 +60,68 @@ def secret_key(draw):
     return "".join(out)
 
 
+_DUCKDB = duckdb.connect()  # the engine the landing really runs the prefilter in (RE2, not Python's re)
+
+
+def _prefilter_misses(doc) -> list[str]:
+    """The JSON texts of ``doc`` (as Python writes it, with and without ASCII escapes) the prefilter lets by."""
+    texts = [json.dumps(doc, ensure_ascii=False), json.dumps(doc), json.dumps(doc, indent=2, ensure_ascii=False)]
+    found = _DUCKDB.execute("SELECT regexp_matches(t, ?) FROM unnest(?::VARCHAR[]) u(t)", [PREFILTER_REGEX, texts])
+    return [t for t, (hit,) in zip(texts, found.fetchall()) if not hit or not re.search(PREFILTER_REGEX, t)]
+
+
 @given(key=secret_key(), value=st.text(max_size=20))
+@settings(deadline=None)  # a DuckDB query per example: its time on a loaded machine says nothing
 def test_prefilter_catches_every_payload_scrub_would_change(key, value):
     """The SQL prefilter decides which text payloads get scrubbed: it must never miss one."""
     doc = {"outer": [{key: value}]}
     assert scrub(doc) != doc
-    assert re.search(PREFILTER_REGEX, json.dumps(doc, ensure_ascii=False)), key
+    assert not _prefilter_misses(doc), key
+
+
+_WHITESPACE = st.sampled_from([c for c in map(chr, range(0x110000)) if re.fullmatch(r"\s", c)])
+
+
+@st.composite
+def secret_value(draw):
+    """A credential-shaped string as _SECRET_VALUE sees it: any casing, any (Unicode) whitespace around it."""
+    spaces = st.lists(_WHITESPACE, max_size=3).map("".join)
+    word = "".join(c.upper() if draw(st.booleans()) else c for c in draw(st.sampled_from(["bearer", "basic", "oauth"])))
+    token = draw(st.text("abcdefABCDEF0123456789+/=._~-", min_size=12, max_size=30))
+    gap = draw(spaces.filter(bool))
+    if word.lower() == "oauth":
+        return f"{draw(spaces)}{word}{gap}oauth_consumer_key=\"{token}\""
+    return f"{draw(spaces)}{word}{gap}{token}{draw(spaces)}"
+
+
+@given(value=secret_value(), key=st.sampled_from(["note", "Authorization-ish", "x"]))
+@settings(deadline=None)  # a DuckDB query per example: its time on a loaded machine says nothing
+def test_prefilter_catches_credential_values_whatever_whitespace_they_carry(value, key):
+    """A tab or newline reaches the JSON text as an escape (``\\t``), a no-break space raw: both are whitespace
+    to the exact check, so the prefilter (RE2, whose own ``\\s`` is ASCII only) must let neither by."""
+    doc = {"outer": [{key: value}]}
+    assert scrub(doc) != doc
+    assert not _prefilter_misses(doc), repr(value)
+
+
+def test_every_whitespace_character_is_in_the_prefilter_class():
+    from sync_assets.warehouse.scrub import _WHITESPACE as listed
+
+    assert {c for c in map(chr, range(0x110000)) if re.fullmatch(r"\s", c)} == set(listed)
+
+
+def test_prefilter_catches_these_spellings_in_duckdb():
+    docs = [
+        {"note": "\tBearer abcdefghijklmnopqrstuv"},  # JSON text: "\tBearer ..."
+        {"note": "Bearer\tabcdefghijklmnopqrstuv"},
+        {"note": "basic\u00a0abcdefghijklmnopqrstuv"},
+        {"h": '\nOAuth oauth_consumer_key="x"'},
+        {"api\u212aey": "x"},  # KELVIN SIGN: lower() makes it "apikey"
+        {"v": "\u017fhpat_" + "0123456789abcdef" * 2},  # LATIN SMALL LETTER LONG S: IGNORECASE takes it for s
+    ]
+    for doc in docs:
+        assert scrub(doc) != doc, doc
+        assert not _prefilter_misses(doc), doc
 
 
 def test_landed_payloads_hold_no_secrets_whether_dicts_or_text(conn):

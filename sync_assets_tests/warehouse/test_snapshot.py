@@ -158,3 +158,37 @@ def test_views_are_materialised_after_the_views_they_read():
     # A false reference (here in string literals) that makes a cycle leaves the catalog's order, still correct.
     looped = [("analytics", "a", "SELECT 'analytics.b' AS note"), ("analytics", "b", "SELECT 'analytics.a' AS note")]
     assert _in_dependency_order(looped) == [("analytics", "a"), ("analytics", "b")]
+
+
+def test_docs_carry_forward_when_their_build_fails_and_the_docs_link_never_dangles(conn, wh_path, tmp_path):
+    _load(conn, [1], "r1")
+    conn.close()
+    root = tmp_path / "snap"
+
+    def build(db_file, folder):
+        folder.mkdir()
+        (folder / "index.html").write_text(f"docs of {db_file.parent.name}")
+        return folder / "index.html"
+
+    def fail(db_file, folder):
+        folder.mkdir()
+        (folder / "index.html").write_text("half written")
+        raise OSError("No space left on device")
+
+    first = export_snapshot(wh_path, root, build_docs=build)
+    assert first.docs_version == first.version and first.docs_error is None
+    second = export_snapshot(wh_path, root, build_docs=fail)
+    third = export_snapshot(wh_path, root, build_docs=fail)  # carried again: still the first version's page
+    for result in (second, third):
+        assert result.docs_error == "OSError: No space left on device" and result.docs_version == first.version
+        assert result.docs == result.path.parent / "docs" / "index.html"
+        assert result.docs.read_text() == f"docs of .{first.version}"
+    _, manifest = open_current(root)
+    assert manifest["version"] == third.version and manifest["docs_version"] == first.version and manifest["docs_error"].startswith("OSError")
+    assert (root / "docs" / "index.html").read_text() == f"docs of .{first.version}"
+    assert first.docs.read_text() == f"docs of .{first.version}"  # the old version's own page is untouched
+    off = export_snapshot(wh_path, root)  # docs switched off: this version has none, and the link goes
+    assert off.docs is None and off.docs_version is None and off.docs_error is None
+    assert not (root / "docs").is_symlink() and not (root / "docs").exists()
+    again = export_snapshot(wh_path, root, build_docs=build)  # and comes back with the next docs
+    assert (root / "docs" / "index.html").read_text() == f"docs of .{again.version}"

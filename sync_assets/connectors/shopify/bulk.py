@@ -242,7 +242,33 @@ def join_children(
         yield root
 
 
-def run_bulk_query(
+class PendingBulkQuery:
+    """A bulk query submitted to Shopify, collected later: while Shopify runs it (seconds to minutes on a
+    large store), the caller does its own work. Close it if it is never collected (our slot is freed;
+    Shopify's operation finishes or expires on its own)."""
+
+    def __init__(self, client: ShopifyClient, operation_id: str, slot: contextlib.ExitStack, *,
+                 deadline: float, poll_interval: float, sleep: Callable[[float], None]) -> None:  # fmt: skip
+        self.client, self.operation_id, self._slot = client, operation_id, slot
+        self._deadline, self._poll_interval, self._sleep = deadline, poll_interval, sleep
+
+    def results(self) -> Iterator[dict[str, Any]]:
+        """Wait for the operation and stream its JSONL objects (none if the query matched nothing)."""
+        began = time.monotonic()
+        try:
+            operation = wait_for_bulk_operation(self.client, self.operation_id, deadline=self._deadline,
+                                                poll_interval=self._poll_interval, sleep=self._sleep)  # fmt: skip
+        finally:
+            self.close()
+            self.client.stats.add(bulk_wait_s=time.monotonic() - began)
+        url = operation.get("url")  # Shopify leaves url null when the query matched nothing
+        return stream_jsonl(url, client=self.client, sleep=self._sleep) if url else iter(())
+
+    def close(self) -> None:
+        self._slot.close()
+
+
+def submit_bulk_query(
     client: ShopifyClient,
     query: str,
     *,
@@ -252,22 +278,29 @@ def run_bulk_query(
     in_progress_wait: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
     wait_for_slot: bool | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Run ``query`` as a bulk operation and yield its JSONL objects as they stream in (none if empty).
-
-    ``wait_for_slot`` (default: the client's lane decides) — see the module docstring. A busy slot is only
-    ever raised before the first object is yielded."""
+) -> PendingBulkQuery:
+    """Submit ``query`` as a bulk operation now (taking the slot, see the module docstring) and return it
+    pending. ``timeout_s`` counts from now."""
     deadline = time.monotonic() + timeout_s
     wait = client.lane.wait_for_bulk_slot if wait_for_slot is None else wait_for_slot
-    with slot_queue(client, deadline, sleep) if wait else contextlib.nullcontext():
+    slot = contextlib.ExitStack()
+    if wait:
+        slot.enter_context(slot_queue(client, deadline, sleep))
+    try:
         operation_id = start_bulk_query(client, query, group_objects=group_objects, deadline=deadline,
                                         in_progress_wait=in_progress_wait, sleep=sleep, wait_for_slot=wait)
-        operation = wait_for_bulk_operation(client, operation_id, deadline=deadline, poll_interval=poll_interval,
-                                            sleep=sleep)  # fmt: skip
-    url = operation.get("url")
-    if not url:  # Shopify leaves url null when the query matched nothing
-        return
-    yield from stream_jsonl(url, client=client, sleep=sleep)
+    except BaseException:
+        slot.close()
+        raise
+    return PendingBulkQuery(client, operation_id, slot, deadline=deadline, poll_interval=poll_interval, sleep=sleep)
+
+
+def run_bulk_query(client: ShopifyClient, query: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Run ``query`` as a bulk operation and yield its JSONL objects as they stream in (none if empty).
+
+    Options as :func:`submit_bulk_query`; ``wait_for_slot`` (default: the client's lane decides) — see the
+    module docstring. A busy slot is only ever raised before the first object is yielded."""
+    yield from submit_bulk_query(client, query, **kwargs).results()
 
 
 _ORDER_CHILDREN = {"LineItem": "lineItems", "ShippingLine": "shippingLines"}

@@ -202,9 +202,10 @@ class ClientStats(CallStats):
 
     ``throttled`` counts THROTTLED/429 answers; ``paced`` counts waits taken *before* sending so that
     Shopify would not throttle; ``throttle_wait_s`` is the sum of both kinds of wait; ``cost`` is the sum
-    of ``actualQueryCost``; ``bulk_slot_waits`` counts looks at a bulk slot someone else held.
+    of ``actualQueryCost``; ``bulk_slot_waits`` counts looks at a bulk slot someone else held;
+    ``bulk_wait_s`` is the time spent waiting for our bulk operations to finish on Shopify's side.
     """
 
     COUNTS = ("calls", "retries", "throttled", "paced", "bulk_slot_waits")
-    SECONDS = ("throttle_wait_s",)
+    SECONDS = ("throttle_wait_s", "bulk_wait_s")
     AMOUNTS = ("cost",)

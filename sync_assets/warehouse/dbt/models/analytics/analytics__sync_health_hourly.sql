@@ -1,10 +1,12 @@
--- Per flow and UTC hour: what moved, how late, and what failed, from every outcome the flows landed, and
--- what the runs that ended in the hour spent (staging.flow_runs). Re-reads that changed nothing (skipped)
--- are not counted: a busy overlap window is not work done. An hour with events but no run, or runs but no
--- events, has zeros for the other side (lag stays NULL when nothing was synced).
+-- Per policy entity and UTC hour: what moved, how late, and what failed, from every outcome the flows landed,
+-- and what the entity's runs that ended in the hour spent (staging.flow_runs), on one row: events under the
+-- entity their runs belong to (staging.sync_events.entity), runs under the entity whose job ran. Re-reads
+-- that changed nothing (skipped) are not counted: a busy overlap window is not work done. An hour with
+-- events but no run, or runs but no events, has zeros for the other side (lag stays NULL when nothing was
+-- synced).
 WITH events AS (
   SELECT
-    flow,
+    entity,
     date_trunc('hour', event_at) AS hour_utc,
     count(*) FILTER (WHERE status = 'synced') AS records_synced,
     count(DISTINCT source_id) FILTER (WHERE status = 'synced') AS distinct_records_synced,
@@ -21,7 +23,7 @@ WITH events AS (
 ),
 runs AS (
   SELECT
-    flow,
+    flow AS entity,
     date_trunc('hour', ended_at) AS hour_utc,
     count(*) AS runs,
     count(*) FILTER (WHERE outcome = 'failure') AS failed_runs,
@@ -34,7 +36,7 @@ runs AS (
   GROUP BY ALL
 )
 SELECT
-  coalesce(e.flow, r.flow) AS flow,
+  coalesce(e.entity, r.entity) AS entity,
   coalesce(e.hour_utc, r.hour_utc) AS hour_utc,
   coalesce(e.records_synced, 0) AS records_synced,
   coalesce(e.distinct_records_synced, 0) AS distinct_records_synced,
@@ -50,4 +52,4 @@ SELECT
   coalesce(r.shopify_throttled, 0) AS shopify_throttled,
   coalesce(r.netsuite_calls, 0) AS netsuite_calls
 FROM events AS e
-FULL JOIN runs AS r ON r.flow = e.flow AND r.hour_utc = e.hour_utc
+FULL JOIN runs AS r ON r.entity = e.entity AND r.hour_utc = e.hour_utc
