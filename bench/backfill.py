@@ -95,11 +95,10 @@ def _in_child(*args: str) -> dict:
 def merge_child(work: str) -> None:
     """``warehouse_load``'s merge of everything the backfill landed, in its own process (its memory is its own)."""
     from sync_assets.state.ledger import Ledger
-    from sync_assets.warehouse.merge import merge_pending
+    from sync_assets.warehouse.merge import merge_all_pending
 
-    with Stopwatch() as merge:
-        merged = merge_pending(str(Path(work) / "warehouse.duckdb"), Ledger(Path(work) / "ledger.sqlite"),
-                               max_files=10_000)
+    with Stopwatch() as merge:  # in batches of MAX_ROWS_PER_MERGE, as successive warehouse_load runs take them
+        merged = merge_all_pending(str(Path(work) / "warehouse.duckdb"), Ledger(Path(work) / "ledger.sqlite"))
     print(json.dumps({"merge_seconds": merge.seconds, "appended": merged.appended_rows,
                       "peak_rss_mib": own_peak_rss_mib()}))
 

@@ -41,7 +41,7 @@ from sync_assets.flows.catalog import FLOW, CatalogConfig, run_catalog_flow  # n
 from sync_assets.sandbox.process import running_sandbox  # noqa: E402
 from sync_assets.state.ledger import Ledger  # noqa: E402
 from sync_assets.warehouse.landing_area import LandingArea  # noqa: E402
-from sync_assets.warehouse.merge import merge_pending  # noqa: E402
+from sync_assets.warehouse.merge import merge_all_pending  # noqa: E402
 
 BENCH = "catalog"
 
@@ -148,7 +148,7 @@ def _measured_run(sandbox, ledger: Ledger, warehouse: Path, config: CatalogConfi
     with peak_rss() as rss, Stopwatch() as watch:
         result = run_catalog_flow(netsuite, shopify, ledger, landing=LandingArea(warehouse.parent / "landing", ledger),
                                   run_id=run_id, config=config)
-        merge_pending(str(warehouse), ledger)  # the warehouse_load job's merge: raw holds the catalog after it
+        merge_all_pending(str(warehouse), ledger)  # the warehouse_load job's merge: raw holds the catalog after it
     cpu = _cpu_seconds() - cpu_before
     numbers = result.numbers()
     product_sets = sandbox.control.counters()["counters"].get("shopify.mutation.productSet", 0)

@@ -29,7 +29,7 @@ from sync_assets.flows.customers import CrmConfig, run_customers_flow, run_shopi
 from sync_assets.sandbox.process import running_sandbox  # noqa: E402
 from sync_assets.state.ledger import Ledger  # noqa: E402
 from sync_assets.warehouse.landing_area import LandingArea  # noqa: E402
-from sync_assets.warehouse.merge import merge_pending  # noqa: E402
+from sync_assets.warehouse.merge import merge_all_pending  # noqa: E402
 
 BENCH = "crm"
 START = {"seed": 7, "products": 5, "variants_per_product": 1, "customers": 10, "locations": 1}
@@ -67,11 +67,11 @@ def one_repeat(ctx: Context, sandbox, i: int) -> dict[str, float]:
         result = run_shopify_customers_flow(shopify, ledger, landing, run_id=f"sh-{i}",
                                             config=CrmConfig(bulk_poll_interval=0.2))
     with Stopwatch() as merge:
-        merge_pending(str(warehouse), ledger)
+        merge_all_pending(str(warehouse), ledger)
     with Stopwatch() as again:
         run_customers_flow(netsuite, ledger, landing, run_id=f"ns2-{i}")
         run_shopify_customers_flow(shopify, ledger, landing, run_id=f"sh2-{i}")
-    second = merge_pending(str(warehouse), ledger)
+    second = merge_all_pending(str(warehouse), ledger)
     ledger.close()
     points = result.shopify_stats.get("cost", 0.0)
     ctx.log(f"  repeat {i + 1}: NetSuite {ns.seconds:.1f} s, Shopify {sh.seconds:.1f} s "

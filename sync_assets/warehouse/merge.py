@@ -28,7 +28,14 @@ from sync_assets.warehouse.locking import WarehouseLockedError, retry_locked
 from sync_assets.warehouse.schema import CONTENT_HASH, LANDED_AT, LOADED_AT, RAW_TABLES, RUN_ID, ensure_schema
 
 DEFAULT_LOCK_WAIT_S = 10.0
+# DuckDB's default takes 80% of the machine's memory as its buffer pool, and a merge of a million-order
+# backfill filled it; bounded, it spills what it must beside the warehouse file.
+MERGE_MEMORY_LIMIT = "1GB"
 MAX_FILES_PER_MERGE = 2_000  # one statement per table reads them all; bounded so one merge stays short
+# Rows per merge transaction (at least one file): what a merge holds grows with its rows, and a
+# million-order backfill queued at once would otherwise be one transaction. The rest waits for the next
+# warehouse_load run, which the landing-queue sensor starts at once.
+MAX_ROWS_PER_MERGE = 200_000
 
 
 @dataclass
@@ -59,14 +66,20 @@ def _merge_sql(table: str, paths: list[str]) -> str:
     # Landed as UUID (Parquet has no 128-bit integer, landing_area.py), held in raw as UHUGEINT: same bits.
     hashed = f"CAST(s.{CONTENT_HASH} AS UHUGEINT)"
     select = select.replace(f"s.{CONTENT_HASH}", hashed)
+    source = f"read_parquet([{listed}], union_by_name = true, filename = true, file_row_number = true)"
     # Within the batch one row per hash too (the same version landed by two runs), the first landed wins.
+    # Chosen by a semi-join on (file, row) from a pass over the small columns only: a window over the rows
+    # would hold every payload of the batch in memory at once (7 GB for a million-order backfill).
     # One file holds one version per key already (a run lands what it read once), so it skips that step.
-    dedupe = (f" QUALIFY row_number() OVER (PARTITION BY s.{CONTENT_HASH} ORDER BY s.{LANDED_AT}, s.{RUN_ID}) = 1"
-              if len(paths) > 1 else "")
+    dedupe = ""
+    if len(paths) > 1:
+        firsts = (f"SELECT min(struct_pack(l := {LANDED_AT}, r := {RUN_ID}, f := filename, n := file_row_number)) AS k "
+                  f"FROM {source} GROUP BY {CONTENT_HASH}")
+        dedupe = f" SEMI JOIN ({firsts}) d ON d.k.f = s.filename AND d.k.n = s.file_row_number"
     return (
         f"INSERT INTO {table} ({', '.join(cols)}, {LOADED_AT}) "
-        f"SELECT {select}, CAST(? AS TIMESTAMPTZ) FROM read_parquet([{listed}], union_by_name = true) s "
-        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = {hashed}{dedupe}"
+        f"SELECT {select}, CAST(? AS TIMESTAMPTZ) FROM {source} s{dedupe} "
+        f"ANTI JOIN {table} r ON r.{CONTENT_HASH} = {hashed}"
     )
 
 
@@ -100,12 +113,14 @@ def merge_files(conn: duckdb.DuckDBPyConnection, files: list[LandedFile]) -> dic
 
     # Raw rows have no order (staging picks versions by time): an insert that need not keep the files' order
     # writes in parallel without buffering to reorder. The caller's setting is put back after.
-    kept = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    kept = conn.execute("SELECT current_setting('preserve_insertion_order'), current_setting('memory_limit')").fetchall()[0]
     conn.execute("SET preserve_insertion_order = false")
+    conn.execute(f"SET memory_limit = {_sql_literal(MERGE_MEMORY_LIMIT)}")
     try:
         _in_transaction(conn, f"merge({len(files)} files)", statements)
     finally:
-        conn.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
+        conn.execute(f"SET preserve_insertion_order = {'true' if kept[0] else 'false'}")
+        conn.execute(f"SET memory_limit = {_sql_literal(kept[1])}")
     return appended
 
 
@@ -115,10 +130,17 @@ def merge_pending(
     *,
     lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
     max_files: int = MAX_FILES_PER_MERGE,
+    max_rows: int = MAX_ROWS_PER_MERGE,
 ) -> MergeResult:
-    """Merge what is queued in ``ledger`` into the warehouse at ``warehouse_path`` (see the module docstring)."""
+    """Merge what is queued in ``ledger`` into the warehouse at ``warehouse_path`` (see the module docstring):
+    the oldest files, up to ``max_files`` and ``max_rows`` (at least one file)."""
     result = MergeResult()
-    queued = ledger.pending_landed(limit=max_files)
+    queued, rows = [], 0
+    for f in ledger.pending_landed(limit=max_files):
+        if queued and rows + f.rows > max_rows:
+            break
+        queued.append(f)
+        rows += f.rows
     present = [f for f in queued if Path(f.path).exists()]
     result.missing = [f.path for f in queued if not Path(f.path).exists()]
     if result.missing:
@@ -149,3 +171,21 @@ def merge_pending(
     result.landed_rows = sum(f.rows for f in present)
     result.pending_after = ledger.landed_summary()["files"]
     return result
+
+
+def merge_all_pending(warehouse_path: str, ledger: Ledger, **options) -> MergeResult:
+    """:func:`merge_pending` until nothing is left (or the lock is held elsewhere), as successive
+    ``warehouse_load`` runs would: one transaction per batch, totals summed."""
+    total = MergeResult()
+    while True:
+        step = merge_pending(warehouse_path, ledger, **options)
+        total.files += step.files
+        total.landed_rows += step.landed_rows
+        for table, rows in step.appended.items():
+            total.appended[table] = total.appended.get(table, 0) + rows
+        total.missing += step.missing
+        total.lock_wait_seconds += step.lock_wait_seconds
+        total.merge_seconds += step.merge_seconds
+        total.deferred, total.pending_after = step.deferred, step.pending_after
+        if step.deferred or not step.files or not step.pending_after:
+            return total

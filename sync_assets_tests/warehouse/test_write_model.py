@@ -71,6 +71,17 @@ def test_the_same_rows_landed_twice_add_no_copies_and_a_change_adds_one_version(
     assert ledger.landed_summary()["files"] == 0
 
 
+def test_a_merge_takes_the_oldest_files_up_to_max_rows_and_the_next_one_the_rest(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    landing = LandingArea(tmp_path / "landing", ledger)
+    for run_id, ns in (("r1", [1, 2, 3]), ("r2", [4, 5]), ("r3", [6]), ("r4", [7, 8, 9, 10, 11])):
+        landing.land({"raw.shopify_orders": orders_frame(ns=ns)}, run_id)
+    merges = [merge_pending(str(tmp_path / "warehouse.duckdb"), ledger, max_rows=4) for _ in range(4)]
+    # 3 rows, then 2 + 1, then a file over the bound on its own (never stuck), then nothing left
+    assert [(m.files, m.appended_rows, m.pending_after) for m in merges] == [(1, 3, 3), (2, 3, 1), (1, 5, 0), (0, 0, 0)]
+    assert _rows(tmp_path, "SELECT count(*), count(DISTINCT order_id) FROM raw.shopify_orders") == [(11, 11)]
+
+
 def test_the_content_hash_travels_whole_and_files_landed_before_it_did_still_merge(tmp_path):
     """Parquet has no 128-bit integer: landed as UHUGEINT the hash became a DOUBLE (53 bits). As a UUID it
     arrives exactly, equal to what the raw backfill computes from the columns; a queued file of the old kind
