@@ -467,8 +467,9 @@ def push_changed_products(shopify, ledger: Ledger, desired: Mapping[str, dict],
                           config: CatalogConfig = CatalogConfig(),
                           deleted_skus: frozenset[str] | set[str] = frozenset(),
                           storefront_read: PendingBulkQuery | None = None) -> PushResult:
-    """``storefront_read``: the storefront's bulk read, already submitted by a caller that knew this would
-    be a first run (:func:`run_catalog_flow`), so Shopify ran it while NetSuite was read."""
+    """``storefront_read``: the storefront's bulk read, already submitted by a caller that foresaw it (a first
+    run, or many items modified: :func:`run_catalog_flow`), so Shopify ran it while NetSuite was read; if
+    given, it is used whenever anything is pushed."""
     result = PushResult(desired=len(desired))
     hashes = {h: content_hash(p) for h, p in desired.items()}
     pushed_before = {e.source_id: e for e in ledger.entries(FLOW, "done")}
